@@ -1,0 +1,83 @@
+"""A pure-Python port of QEMU's ``util/iov.c`` (scatter/gather iovec helpers).
+
+Memory is modelled explicitly: a :class:`Memory` holds regions at integer
+addresses, structs live in it with their x86-64 layout, and every function takes
+that memory first, then the C arguments in C order::
+
+    import pyimpl
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"hello, world")
+    iov = mem.buffer(32)
+    pyimpl.write_iovecs(mem, iov, [(data, 5), (data + 7, 5)])
+    out = mem.buffer(10)
+    assert pyimpl.iov_to_buf(mem, iov, 2, 0, out, 10) == 10
+    assert mem.read(out, 10) == b"helloworld"
+
+A failing C ``assert`` raises :class:`CAssertionError`; undefined behaviour in C
+raises :class:`UndefinedBehaviour`; a GLib abort raises :class:`GLibFatalError`.
+"""
+
+from ._cfunc import REGISTRY, CFunction
+from .errors import UB_KINDS, CAssertionError, GLibFatalError, UndefinedBehaviour
+from .iov import (
+    do_send_recv,
+    iov_copy,
+    iov_discard_back,
+    iov_discard_back_undoable,
+    iov_discard_front,
+    iov_discard_front_undoable,
+    iov_discard_undo,
+    iov_from_buf,
+    iov_from_buf_full,
+    iov_hexdump,
+    iov_memset,
+    iov_recv,
+    iov_send,
+    iov_send_recv,
+    iov_size,
+    iov_skip_offset,
+    iov_to_buf,
+    iov_to_buf_full,
+    qemu_iovec_add,
+    qemu_iovec_buf,
+    qemu_iovec_clone,
+    qemu_iovec_compare,
+    qemu_iovec_concat,
+    qemu_iovec_concat_iov,
+    qemu_iovec_destroy,
+    qemu_iovec_discard_back,
+    qemu_iovec_from_buf,
+    qemu_iovec_init,
+    qemu_iovec_init_buf,
+    qemu_iovec_init_extended,
+    qemu_iovec_init_external,
+    qemu_iovec_init_slice,
+    qemu_iovec_is_zero,
+    qemu_iovec_memset,
+    qemu_iovec_reset,
+    qemu_iovec_subvec_niov,
+    qemu_iovec_to_buf,
+    qiov_slice,
+    sortelem_cmp_src_base,
+    sortelem_cmp_src_index,
+)
+from .memory import HeapStats, Memory
+from .structs import QiovFields, UndoFields, read_iovecs, read_qiov, read_undo, write_iovecs, write_qiov
+
+#: the public functions of iov.c, in file order
+PUBLIC_FUNCTIONS = tuple(name for name, f in REGISTRY.items() if not f.static and not f.header)
+
+__all__ = [
+    "PUBLIC_FUNCTIONS", "REGISTRY", "UB_KINDS", "CAssertionError", "CFunction", "GLibFatalError",
+    "HeapStats", "Memory", "QiovFields", "UndefinedBehaviour", "UndoFields",
+    "do_send_recv", "iov_copy", "iov_discard_back", "iov_discard_back_undoable", "iov_discard_front",
+    "iov_discard_front_undoable", "iov_discard_undo", "iov_from_buf", "iov_from_buf_full",
+    "iov_hexdump", "iov_memset", "iov_recv", "iov_send", "iov_send_recv", "iov_size",
+    "iov_skip_offset", "iov_to_buf", "iov_to_buf_full", "qemu_iovec_add", "qemu_iovec_buf",
+    "qemu_iovec_clone", "qemu_iovec_compare", "qemu_iovec_concat", "qemu_iovec_concat_iov",
+    "qemu_iovec_destroy", "qemu_iovec_discard_back", "qemu_iovec_from_buf", "qemu_iovec_init",
+    "qemu_iovec_init_buf", "qemu_iovec_init_extended", "qemu_iovec_init_external",
+    "qemu_iovec_init_slice", "qemu_iovec_is_zero", "qemu_iovec_memset", "qemu_iovec_reset",
+    "qemu_iovec_subvec_niov", "qemu_iovec_to_buf", "qiov_slice", "read_iovecs", "read_qiov",
+    "read_undo", "sortelem_cmp_src_base", "sortelem_cmp_src_index", "write_iovecs", "write_qiov",
+]

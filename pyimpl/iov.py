@@ -1,0 +1,712 @@
+"""The port of QEMU ``util/iov.c`` (v6.1/v6.2), one function per C function, in file order.
+
+Every function takes the :class:`~pyimpl.memory.Memory` it works in first, then
+the C arguments in C order.  Pointers are integer addresses (NULL is 0); C
+integer conversions and wraparound are explicit (``size_t()``, ``unsigned()``,
+``int_()``, ``ssize_t()``).  A failing ``assert`` raises :class:`CAssertionError`
+at the same point as in C, after the same stores.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import functools
+import socket
+from typing import TextIO
+
+from ._cfunc import cfunction
+from .errors import CAssertionError, UndefinedBehaviour
+from .libc import buffer_is_zero, first_difference, g_new, g_renew, memcpy, memset, qemu_hexdump
+from .memory import SIZE_MAX, Memory, int_, size_t, ssize_t, unsigned
+from .structs import (
+    EINVAL,
+    IOV_BASE,
+    IOV_LEN,
+    IOV_MAX,
+    IOVEC_SIZE,
+    QIOV_IOV,
+    QIOV_LOCAL_IOV,
+    QIOV_NALLOC,
+    QIOV_NIOV,
+    QIOV_SIZE,
+    QIOV_SIZE_FIELD,
+    SORTELEM_DEST_BASE,
+    SORTELEM_INDEX,
+    SORTELEM_SIZE,
+    SORTELEM_SRC_IOV,
+    UNDO_MODIFIED,
+    UNDO_ORIG,
+)
+
+#: line of the one assert in our shim's ``qemu_iovec_buf`` (reference_c/include/qemu/iov.h)
+QEMU_IOVEC_BUF_ASSERT_LINE = 0
+
+
+def _assert(ok: bool, expr: str, func: str, line: int) -> None:
+    if not ok:
+        raise CAssertionError(expr, func, line)
+
+
+# struct field access, named as in C ------------------------------------------
+def _base(mem: Memory, iov: int) -> int:
+    return mem.u64(iov + IOV_BASE)
+
+
+def _len(mem: Memory, iov: int) -> int:
+    return mem.u64(iov + IOV_LEN)
+
+
+def _set_base(mem: Memory, iov: int, value: int) -> None:
+    mem.set_u64(iov + IOV_BASE, value)
+
+
+def _set_len(mem: Memory, iov: int, value: int) -> None:
+    mem.set_u64(iov + IOV_LEN, value)
+
+
+def _at(iov: int, i: int) -> int:
+    """``&iov[i]`` for a ``struct iovec *``."""
+    return size_t(iov + i * IOVEC_SIZE)
+
+
+@cfunction(25, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
+    """iov.c:25 — copy ``bytes_`` from ``buf`` into the vectors, starting ``offset`` in."""
+    done = 0
+    i = 0
+    while (offset or done < bytes_) and i < iov_cnt:
+        length_i = _len(mem, _at(iov, i))
+        if offset < length_i:
+            length = min(length_i - offset, bytes_ - done)
+            memcpy(mem, size_t(_base(mem, _at(iov, i)) + offset), size_t(buf + done), length)
+            done += length
+            offset = 0
+        else:
+            offset -= length_i
+        i += 1
+    _assert(offset == 0, "offset == 0", "iov_from_buf_full", 40)
+    return done
+
+
+@cfunction(44, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
+    """iov.c:44 — copy up to ``bytes_`` from the vectors, starting ``offset`` in, into ``buf``."""
+    done = 0
+    i = 0
+    while (offset or done < bytes_) and i < iov_cnt:
+        length_i = _len(mem, _at(iov, i))
+        if offset < length_i:
+            length = min(length_i - offset, bytes_ - done)
+            memcpy(mem, size_t(buf + done), size_t(_base(mem, _at(iov, i)) + offset), length)
+            done += length
+            offset = 0
+        else:
+            offset -= length_i
+        i += 1
+    _assert(offset == 0, "offset == 0", "iov_to_buf_full", 59)
+    return done
+
+
+@cfunction(63, iov="pointer", iov_cnt="unsigned", offset="size_t", fillc="int", bytes_="size_t")
+def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, bytes_: int) -> int:
+    """iov.c:63 — fill up to ``bytes_`` of the vectors with ``fillc``, starting ``offset`` in."""
+    done = 0
+    i = 0
+    while (offset or done < bytes_) and i < iov_cnt:
+        length_i = _len(mem, _at(iov, i))
+        if offset < length_i:
+            length = min(length_i - offset, bytes_ - done)
+            memset(mem, size_t(_base(mem, _at(iov, i)) + offset), fillc, length)
+            done += length
+            offset = 0
+        else:
+            offset -= length_i
+        i += 1
+    _assert(offset == 0, "offset == 0", "iov_memset", 78)
+    return done
+
+
+@cfunction(82, iov="pointer", iov_cnt="unsigned")
+def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
+    """iov.c:82 — the sum of the lengths, modulo 2**64."""
+    length = 0
+    for i in range(iov_cnt):
+        length = size_t(length + _len(mem, _at(iov, i)))
+    return length
+
+
+@cfunction(95, static=True, sockfd="int", iov="pointer", iov_cnt="unsigned", do_send="bool")
+def do_send_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, do_send: bool) -> int:
+    """iov.c:95 — one ``sendmsg``/``recvmsg`` over the vectors (EINTR is retried, as in C)."""
+    buffers = [mem.view(_base(mem, _at(iov, i)), _len(mem, _at(iov, i))) for i in range(iov_cnt)]
+    try:
+        sock = socket.socket(fileno=sockfd)
+    except OSError as exc:
+        mem.errno = exc.errno or _errno.EBADF
+        return -1
+    try:
+        if do_send:
+            return sock.sendmsg(buffers)
+        return sock.recvmsg_into(buffers)[0]
+    except OSError as exc:  # Python retries EINTR itself (PEP 475), like the C loop
+        mem.errno = exc.errno or 0
+        return -1
+    finally:
+        sock.detach()
+
+
+@cfunction(
+    139, sockfd="int", _iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t", do_send="bool"
+)
+def iov_send_recv(
+    mem: Memory, sockfd: int, _iov: int, iov_cnt: int, offset: int, bytes_: int, do_send: bool
+) -> int:
+    """iov.c:139 — send or receive ``bytes_`` from ``offset``, looping over partial transfers."""
+    total = 0
+    if bytes_ <= 0:
+        return 0
+    local_iov = g_new(mem, IOVEC_SIZE, iov_cnt, zero=True)
+    iov_copy(mem, local_iov, iov_cnt, _iov, iov_cnt, offset, bytes_)
+    offset = 0
+    iov = local_iov
+    while bytes_ > 0:
+        niov = 0
+        while niov < iov_cnt and offset >= _len(mem, _at(iov, niov)):
+            offset -= _len(mem, _at(iov, niov))
+            niov += 1
+        _assert(niov < iov_cnt, "niov < iov_cnt", "iov_send_recv", 167)
+        iov = _at(iov, niov)
+        iov_cnt -= niov
+        if offset:
+            _set_base(mem, iov, size_t(_base(mem, iov) + offset))
+            _set_len(mem, iov, size_t(_len(mem, iov) - offset))
+        tail = bytes_
+        niov = 0
+        while niov < iov_cnt and _len(mem, _at(iov, niov)) <= tail:
+            tail -= _len(mem, _at(iov, niov))
+            niov += 1
+        if tail:
+            _assert(niov < iov_cnt, "niov < iov_cnt", "iov_send_recv", 186)
+            _assert(_len(mem, _at(iov, niov)) > tail, "iov[niov].iov_len > tail", "iov_send_recv", 187)
+            orig_len = _len(mem, _at(iov, niov))
+            _set_len(mem, _at(iov, niov), tail)
+            niov += 1
+            ret = do_send_recv(mem, sockfd, iov, niov, do_send)
+            _set_len(mem, _at(iov, niov - 1), orig_len)
+        else:
+            ret = do_send_recv(mem, sockfd, iov, niov, do_send)
+        if offset:
+            _set_base(mem, iov, size_t(_base(mem, iov) - offset))
+            _set_len(mem, iov, size_t(_len(mem, iov) + offset))
+        if ret < 0:
+            _assert(mem.errno != _errno.EINTR, "errno != EINTR", "iov_send_recv", 202)
+            mem.g_free(local_iov)
+            if mem.errno == _errno.EAGAIN and total > 0:
+                return total
+            return -1
+        if ret == 0 and not do_send:
+            break
+        offset = size_t(offset + ret)
+        total = ssize_t(total + ret)
+        bytes_ = size_t(bytes_ - ret)
+    mem.g_free(local_iov)
+    return total
+
+
+@cfunction(227, iov="pointer", iov_cnt="unsigned", fp="stream", prefix="str", limit="size_t")
+def iov_hexdump(mem: Memory, iov: int, iov_cnt: int, fp: TextIO, prefix: str, limit: int) -> None:
+    """iov.c:227 — hexdump the first ``limit`` bytes of the vectors to ``fp``."""
+    size = 0
+    for v in range(iov_cnt):
+        size = size_t(size + _len(mem, _at(iov, v)))
+    size = limit if size > limit else size
+    buf = mem.g_malloc(size)
+    iov_to_buf(mem, iov, iov_cnt, 0, buf, size)
+    qemu_hexdump(mem, fp, prefix, buf, size)
+    mem.g_free(buf)
+
+
+@cfunction(
+    244, dst_iov="pointer", dst_iov_cnt="unsigned", iov="pointer", iov_cnt="unsigned",
+    offset="size_t", bytes_="size_t",
+)
+def iov_copy(
+    mem: Memory, dst_iov: int, dst_iov_cnt: int, iov: int, iov_cnt: int, offset: int, bytes_: int
+) -> int:
+    """iov.c:244 — make ``dst_iov`` describe ``bytes_`` of ``iov`` from ``offset``; returns its count."""
+    i = j = 0
+    while i < iov_cnt and j < dst_iov_cnt and (offset or bytes_):
+        length_i = _len(mem, _at(iov, i))
+        if offset >= length_i:
+            offset -= length_i
+            i += 1
+            continue
+        length = min(bytes_, length_i - offset)
+        _set_base(mem, _at(dst_iov, j), size_t(_base(mem, _at(iov, i)) + offset))
+        _set_len(mem, _at(dst_iov, j), length)
+        j += 1
+        bytes_ -= length
+        offset = 0
+        i += 1
+    _assert(offset == 0, "offset == 0", "iov_copy", 264)
+    return j
+
+
+# io vectors -------------------------------------------------------------------
+def _niov(mem: Memory, qiov: int) -> int:
+    return mem.i32(qiov + QIOV_NIOV)
+
+
+def _nalloc(mem: Memory, qiov: int) -> int:
+    return mem.i32(qiov + QIOV_NALLOC)
+
+
+def _qiov_iov(mem: Memory, qiov: int) -> int:
+    return mem.u64(qiov + QIOV_IOV)
+
+
+def _qiov_size(mem: Memory, qiov: int) -> int:
+    return mem.u64(qiov + QIOV_SIZE_FIELD)
+
+
+@cfunction(270, qiov="pointer", alloc_hint="int")
+def qemu_iovec_init(mem: Memory, qiov: int, alloc_hint: int) -> None:
+    """iov.c:270 — an owned, empty vector with room for ``alloc_hint`` entries."""
+    mem.set_u64(qiov + QIOV_IOV, g_new(mem, IOVEC_SIZE, alloc_hint))
+    mem.set_i32(qiov + QIOV_NIOV, 0)
+    mem.set_i32(qiov + QIOV_NALLOC, alloc_hint)
+    mem.set_u64(qiov + QIOV_SIZE_FIELD, 0)
+
+
+@cfunction(278, qiov="pointer", iov="pointer", niov="int")
+def qemu_iovec_init_external(mem: Memory, qiov: int, iov: int, niov: int) -> None:
+    """iov.c:278 — a vector over the caller's array ``iov`` (nalloc -1)."""
+    mem.set_u64(qiov + QIOV_IOV, iov)
+    mem.set_i32(qiov + QIOV_NIOV, niov)
+    mem.set_i32(qiov + QIOV_NALLOC, -1)
+    mem.set_u64(qiov + QIOV_SIZE_FIELD, 0)
+    for i in range(niov):
+        mem.set_u64(qiov + QIOV_SIZE_FIELD, size_t(_qiov_size(mem, qiov) + _len(mem, _at(iov, i))))
+
+
+@cfunction(290, qiov="pointer", base="pointer", len_="size_t")
+def qemu_iovec_add(mem: Memory, qiov: int, base: int, len_: int) -> None:
+    """iov.c:290 — append one entry, growing the owned array to 2*nalloc+1 when full."""
+    _assert(_nalloc(mem, qiov) != -1, "qiov->nalloc != -1", "qemu_iovec_add", 292)
+    if _niov(mem, qiov) == _nalloc(mem, qiov):
+        nalloc = 2 * _nalloc(mem, qiov) + 1
+        if nalloc != int_(nalloc):
+            raise UndefinedBehaviour("signed-overflow", "2 * qiov->nalloc + 1")
+        mem.set_i32(qiov + QIOV_NALLOC, nalloc)
+        mem.set_u64(qiov + QIOV_IOV, g_renew(mem, IOVEC_SIZE, _qiov_iov(mem, qiov), nalloc))
+    entry = _at(_qiov_iov(mem, qiov), _niov(mem, qiov))
+    _set_base(mem, entry, base)
+    entry = _at(_qiov_iov(mem, qiov), _niov(mem, qiov))
+    _set_len(mem, entry, len_)
+    mem.set_u64(qiov + QIOV_SIZE_FIELD, size_t(_qiov_size(mem, qiov) + len_))
+    niov = _niov(mem, qiov) + 1
+    if niov != int_(niov):
+        raise UndefinedBehaviour("signed-overflow", "++qiov->niov")
+    mem.set_i32(qiov + QIOV_NIOV, niov)
+
+
+@cfunction(314, dst="pointer", src_iov="pointer", src_cnt="unsigned", soffset="size_t", sbytes="size_t")
+def qemu_iovec_concat_iov(
+    mem: Memory, dst: int, src_iov: int, src_cnt: int, soffset: int, sbytes: int
+) -> int:
+    """iov.c:314 — append entries for ``sbytes`` of ``src_iov`` from ``soffset`` to ``dst``."""
+    if not sbytes:
+        return 0
+    _assert(_nalloc(mem, dst) != -1, "dst->nalloc != -1", "qemu_iovec_concat_iov", 324)
+    i = done = 0
+    while done < sbytes and i < src_cnt:
+        length_i = _len(mem, _at(src_iov, i))
+        if soffset < length_i:
+            length = min(length_i - soffset, sbytes - done)
+            qemu_iovec_add(mem, dst, size_t(_base(mem, _at(src_iov, i)) + soffset), length)
+            done += length
+            soffset = 0
+        else:
+            soffset -= length_i
+        i += 1
+    _assert(soffset == 0, "soffset == 0", "qemu_iovec_concat_iov", 335)
+    return done
+
+
+@cfunction(350, dst="pointer", src="pointer", soffset="size_t", sbytes="size_t")
+def qemu_iovec_concat(mem: Memory, dst: int, src: int, soffset: int, sbytes: int) -> None:
+    """iov.c:350 — :func:`qemu_iovec_concat_iov` with ``src``'s own vectors."""
+    qemu_iovec_concat_iov(
+        mem, dst, _qiov_iov(mem, src), unsigned(_niov(mem, src)), soffset, sbytes
+    )
+
+
+@cfunction(363, static=True, iov="pointer", offset="size_t")
+def iov_skip_offset(mem: Memory, iov: int, offset: int) -> tuple[int, int]:
+    """iov.c:363 — the entry holding byte ``offset``; returns (iov, *remaining_offset)."""
+    while offset > 0 and offset >= _len(mem, iov):
+        offset -= _len(mem, iov)
+        iov = _at(iov, 1)
+    return iov, offset
+
+
+@cfunction(382, static=True, qiov="pointer", offset="size_t", len_="size_t")
+def qiov_slice(mem: Memory, qiov: int, offset: int, len_: int) -> tuple[int, int, int, int]:
+    """iov.c:382 — the entries spanning [offset, offset+len); returns (iov, *head, *tail, *niov)."""
+    if offset + len_ > SIZE_MAX:
+        # The sum wraps and slips past the assert; the walk then leaves the array.
+        raise UndefinedBehaviour("offset-wrap", f"offset {offset} + len {len_} wraps in qiov_slice")
+    _assert(offset + len_ <= _qiov_size(mem, qiov), "offset + len <= qiov->size", "qiov_slice", 388)
+    iov, head = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
+    end_iov, tail = iov_skip_offset(mem, iov, size_t(head + len_))
+    if tail > 0:
+        _assert(tail < _len(mem, end_iov), "*tail < end_iov->iov_len", "qiov_slice", 394)
+        tail = _len(mem, end_iov) - tail
+        end_iov = _at(end_iov, 1)
+    niov = int_((end_iov - iov) // IOVEC_SIZE)
+    return iov, head, tail, niov
+
+
+@cfunction(404, qiov="pointer", offset="size_t", len_="size_t")
+def qemu_iovec_subvec_niov(mem: Memory, qiov: int, offset: int, len_: int) -> int:
+    """iov.c:404 — how many entries [offset, offset+len) spans."""
+    return qiov_slice(mem, qiov, offset, len_)[3]
+
+
+@cfunction(
+    418, qiov="pointer", head_buf="pointer", head_len="size_t", mid_qiov="pointer",
+    mid_offset="size_t", mid_len="size_t", tail_buf="pointer", tail_len="size_t",
+)
+def qemu_iovec_init_extended(
+    mem: Memory, qiov: int, head_buf: int, head_len: int, mid_qiov: int,
+    mid_offset: int, mid_len: int, tail_buf: int, tail_len: int,
+) -> int:
+    """iov.c:418 — head buffer + a slice of ``mid_qiov`` + tail buffer, as a new vector."""
+    mid_niov = 0
+    mid_iov = mid_head = mid_tail = 0
+    _assert(_niov(mem, mid_qiov) <= IOV_MAX, "mid_qiov->niov <= IOV_MAX", "qemu_iovec_init_extended", 428)
+    if SIZE_MAX - head_len < mid_len or SIZE_MAX - head_len - mid_len < tail_len:
+        return -EINVAL
+    if mid_len:
+        mid_iov, mid_head, mid_tail, mid_niov = qiov_slice(mem, mid_qiov, mid_offset, mid_len)
+    total_niov = (1 if head_len else 0) + mid_niov + (1 if tail_len else 0)
+    if total_niov > IOV_MAX:
+        return -EINVAL
+    if total_niov == 1:
+        qemu_iovec_init_buf(mem, qiov, 0, 0)
+        p = qiov + QIOV_LOCAL_IOV
+    else:
+        mem.set_i32(qiov + QIOV_NALLOC, total_niov)
+        mem.set_i32(qiov + QIOV_NIOV, total_niov)
+        mem.set_u64(qiov + QIOV_SIZE_FIELD, head_len + mid_len + tail_len)
+        p = g_new(mem, IOVEC_SIZE, total_niov)
+        mem.set_u64(qiov + QIOV_IOV, p)
+    if head_len:
+        _set_base(mem, p, head_buf)
+        _set_len(mem, p, head_len)
+        p = _at(p, 1)
+    _assert((mid_niov == 0) == (mid_len == 0), "!mid_niov == !mid_len", "qemu_iovec_init_extended", 461)
+    if mid_niov:
+        memcpy(mem, p, mid_iov, size_t(mid_niov * IOVEC_SIZE))
+        _set_base(mem, p, size_t(_base(mem, p) + mid_head))
+        _set_len(mem, p, size_t(_len(mem, p) - mid_head))
+        last = _at(p, mid_niov - 1)
+        _set_len(mem, last, size_t(_len(mem, last) - mid_tail))
+        p = _at(p, mid_niov)
+    if tail_len:
+        _set_base(mem, p, tail_buf)
+        _set_len(mem, p, tail_len)
+    return 0
+
+
+@cfunction(481, qiov="pointer", offset="size_t", bytes_="size_t")
+def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool:
+    """iov.c:481 — whether [offset, offset+bytes) of the vector is all zero bytes."""
+    if offset + bytes_ > SIZE_MAX:
+        raise UndefinedBehaviour("offset-wrap", f"offset {offset} + bytes {bytes_} wraps in qemu_iovec_is_zero")
+    _assert(offset + bytes_ <= _qiov_size(mem, qiov), "offset + bytes <= qiov->size", "qemu_iovec_is_zero", 486)
+    iov, current_offset = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
+    while bytes_:
+        base = size_t(_base(mem, iov) + current_offset)
+        length = min(size_t(_len(mem, iov) - current_offset), bytes_)
+        if not buffer_is_zero(mem, base, length):
+            return False
+        current_offset = 0
+        bytes_ -= length
+        iov = _at(iov, 1)
+    return True
+
+
+@cfunction(506, qiov="pointer", source="pointer", offset="size_t", len_="size_t")
+def qemu_iovec_init_slice(mem: Memory, qiov: int, source: int, offset: int, len_: int) -> None:
+    """iov.c:506 — a new vector over [offset, offset+len) of ``source``."""
+    _assert(_qiov_size(mem, source) >= len_, "source->size >= len", "qemu_iovec_init_slice", 511)
+    _assert(
+        _qiov_size(mem, source) - len_ >= offset, "source->size - len >= offset", "qemu_iovec_init_slice", 512
+    )
+    ret = qemu_iovec_init_extended(mem, qiov, 0, 0, source, offset, len_, 0, 0)
+    _assert(ret == 0, "ret == 0", "qemu_iovec_init_slice", 516)
+
+
+@cfunction(519, qiov="pointer")
+def qemu_iovec_destroy(mem: Memory, qiov: int) -> None:
+    """iov.c:519 — free an owned array and zero the whole struct."""
+    if _nalloc(mem, qiov) != -1:
+        mem.g_free(_qiov_iov(mem, qiov))
+    memset(mem, qiov, 0, QIOV_SIZE)
+
+
+@cfunction(528, qiov="pointer")
+def qemu_iovec_reset(mem: Memory, qiov: int) -> None:
+    """iov.c:528 — forget the entries of an owned vector, keeping its array."""
+    _assert(_nalloc(mem, qiov) != -1, "qiov->nalloc != -1", "qemu_iovec_reset", 530)
+    mem.set_i32(qiov + QIOV_NIOV, 0)
+    mem.set_u64(qiov + QIOV_SIZE_FIELD, 0)
+
+
+@cfunction(536, qiov="pointer", offset="size_t", buf="pointer", bytes_="size_t")
+def qemu_iovec_to_buf(mem: Memory, qiov: int, offset: int, buf: int, bytes_: int) -> int:
+    """iov.c:536 — :func:`iov_to_buf` over the vector's entries."""
+    return iov_to_buf(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, buf, bytes_)
+
+
+@cfunction(542, qiov="pointer", offset="size_t", buf="pointer", bytes_="size_t")
+def qemu_iovec_from_buf(mem: Memory, qiov: int, offset: int, buf: int, bytes_: int) -> int:
+    """iov.c:542 — :func:`iov_from_buf` over the vector's entries."""
+    return iov_from_buf(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, buf, bytes_)
+
+
+@cfunction(548, qiov="pointer", offset="size_t", fillc="int", bytes_="size_t")
+def qemu_iovec_memset(mem: Memory, qiov: int, offset: int, fillc: int, bytes_: int) -> int:
+    """iov.c:548 — :func:`iov_memset` over the vector's entries."""
+    return iov_memset(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, fillc, bytes_)
+
+
+@cfunction(564, a="pointer", b="pointer")
+def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
+    """iov.c:564 — offset of the first differing byte of two same-shaped vectors, or -1."""
+    offset = 0
+    _assert(_niov(mem, a) == _niov(mem, b), "a->niov == b->niov", "qemu_iovec_compare", 569)
+    i = 0
+    while i < _niov(mem, a):
+        ai = _at(_qiov_iov(mem, a), i)
+        bi = _at(_qiov_iov(mem, b), i)
+        _assert(_len(mem, ai) == _len(mem, bi), "a->iov[i].iov_len == b->iov[i].iov_len", "qemu_iovec_compare", 575)
+        length = first_difference(mem, _base(mem, ai), _base(mem, bi), _len(mem, ai))
+        offset = ssize_t(offset + length)
+        if length != _len(mem, ai):
+            return offset
+        i += 1
+    return -1
+
+
+@cfunction(595, static=True, a="pointer", b="pointer")
+def sortelem_cmp_src_base(mem: Memory, a: int, b: int) -> int:
+    """iov.c:595 — qsort comparator: order sort elements by their source base address."""
+    base_a = _base(mem, mem.u64(a + SORTELEM_SRC_IOV))
+    base_b = _base(mem, mem.u64(b + SORTELEM_SRC_IOV))
+    if base_a < base_b:
+        return -1
+    if base_a > base_b:
+        return 1
+    return 0
+
+
+@cfunction(610, static=True, a="pointer", b="pointer")
+def sortelem_cmp_src_index(mem: Memory, a: int, b: int) -> int:
+    """iov.c:610 — qsort comparator: order sort elements by their source index."""
+    diff = mem.i32(a + SORTELEM_INDEX) - mem.i32(b + SORTELEM_INDEX)
+    if diff != int_(diff):
+        raise UndefinedBehaviour("signed-overflow", "elem_a->src_index - elem_b->src_index")
+    return diff
+
+
+def _qsort(mem: Memory, base: int, nmemb: int, compar: str) -> None:
+    """glibc ``qsort`` of ``nmemb`` sort elements with one of the two comparators.
+
+    Both comparators give a total order up to elements that compare equal, and
+    equal source bases get equal destinations, so the order among equals (which
+    glibc does not promise) cannot change the result.
+    """
+    cmp = sortelem_cmp_src_base if compar == "base" else sortelem_cmp_src_index
+    addrs = [base + k * SORTELEM_SIZE for k in range(nmemb)]
+    records = [mem.read(a, SORTELEM_SIZE) for a in addrs]
+    order = sorted(range(nmemb), key=functools.cmp_to_key(lambda x, y: cmp(mem, addrs[x], addrs[y])))
+    for slot, k in enumerate(order):
+        mem.write(addrs[slot], records[k])
+
+
+@cfunction(624, dest="pointer", src="pointer", buf="pointer")
+def qemu_iovec_clone(mem: Memory, dest: int, src: int, buf: int) -> None:
+    """iov.c:624 — add to ``dest`` entries over ``buf`` laid out like ``src``, overlaps kept."""
+    n = _niov(mem, src)
+    if n <= 0:
+        raise UndefinedBehaviour("zero-length-vla", f"IOVectorSortElem sortelems[{n}]")
+    sortelems = mem.stack_alloc(n * SORTELEM_SIZE)
+    try:
+        i = 0
+        while i < _niov(mem, src):
+            elem = _elem(mem, sortelems, n, i)
+            mem.set_i32(elem + SORTELEM_INDEX, i)
+            mem.set_u64(elem + SORTELEM_SRC_IOV, _at(_qiov_iov(mem, src), i))
+            i += 1
+        _qsort(mem, sortelems, unsigned(_niov(mem, src)), "base")
+        last_end = 0
+        i = 0
+        while i < _niov(mem, src):
+            elem = _elem(mem, sortelems, n, i)
+            cur = mem.u64(elem + SORTELEM_SRC_IOV)
+            cur_base, cur_len = _base(mem, cur), _len(mem, cur)
+            rewind = 0
+            if last_end and last_end > cur_base:
+                rewind = ssize_t(last_end - cur_base)
+            mem.set_u64(elem + SORTELEM_DEST_BASE, size_t(buf - rewind))
+            buf = size_t(buf + cur_len - min(size_t(rewind), cur_len))
+            last_end = max(size_t(cur_base + cur_len), last_end)
+            i += 1
+        _qsort(mem, sortelems, unsigned(_niov(mem, src)), "index")
+        i = 0
+        while i < _niov(mem, src):
+            elem = _elem(mem, sortelems, n, i)
+            length = _len(mem, _at(_qiov_iov(mem, src), i))
+            qemu_iovec_add(mem, dest, mem.u64(elem + SORTELEM_DEST_BASE), length)
+            i += 1
+    finally:
+        mem.unmap(sortelems)
+
+
+def _elem(mem: Memory, sortelems: int, n: int, i: int) -> int:
+    """``&sortelems[i]``; past the VLA (src->niov grew under us) is out of bounds."""
+    if not 0 <= i < n:
+        raise UndefinedBehaviour("out-of-bounds", f"sortelems[{i}] of {n}")
+    return sortelems + i * SORTELEM_SIZE
+
+
+@cfunction(660, undo="pointer")
+def iov_discard_undo(mem: Memory, undo: int) -> None:
+    """iov.c:660 — restore the entry a discard modified, if any."""
+    modified = mem.u64(undo + UNDO_MODIFIED)
+    if modified:
+        mem.write(modified, mem.read(undo + UNDO_ORIG, IOVEC_SIZE))
+
+
+@cfunction(668, iov="pointer", iov_cnt="pointer", bytes_="size_t", undo="pointer")
+def iov_discard_front_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int, undo: int) -> int:
+    """iov.c:668 — drop ``bytes_`` from the front: advances ``*iov``, lowers ``*iov_cnt``."""
+    total = 0
+    if undo:
+        mem.set_u64(undo + UNDO_MODIFIED, 0)
+    cur = mem.u64(iov)
+    while mem.u32(iov_cnt) > 0:
+        if _len(mem, cur) > bytes_:
+            if undo:
+                mem.set_u64(undo + UNDO_MODIFIED, cur)
+                mem.write(undo + UNDO_ORIG, mem.read(cur, IOVEC_SIZE))
+            _set_base(mem, cur, size_t(_base(mem, cur) + bytes_))
+            _set_len(mem, cur, _len(mem, cur) - bytes_)
+            total = size_t(total + bytes_)
+            break
+        bytes_ -= _len(mem, cur)
+        total = size_t(total + _len(mem, cur))
+        mem.set_u32(iov_cnt, mem.u32(iov_cnt) - 1)
+        cur = _at(cur, 1)
+    mem.set_u64(iov, cur)
+    return total
+
+
+@cfunction(702, iov="pointer", iov_cnt="pointer", bytes_="size_t")
+def iov_discard_front(mem: Memory, iov: int, iov_cnt: int, bytes_: int) -> int:
+    """iov.c:702 — :func:`iov_discard_front_undoable` without an undo record."""
+    return iov_discard_front_undoable(mem, iov, iov_cnt, bytes_, 0)
+
+
+@cfunction(708, iov="pointer", iov_cnt="pointer", bytes_="size_t", undo="pointer")
+def iov_discard_back_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int, undo: int) -> int:
+    """iov.c:708 — drop ``bytes_`` from the back: shortens entries, lowers ``*iov_cnt``."""
+    total = 0
+    if undo:
+        mem.set_u64(undo + UNDO_MODIFIED, 0)
+    if mem.u32(iov_cnt) == 0:
+        return 0
+    cur = _at(iov, mem.u32(iov_cnt) - 1)
+    while mem.u32(iov_cnt) > 0:
+        if _len(mem, cur) > bytes_:
+            if undo:
+                mem.set_u64(undo + UNDO_MODIFIED, cur)
+                mem.write(undo + UNDO_ORIG, mem.read(cur, IOVEC_SIZE))
+            _set_len(mem, cur, _len(mem, cur) - bytes_)
+            total = size_t(total + bytes_)
+            break
+        bytes_ -= _len(mem, cur)
+        total = size_t(total + _len(mem, cur))
+        cur = _at(cur, -1)
+        mem.set_u32(iov_cnt, mem.u32(iov_cnt) - 1)
+    return total
+
+
+@cfunction(747, iov="pointer", iov_cnt="pointer", bytes_="size_t")
+def iov_discard_back(mem: Memory, iov: int, iov_cnt: int, bytes_: int) -> int:
+    """iov.c:747 — :func:`iov_discard_back_undoable` without an undo record."""
+    return iov_discard_back_undoable(mem, iov, iov_cnt, bytes_, 0)
+
+
+@cfunction(753, qiov="pointer", bytes_="size_t")
+def qemu_iovec_discard_back(mem: Memory, qiov: int, bytes_: int) -> None:
+    """iov.c:753 — drop ``bytes_`` from the end of the vector."""
+    niov = mem.stack_alloc(4)
+    try:
+        mem.set_u32(niov, unsigned(_niov(mem, qiov)))
+        _assert(_qiov_size(mem, qiov) >= bytes_, "qiov->size >= bytes", "qemu_iovec_discard_back", 758)
+        total = iov_discard_back(mem, _qiov_iov(mem, qiov), niov, bytes_)
+        _assert(total == bytes_, "total == bytes", "qemu_iovec_discard_back", 760)
+        mem.set_i32(qiov + QIOV_NIOV, int_(mem.u32(niov)))
+        mem.set_u64(qiov + QIOV_SIZE_FIELD, size_t(_qiov_size(mem, qiov) - bytes_))
+    finally:
+        mem.unmap(niov)
+
+
+# header inlines (include/qemu/iov.h) -------------------------------------------
+@cfunction(0, header=True, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+def iov_from_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_from_buf_full` (the constant-size fast path gives the same)."""
+    return iov_from_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
+
+
+@cfunction(0, header=True, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+def iov_to_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_to_buf_full` (the constant-size fast path gives the same)."""
+    return iov_to_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
+
+
+@cfunction(0, header=True, qiov="pointer", buf="pointer", len_="size_t")
+def qemu_iovec_init_buf(mem: Memory, qiov: int, buf: int, len_: int) -> None:
+    """qemu/iov.h — assign the whole struct: one embedded entry {buf, len}, nalloc -1."""
+    mem.write(qiov, bytes(QIOV_SIZE))
+    mem.set_u64(qiov + QIOV_IOV, qiov + QIOV_LOCAL_IOV)
+    mem.set_i32(qiov + QIOV_NIOV, 1)
+    mem.set_i32(qiov + QIOV_NALLOC, -1)
+    mem.set_u64(qiov + QIOV_LOCAL_IOV + IOV_BASE, buf)
+    mem.set_u64(qiov + QIOV_LOCAL_IOV + IOV_LEN, len_)
+
+
+@cfunction(0, header=True, qiov="pointer")
+def qemu_iovec_buf(mem: Memory, qiov: int) -> int:
+    """qemu/iov.h — the buffer of a vector made by :func:`qemu_iovec_init_buf`."""
+    if not (_nalloc(mem, qiov) == -1 and _qiov_iov(mem, qiov) == qiov + QIOV_LOCAL_IOV):
+        raise CAssertionError(
+            "qiov->nalloc == -1 && qiov->iov == &qiov->local_iov", "qemu_iovec_buf",
+            QEMU_IOVEC_BUF_ASSERT_LINE, "iov.h",
+        )
+    return mem.u64(qiov + QIOV_LOCAL_IOV + IOV_BASE)
+
+
+@cfunction(0, header=True, sockfd="int", iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t")
+def iov_send(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_send_recv` sending."""
+    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, True)
+
+
+@cfunction(0, header=True, sockfd="int", iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t")
+def iov_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_send_recv` receiving."""
+    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, False)

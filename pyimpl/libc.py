@@ -1,0 +1,121 @@
+"""The few libc, GLib and QEMU utility routines iov.c calls, over :class:`Memory`.
+
+Each one raises :class:`UndefinedBehaviour` exactly where the C routine would
+have undefined behaviour (NULL arguments to ``memcpy``/``memset``, overlapping
+``memcpy``, out-of-bounds access) and :class:`GLibFatalError` where GLib aborts.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from .errors import GLibFatalError, UndefinedBehaviour
+from .memory import SIZE_MAX, Memory
+
+
+def memcpy(mem: Memory, dst: int, src: int, n: int) -> None:
+    """``memcpy``: both pointers must be non-NULL and the areas must not overlap."""
+    if dst == 0 or src == 0:
+        raise UndefinedBehaviour("null-pointer", f"memcpy({dst:#x}, {src:#x}, {n})")
+    if n == 0:
+        return
+    if dst < src + n and src < dst + n:
+        raise UndefinedBehaviour("overlapping-memcpy", f"memcpy({dst:#x}, {src:#x}, {n})")
+    source = mem.view(src, n)
+    mem.view(dst, n)[:] = source
+
+
+def memset(mem: Memory, dst: int, c: int, n: int) -> None:
+    """``memset``: ``dst`` must be non-NULL; ``c`` is converted to ``unsigned char``."""
+    if dst == 0:
+        raise UndefinedBehaviour("null-pointer", f"memset({dst:#x}, {c}, {n})")
+    if n:
+        mem.view(dst, n)[:] = bytes([c & 0xFF]) * n
+
+
+def g_new(mem: Memory, struct_size: int, n_structs: int, *, zero: bool = False) -> int:
+    """``g_new``/``g_new0``: ``n_structs`` is a gsize; a byte count that overflows is fatal."""
+    n = n_structs & SIZE_MAX
+    if n and struct_size > SIZE_MAX // n:
+        raise GLibFatalError(f"overflow allocating {n}*{struct_size} bytes")
+    return mem.g_malloc(n * struct_size, zero=zero)
+
+
+def g_renew(mem: Memory, struct_size: int, addr: int, n_structs: int) -> int:
+    """``g_renew``: ``g_realloc`` of ``n_structs`` structs, with the same overflow rule."""
+    n = n_structs & SIZE_MAX
+    if n and struct_size > SIZE_MAX // n:
+        raise GLibFatalError(f"overflow allocating {n}*{struct_size} bytes")
+    return mem.g_realloc(addr, n * struct_size)
+
+
+def buffer_is_zero(mem: Memory, buf: int, length: int) -> bool:
+    """QEMU ``buffer_is_zero``: true for length 0 without reading ``buf``."""
+    if length == 0:
+        return True
+    return not any(mem.view(buf, length))
+
+
+def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
+    """How many leading bytes of ``p`` and ``q`` are equal, reading as a byte loop would.
+
+    C compares byte by byte and stops at the first difference, so it never reads
+    past it; only bytes up to the difference must be valid.
+    """
+    if n == 0:
+        return 0
+    a = _readable_prefix(mem, p, n)
+    b = _readable_prefix(mem, q, n)
+    common = min(len(a), len(b))
+    if a[:common] == b[:common]:
+        if common == n:
+            return n
+        raise UndefinedBehaviour("out-of-bounds", f"compare reads {n} bytes at {p:#x}/{q:#x}")
+    lo, hi = 0, common  # the first difference lies in [lo, hi)
+    while hi - lo > 64:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    while a[lo] == b[lo]:
+        lo += 1
+    return lo
+
+
+def _readable_prefix(mem: Memory, addr: int, n: int) -> memoryview:
+    region = mem.region_at(addr)
+    if region is None or region.kind == "guard":
+        raise UndefinedBehaviour(
+            "null-pointer" if addr == 0 else "out-of-bounds", f"read at {addr:#x}"
+        )
+    off = addr - region.start
+    return region.view[off : off + n]
+
+
+HEXDUMP_LINE_BYTES = 16
+
+
+def qemu_hexdump_line(buf: bytes, b: int, length: int) -> str:
+    """QEMU 6.x ``qemu_hexdump_line`` with ascii, as the text it makes visible."""
+    length = min(length, HEXDUMP_LINE_BYTES)
+    head = f"{b:04x}:"
+    if len(head) > 5:
+        # snprintf(line, 6, ...) keeps 5 characters and a NUL; the rest of the
+        # line is written after that NUL, so the printed line stops here.
+        return head[:5]
+    parts = [head]
+    for i in range(HEXDUMP_LINE_BYTES):
+        if i % 4 == 0:
+            parts.append(" ")
+        parts.append(f" {buf[b + i]:02x}" if i < length else "   ")
+    parts.append(" ")
+    parts.extend(chr(c) if 0x20 <= c <= 0x7E else "." for c in buf[b : b + length])
+    return "".join(parts)
+
+
+def qemu_hexdump(mem: Memory, fp: TextIO, prefix: str, buf: int, size: int) -> None:
+    """QEMU 6.x ``qemu_hexdump``: one ``"%s: %s\\n"`` line per 16 bytes."""
+    data = mem.read(buf, size) if size else b""
+    for b in range(0, size, HEXDUMP_LINE_BYTES):
+        fp.write(f"{prefix}: {qemu_hexdump_line(data, b, size - b)}\n")

@@ -1,0 +1,292 @@
+"""A flat LP64 address space for the port: regions of bytes at integer addresses.
+
+A pointer is an ``int`` (NULL is 0).  Every object the C code touches lives in a
+region: caller buffers (mapped zero-copy from any writable Python buffer), iovec
+arrays, ``QEMUIOVector`` structs, out-parameters and the heap blocks GLib would
+allocate.  An access that leaves its region, or touches a guard region or a
+freed block, is undefined behaviour in C and raises :class:`UndefinedBehaviour`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import GLibFatalError, UndefinedBehaviour
+
+SIZE_MAX = (1 << 64) - 1
+INT_MAX = (1 << 31) - 1
+INT_MIN = -(1 << 31)
+UINT_MAX = (1 << 32) - 1
+
+_U64 = struct.Struct("<Q")
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+
+#: Where the first region goes; far from 0 so NULL + small offsets stay unmapped.
+FIRST_ADDRESS = 0x10_0000
+#: Unmapped bytes between regions, so an overrun never lands in a neighbour.
+REGION_GAP = 0x1000
+#: Largest single heap block the model hands out; GLib would abort past real memory.
+MAX_HEAP_BLOCK = 1 << 32
+
+
+def size_t(value: int) -> int:
+    """``value`` converted to ``size_t`` (modulo 2**64)."""
+    return value & SIZE_MAX
+
+
+def unsigned(value: int) -> int:
+    """``value`` converted to ``unsigned int`` (modulo 2**32)."""
+    return value & UINT_MAX
+
+
+def ssize_t(value: int) -> int:
+    """``value`` converted to ``ssize_t`` (two's complement, 64 bits)."""
+    value &= SIZE_MAX
+    return value - (1 << 64) if value >> 63 else value
+
+
+def int_(value: int) -> int:
+    """``value`` converted to ``int`` (two's complement, 32 bits, as GCC does)."""
+    value &= UINT_MAX
+    return value - (1 << 32) if value >> 31 else value
+
+
+@dataclass
+class Region:
+    """One live object: ``size`` bytes at ``start``."""
+
+    start: int
+    view: memoryview
+    kind: str  # "map", "heap", "guard" or "stack"
+    serial: int = 0  # heap blocks: allocation order, for naming them across worlds
+
+    @property
+    def size(self) -> int:
+        return len(self.view)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.view)
+
+
+@dataclass(frozen=True)
+class HeapStats:
+    """What the code under test did with the GLib heap."""
+
+    allocs: int
+    reallocs: int
+    frees: int
+    live: int
+
+
+class Memory:
+    """An address space: regions at integer addresses, plus a counted GLib heap."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._regions: list[Region] = []
+        self._next = FIRST_ADDRESS
+        self._freed: dict[int, int] = {}
+        self._serial = 0
+        self.allocs = 0
+        self.reallocs = 0
+        self.frees = 0
+        #: the C ``errno`` of this process model (set by the socket functions)
+        self.errno = 0
+
+    # -- placing regions -------------------------------------------------
+    def _place(self, view: memoryview, kind: str, serial: int = 0) -> int:
+        start = self._next
+        self._next = (start + len(view) + REGION_GAP + 15) & ~15
+        region = Region(start, view, kind, serial)
+        i = bisect.bisect(self._starts, start)
+        self._starts.insert(i, start)
+        self._regions.insert(i, region)
+        return start
+
+    def map(self, buffer: bytearray | memoryview, *, kind: str = "map") -> int:
+        """Map a writable Python buffer zero-copy and return its address."""
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(
+                f"buffer: expected a writable buffer, got {type(buffer).__name__}"
+            ) from None
+        if view.readonly:
+            raise TypeError("buffer: must be writable (use a bytearray)")
+        if not view.c_contiguous:
+            raise ValueError("buffer: must be C-contiguous")
+        return self._place(view.cast("B"), kind)
+
+    def map_arena(self, layout: Iterable[tuple[int, bool]]) -> int:
+        """Map contiguous zeroed regions (size, is_guard) and return the first address.
+
+        The regions touch each other, as they do in the C arena, so addresses and
+        their order are the same in both worlds; each is still its own object.
+        """
+        parts = [(int(size), bool(guard)) for size, guard in layout]
+        total = sum(size for size, _ in parts)
+        backing = memoryview(bytearray(total))
+        base = self._next
+        self._next = (base + total + REGION_GAP + 15) & ~15
+        offset = 0
+        for size, guard in parts:
+            if size:
+                start = base + offset
+                i = bisect.bisect(self._starts, start)
+                self._starts.insert(i, start)
+                self._regions.insert(
+                    i, Region(start, backing[offset : offset + size], "guard" if guard else "map")
+                )
+            offset += size
+        return base
+
+    def stack_alloc(self, size: int) -> int:
+        """A zeroed automatic object (a C local or VLA); not counted as heap."""
+        return self._place(memoryview(bytearray(size)), "stack")
+
+    def unmap(self, addr: int) -> None:
+        """Remove the region starting at ``addr`` (a stack object going out of scope)."""
+        i = bisect.bisect(self._starts, addr) - 1
+        if i < 0 or self._starts[i] != addr or self._regions[i].kind == "heap":
+            raise ValueError(f"addr: {addr:#x} does not start a mapped region")
+        del self._starts[i]
+        del self._regions[i]
+
+    def buffer(self, data: bytes | int) -> int:
+        """A new region holding ``data`` (or that many zero bytes); returns its address."""
+        return self.map(bytearray(data))
+
+    # -- the GLib heap -----------------------------------------------------
+    def g_malloc(self, size: int, *, zero: bool = True) -> int:
+        """``g_malloc``/``g_malloc0``: NULL for 0, a fatal error when memory runs out."""
+        if size == 0:
+            return 0
+        if size > MAX_HEAP_BLOCK:
+            raise GLibFatalError(f"failed to allocate {size} bytes")
+        self._serial += 1
+        self.allocs += 1
+        return self._place(memoryview(bytearray(size)), "heap", self._serial)
+
+    def g_free(self, addr: int) -> None:
+        """``g_free``: NULL is a no-op; anything but a live heap block is UB."""
+        if addr == 0:
+            return
+        i = bisect.bisect(self._starts, addr) - 1
+        if i < 0 or self._starts[i] != addr or self._regions[i].kind != "heap":
+            raise UndefinedBehaviour("invalid-free", f"g_free({addr:#x})")
+        self._freed[addr] = self._regions[i].size
+        del self._starts[i]
+        del self._regions[i]
+        self.frees += 1
+
+    def g_realloc(self, addr: int, size: int) -> int:
+        """``g_realloc``: NULL acts as malloc, size 0 frees and returns NULL."""
+        if addr == 0:
+            return self.g_malloc(size)
+        if size == 0:
+            self.g_free(addr)
+            return 0
+        old = self.region_at(addr)
+        if old is None or old.start != addr or old.kind != "heap":
+            raise UndefinedBehaviour("invalid-free", f"g_realloc({addr:#x})")
+        if size > MAX_HEAP_BLOCK:
+            raise GLibFatalError(f"failed to allocate {size} bytes")
+        new = bytearray(size)
+        keep = min(size, old.size)
+        new[:keep] = old.view[:keep]
+        i = self._starts.index(addr)
+        del self._starts[i]
+        del self._regions[i]
+        self._freed[addr] = old.size
+        self.reallocs += 1
+        return self._place(memoryview(new), "heap", old.serial)
+
+    def heap_stats(self) -> HeapStats:
+        """Allocation counters and the number of live heap blocks."""
+        live = sum(1 for r in self._regions if r.kind == "heap")
+        return HeapStats(self.allocs, self.reallocs, self.frees, live)
+
+    # -- finding objects ---------------------------------------------------
+    def region_at(self, addr: int) -> Region | None:
+        """The region holding byte ``addr``, or None."""
+        i = bisect.bisect(self._starts, addr) - 1
+        if i >= 0:
+            region = self._regions[i]
+            if addr < region.end:
+                return region
+        return None
+
+    def _span(self, addr: int, n: int, what: str) -> memoryview:
+        region = self.region_at(addr)
+        if region is None or region.kind == "guard" or addr + n > region.end:
+            if addr == 0 or (region is None and addr < FIRST_ADDRESS):
+                raise UndefinedBehaviour("null-pointer", f"{what} of {n} bytes at {addr:#x}")
+            kind = "use-after-free" if region is None and self._was_freed(addr) else "out-of-bounds"
+            raise UndefinedBehaviour(kind, f"{what} of {n} bytes at {addr:#x}")
+        off = addr - region.start
+        return region.view[off : off + n]
+
+    def _was_freed(self, addr: int) -> bool:
+        return any(start <= addr < start + size for start, size in self._freed.items())
+
+    # -- loads and stores, as the C code does them -------------------------
+    def view(self, addr: int, n: int) -> memoryview:
+        """A writable view of ``n`` bytes at ``addr``; UB if they are not one live object."""
+        if n == 0:
+            return memoryview(bytearray())
+        return self._span(addr, n, "access")
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.view(addr, n))
+
+    def write(self, addr: int, data: bytes | memoryview) -> None:
+        if len(data):
+            self._span(addr, len(data), "store")[:] = data
+
+    def u64(self, addr: int) -> int:
+        value: int = _U64.unpack(self._span(addr, 8, "load"))[0]
+        return value
+
+    def set_u64(self, addr: int, value: int) -> None:
+        self._span(addr, 8, "store")[:] = _U64.pack(value & SIZE_MAX)
+
+    def i32(self, addr: int) -> int:
+        value: int = _I32.unpack(self._span(addr, 4, "load"))[0]
+        return value
+
+    def set_i32(self, addr: int, value: int) -> None:
+        self._span(addr, 4, "store")[:] = _I32.pack(int_(value))
+
+    def u32(self, addr: int) -> int:
+        value: int = _U32.unpack(self._span(addr, 4, "load"))[0]
+        return value
+
+    def set_u32(self, addr: int, value: int) -> None:
+        self._span(addr, 4, "store")[:] = _U32.pack(value & UINT_MAX)
+
+    # -- for observers (the harness), not for the port ----------------------
+    def peek(self, addr: int, n: int) -> bytes:
+        """Bytes at ``addr`` including guard regions; for observers, never UB."""
+        out = bytearray()
+        while n > 0:
+            region = self.region_at(addr)
+            if region is None:
+                raise ValueError(f"addr: {addr:#x} is not mapped")
+            off = addr - region.start
+            chunk = region.view[off : off + n]
+            out += chunk
+            addr += len(chunk)
+            n -= len(chunk)
+        return bytes(out)
+
+    def heap_block(self, addr: int) -> tuple[int, int] | None:
+        """(serial, offset) when ``addr`` points into a live heap block, else None."""
+        region = self.region_at(addr)
+        if region is None or region.kind != "heap":
+            return None
+        return region.serial, addr - region.start
