@@ -284,6 +284,14 @@ class Memory:
             n -= len(chunk)
         return bytes(out)
 
+    def poke(self, addr: int, data: bytes) -> None:
+        """Store ``data`` even into guard regions; for observers setting up a world."""
+        for i, byte in enumerate(data):
+            region = self.region_at(addr + i)
+            if region is None:
+                raise ValueError(f"addr: {addr + i:#x} is not mapped")
+            region.view[addr + i - region.start] = byte
+
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` points into a live heap block, else None."""
         region = self.region_at(addr)

@@ -1,0 +1,1 @@
+"""iovconf's differential harness: twin worlds, outcomes, strategies, campaigns."""

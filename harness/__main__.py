@@ -1,0 +1,5 @@
+"""``python -m harness``."""
+
+from .cli import main
+
+raise SystemExit(main())

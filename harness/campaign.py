@@ -1,0 +1,193 @@
+"""Differential campaigns: Hypothesis drives every function's strategy through the judge."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sys
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
+
+from .judge import Discrepancy, Judge, Tally, counting_asserts
+from .strategies import STRATEGIES
+from .worlds import CWorld, PyWorld
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard a campaign tries."""
+
+    name: str
+    examples: int  # Hypothesis examples per function
+
+
+PROFILES = {
+    "quick": Profile("quick", 300),
+    "default": Profile("default", 1500),
+    "deep": Profile("deep", 8000),
+}
+
+
+@dataclass
+class FunctionResult:
+    """The outcome of one function's campaign, small enough to pass between processes."""
+
+    func: str
+    cases: int = 0
+    ub: dict[str, int] = field(default_factory=dict)
+    fired: dict[int, int] = field(default_factory=dict)
+    evaluated: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    difference: str | None = None
+    case_json: str | None = None
+    detail: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a worker needs to run campaigns: plain data, so it pickles."""
+
+    profile: Profile
+    c_source: str | None
+    assert_mode: str
+    seed: int
+    database: str | None
+
+
+def function_seed(seed: int, func: str) -> int:
+    return seed ^ zlib.crc32(func.encode())
+
+
+def make_judge(config: Config) -> Judge:
+    import reference_c
+
+    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    return Judge(PyWorld(), CWorld(reference))
+
+
+def run_function(func: str, config: Config, judge: Judge,
+                 on_case: Callable[[str, int], None] | None = None) -> FunctionResult:
+    """Run the Hypothesis campaign for one function; a discrepancy ends it, shrunk."""
+    from .case import case_to_json
+
+    tally = Tally()
+    db: Any = None
+    if config.database:
+        db = DirectoryBasedExampleDatabase(config.database)
+        if os.environ.get("CI"):
+            db = ReadOnlyDatabase(db)
+
+    @settings(
+        max_examples=config.profile.examples,
+        deadline=None,
+        database=db,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        report_multiple_bugs=False,
+    )
+    @given(STRATEGIES[func])
+    def agrees(case: Any) -> None:
+        judge.check(case, tally)
+        if on_case is not None:
+            on_case(func, tally.cases)
+
+    test = hypothesis_seed(function_seed(config.seed, func))(agrees)
+    result = FunctionResult(func)
+    start = time.perf_counter()
+    with counting_asserts() as evaluated:
+        before = Counter(evaluated)
+        try:
+            test()
+        except Discrepancy as d:
+            result.difference = d.difference
+            result.case_json = case_to_json(d.case)
+            result.detail = d.case.describe()
+        except Exception as exc:  # a harness or build failure, not a verdict on the code
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.evaluated = dict(evaluated - before)
+    result.seconds = time.perf_counter() - start
+    result.cases = tally.cases
+    result.ub = dict(tally.ub)
+    result.fired = dict(tally.fired)
+    return result
+
+
+# -- running many functions, possibly in parallel ------------------------------------------------
+_worker_judge: Judge | None = None
+_worker_queue: Any = None
+
+
+def _worker_init(config: Config, progress: Any) -> None:
+    global _worker_judge, _worker_queue
+    _worker_judge = make_judge(config)
+    _worker_queue = progress
+
+
+def _worker_run(func: str, config: Config) -> FunctionResult:
+    assert _worker_judge is not None
+    last = [0.0]
+
+    def report(f: str, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.25:
+            last[0] = now
+            _worker_queue.put((f, n))
+
+    result = run_function(func, config, _worker_judge, report)
+    _worker_queue.put((func, result.cases))
+    return result
+
+
+def run_campaign(funcs: Sequence[str], config: Config, jobs: int,
+                 show: Callable[[str, int, FunctionResult | None], None]) -> list[FunctionResult]:
+    """Run every function in ``funcs``; ``show`` hears (func, cases so far, result when done)."""
+    if jobs <= 1:
+        judge = make_judge(config)
+        results = []
+        for func in funcs:
+            result = run_function(func, config, judge, lambda f, n: show(f, n, None))
+            show(func, result.cases, result)
+            results.append(result)
+        return results
+    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    progress: Any = ctx.Queue()
+    done = threading.Event()
+
+    def pump() -> None:
+        while not done.is_set():
+            try:
+                f, n = progress.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            show(f, n, None)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    results: list[FunctionResult] = []
+    try:
+        with ctx.Pool(jobs, initializer=_worker_init, initargs=(config, progress)) as pool:
+            pending = [pool.apply_async(_worker_run, (f, config)) for f in funcs]
+            for p in pending:
+                r = p.get()
+                show(r.func, r.cases, r)
+                results.append(r)
+    finally:
+        done.set()
+        thread.join()
+    return results
+
+
+def default_database() -> str:
+    return str(Path.cwd() / ".hypothesis" / "iovconf")

@@ -1,0 +1,81 @@
+"""The judge: runs one case in both worlds and raises :class:`Discrepancy` on a difference."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pyimpl.iov
+
+from .case import Case
+from .worlds import Outcome, World, first_difference, run_case
+
+
+class Discrepancy(AssertionError):
+    """The two worlds disagreed on ``case``; ``difference`` names the first thing that differs."""
+
+    def __init__(self, case: Case, difference: str, outcomes: tuple[Outcome, Outcome],
+                 names: tuple[str, str]) -> None:
+        super().__init__(f"{case.func}: {difference}\n{case.describe()}")
+        self.case = case
+        self.difference = difference
+        self.outcomes = outcomes
+        self.names = names
+
+
+@dataclass
+class Tally:
+    """What a campaign saw for one function."""
+
+    cases: int = 0
+    ub: Counter[str] = field(default_factory=Counter)
+    fired: Counter[int] = field(default_factory=Counter)  # assert line -> cases where it failed
+    seconds: float = 0.0
+
+
+class Judge:
+    """Compares a reference world with the port (or any two worlds)."""
+
+    def __init__(self, port: World, reference: World) -> None:
+        self.port = port
+        self.reference = reference
+
+    def check(self, case: Case, tally: Tally | None = None) -> Outcome:
+        """Run ``case`` in both worlds; the reference is skipped when the port finds UB."""
+        ours = run_case(self.port, case)
+        if tally is not None:
+            tally.cases += 1
+        if ours.ub is not None:
+            if tally is not None:
+                tally.ub[ours.ub] += 1
+            return ours
+        theirs = run_case(self.reference, case)
+        names = (self.port.name, self.reference.name)
+        difference = first_difference(ours, theirs, names)
+        if difference is not None:
+            raise Discrepancy(case, difference, (ours, theirs), names)
+        if tally is not None and ours.assertion is not None and ours.assertion[0] == "iov.c":
+            tally.fired[ours.assertion[1]] += 1
+        return ours
+
+
+#: assert line -> how many times the port evaluated it (passing or failing)
+EVALUATED: Counter[int] = Counter()
+
+
+@contextmanager
+def counting_asserts() -> Iterator[Counter[int]]:
+    """Count every evaluation of an iov.c assert in the port while the block runs."""
+    original: Callable[[bool, str, str, int], None] = pyimpl.iov._assert
+
+    def counted(ok: bool, expr: str, func: str, line: int) -> None:
+        EVALUATED[line] += 1
+        original(ok, expr, func, line)
+
+    pyimpl.iov._assert = counted
+    try:
+        yield EVALUATED
+    finally:
+        pyimpl.iov._assert = original

@@ -1,0 +1,90 @@
+"""Discrepancy reports, standalone reproducers, and replaying them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from .case import Case, case_from_json
+
+REPRO_TEMPLATE = '''#!/usr/bin/env python3
+"""iovconf reproducer for {func}: {difference}
+
+Rebuilds the exact case below and runs it in the pure-Python port and in the C
+reference built from C_SOURCE, then prints both outcomes and the first difference.
+Run it from an iovconf checkout (python {name}) or with `python -m harness replay {name}`.
+Exit status: 0 if the two sides agree now, 1 if they still differ.
+"""
+
+C_SOURCE = {c_source!r}
+
+CASE = r"""
+{case_json}
+"""
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from harness.report import replay_case_json
+
+    raise SystemExit(replay_case_json(CASE, C_SOURCE))
+'''
+
+
+def write_report(directory: Path, func: str, difference: str, case_json: str, detail: str,
+                 c_source: str | None) -> Path:
+    """Write ``<func>-<hash>.txt`` and the reproducer ``<func>-<hash>.py``; returns the script."""
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(case_json.encode()).hexdigest()[:10]
+    stem = f"{func}-{digest}"
+    script = directory / f"{stem}.py"
+    script.write_text(REPRO_TEMPLATE.format(func=func, difference=difference.replace('"""', "'''"),
+                                            name=script.name, c_source=c_source, case_json=case_json))
+    (directory / f"{stem}.txt").write_text(
+        f"function: {func}\nfirst difference: {difference}\nC source: {c_source or 'reference_c/iov.c'}\n"
+        f"case:\n{detail}\nreproducer: {script}\n"
+    )
+    return script
+
+
+def load_case(path: Path) -> tuple[Case, str | None]:
+    """A case from a reproducer script or a case JSON file, with the C source it names."""
+    text = path.read_text()
+    if path.suffix == ".py":
+        m = re.search(r'^CASE = r"""\n(.*?)\n"""', text, re.S | re.M)
+        src = re.search(r"^C_SOURCE = (.*)$", text, re.M)
+        if not m:
+            raise ValueError(f"{path}: no CASE in this reproducer")
+        c_source = None
+        if src and src.group(1) != "None":
+            c_source = src.group(1).strip()[1:-1]
+        return case_from_json(m.group(1)), c_source
+    return case_from_json(text), None
+
+
+def replay_case_json(case_json: str, c_source: str | None) -> int:
+    """Run a case in both worlds, print both outcomes; 0 when they agree, 1 when not."""
+    import reference_c
+
+    from .judge import Discrepancy, Judge
+    from .worlds import CWorld, PyWorld
+
+    case = case_from_json(case_json)
+    judge = Judge(PyWorld(), CWorld(reference_c.load(c_source)))
+    print(f"case ({case.func}):\n{case.describe()}")
+    try:
+        outcome = judge.check(case)
+    except Discrepancy as d:
+        for name, o in zip(d.names, d.outcomes):
+            print(f"{name}: {[r for r in o.results]}")
+        print(f"DIFFERENT: {d.difference}")
+        return 1
+    print(f"both: {list(outcome.results)}")
+    if outcome.ub:
+        print(f"the port classifies this case as undefined behaviour ({outcome.ub}); C was not run")
+    else:
+        print("AGREE")
+    return 0

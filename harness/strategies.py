@@ -1,0 +1,515 @@
+"""Hypothesis strategies that build cases reaching the corners of iov.c.
+
+Every strategy draws a memory layout (iovec arrays over data regions, with
+zero-length entries, NULL bases, overlapping and out-of-order bases), the
+QEMUIOVectors the function needs (external, embedded, owned, zeroed, or with a
+``size`` that disagrees with its vectors), and arguments drawn mostly from the
+boundaries that matter: 0, every element boundary and +-1, the total and +-1,
+and size_t values near 2**64.  Cases whose C execution would be undefined are
+still generated; the port classifies them and the C side is not run on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
+from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE
+
+from .case import Arg, Call, Case, QiovInit, Ref, Region
+
+HUGE = (SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, 1 << 63, (1 << 63) - 1, 1 << 32, (1 << 32) - 1, 1 << 31)
+FILLS = (0, 0xFF, -1, 256, 0x1234, -129, INT_MIN, INT_MAX)
+HINTS = (-2, -1, 0, 1, 2, 3, 7, INT_MIN, INT_MAX, (1 << 28) + 1)
+
+
+class Builder:
+    """Collects regions and calls while a strategy draws, then makes the :class:`Case`."""
+
+    def __init__(self) -> None:
+        self.regions: list[Region] = []
+        self.calls: list[Call] = []
+
+    def _add(self, prefix: str, kind: str, size: int, init: Any) -> Ref:
+        name = f"{prefix}{len(self.regions)}"
+        self.regions.append(Region(name, kind, size, init))
+        return Ref(name)
+
+    def data(self, content: bytes) -> Ref:
+        return self._add("buf", "data", len(content), bytes(content))
+
+    def iovs(self, entries: list[tuple[Arg, int]]) -> Ref:
+        return self._add("iov", "iovs", IOVEC_SIZE * len(entries), tuple(entries))
+
+    def qiov(self, init: QiovInit | None = None) -> Ref:
+        return self._add("q", "qiov", QIOV_SIZE, init)
+
+    def undo(self) -> Ref:
+        return self._add("undo", "undo", UNDO_SIZE, None)
+
+    def ptr(self, value: Arg) -> Ref:
+        return self._add("p", "ptr", 8, value)
+
+    def uint(self, value: int) -> Ref:
+        return self._add("n", "uint", 4, value)
+
+    def call(self, func: str, *args: Any) -> None:
+        self.calls.append(Call(func, tuple(args)))
+
+    def case(self, label: str = "") -> Case:
+        return Case(tuple(self.regions), tuple(self.calls), label)
+
+
+class Vectors:
+    """An iovec layout drawn for a case: where its array is and what it says."""
+
+    def __init__(self, array: Ref, entries: list[tuple[Arg, int]], data: Ref | None) -> None:
+        self.array = array
+        self.entries = entries
+        self.data = data
+
+    @property
+    def lens(self) -> list[int]:
+        return [n for _, n in self.entries]
+
+    @property
+    def total(self) -> int:
+        return sum(self.lens) % (1 << 64)
+
+    def boundaries(self) -> list[int]:
+        out, acc = [0], 0
+        for n in self.lens:
+            acc += n
+            out.append(acc)
+        return out
+
+
+def _content(draw: st.DrawFn, size: int, style: str) -> bytes:
+    if style == "zero":
+        data = bytearray(size)
+        if size and draw(st.booleans()):
+            data[draw(st.integers(0, size - 1))] = draw(st.integers(1, 255))
+        return bytes(data)
+    return draw(st.binary(min_size=size, max_size=size))
+
+
+@st.composite
+def vectors(
+    draw: st.DrawFn, b: Builder, max_n: int = 6, style: str = "random", spare: int = 0, huge: bool = False
+) -> Vectors:
+    """An iovec array over one data region; ``spare`` extra entries follow the counted ones."""
+    n = draw(st.one_of(st.integers(0, 2), st.integers(0, max_n)))
+    lens = draw(st.lists(st.one_of(st.just(0), st.integers(1, 4), st.integers(0, 12)), min_size=n, max_size=n))
+    if huge and n and draw(st.booleans()):
+        # lengths only summed, never dereferenced (iov_size): let the sum wrap
+        lens[draw(st.integers(0, n - 1))] = draw(st.sampled_from(HUGE))
+        data = None
+        entries: list[tuple[Arg, int]] = [(0, n_) for n_ in lens]
+        return Vectors(b.iovs(entries), entries, data)
+    total = sum(lens)
+    slack = draw(st.integers(0, 3))
+    data = b.data(_content(draw, total + slack, style))
+    arrangement = draw(st.sampled_from(("seq", "seq", "shuffled", "overlap")))
+    starts, acc = [], 0
+    for n_ in lens:
+        starts.append(acc)
+        acc += n_
+    if arrangement == "shuffled" and n > 1:
+        order = draw(st.permutations(range(n)))
+        pos, acc = [0] * n, 0
+        for k in order:
+            pos[k] = acc
+            acc += lens[k]
+        starts = pos
+    elif arrangement == "overlap":
+        starts = [draw(st.integers(0, total + slack - n_)) for n_ in lens]
+    entries = []
+    for n_, s in zip(lens, starts):
+        if n_ == 0 and draw(st.integers(0, 3)) == 0:
+            entries.append((0, 0))  # NULL base with zero length
+        else:
+            entries.append((data + s, n_))
+    extra = [(data + draw(st.integers(0, total + slack)), draw(st.integers(0, 5))) for _ in range(spare)]
+    return Vectors(b.iovs(entries + extra), entries, data)
+
+
+@st.composite
+def size_arg(draw: st.DrawFn, v: Vectors | list[int], huge: bool = True) -> int:
+    """A byte count or offset: a boundary of ``v`` or +-1, something small, or near 2**64."""
+    bounds = v.boundaries() if isinstance(v, Vectors) else v
+    cands = sorted({x + d for x in bounds for d in (-1, 0, 1) if x + d >= 0})
+    options = [st.sampled_from(cands), st.integers(0, max(bounds) + 3)]
+    if huge:
+        options.append(st.sampled_from(HUGE))
+    return draw(st.one_of(*options))
+
+
+@st.composite
+def count_arg(draw: st.DrawFn, n: int, spare: int = 0) -> int:
+    """An entry count: all of them, fewer, none, or into the spare entries."""
+    return draw(st.one_of(st.just(n), st.integers(0, n + spare)))
+
+
+@st.composite
+def buffer(draw: st.DrawFn, b: Builder, need: int) -> Arg:
+    """A caller buffer of about ``need`` bytes (sometimes NULL when nothing is needed)."""
+    if need == 0 and draw(st.integers(0, 3)) == 0:
+        return 0
+    size = draw(st.one_of(st.just(need), st.integers(need, need + 4)))
+    return b.data(_content(draw, size, "random"))
+
+
+QIOV_KINDS = ("external", "owned", "embedded", "zeroed", "api-external", "api-embedded", "skewed")
+
+
+@st.composite
+def qiov(draw: st.DrawFn, b: Builder, kinds: tuple[str, ...] = QIOV_KINDS, style: str = "random",
+         max_n: int = 6) -> tuple[Ref, Vectors]:
+    """A QEMUIOVector of one of ``kinds`` over a drawn layout; returns it and its vectors."""
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("embedded", "api-embedded"):
+        v = draw(vectors(b, max_n=1, style=style))
+        if not v.entries:
+            v.entries.append((0, 0))
+    else:
+        v = draw(vectors(b, max_n=max_n, style=style))
+    n, total = len(v.entries), v.total
+    if kind == "external":
+        return b.qiov(QiovInit(v.array, n, -1, 0, total)), v
+    if kind == "skewed":  # size disagrees with the vectors, as after the caller edits them
+        size = draw(st.sampled_from(sorted({max(total - 1, 0), total + 1, total + 5})))
+        return b.qiov(QiovInit(v.array, n, -1, 0, size)), v
+    if kind == "zeroed":
+        return b.qiov(QiovInit(0, 0, 0, 0, 0)), Vectors(v.array, [], v.data)
+    if kind == "embedded":
+        base, length = v.entries[0]
+        q = b.qiov(None)
+        b.regions[-1] = Region(q.region, "qiov", QIOV_SIZE, QiovInit(q + QIOV_LOCAL_IOV, 1, -1, base, length))
+        return q, v
+    q = b.qiov(None)
+    if kind == "api-external":
+        b.call("qemu_iovec_init_external", q, v.array, n)
+    elif kind == "api-embedded":
+        b.call("qemu_iovec_init_buf", q, *v.entries[0])
+    else:
+        b.call("qemu_iovec_init", q, draw(st.integers(0, n + 1)))
+        for base, length in v.entries:
+            b.call("qemu_iovec_add", q, base, length)
+    return q, v
+
+
+# -- one strategy per function ---------------------------------------------------------
+@st.composite
+def _copy_to_or_from(draw: st.DrawFn, func: str) -> Case:
+    b = Builder()
+    v = draw(vectors(b, spare=draw(st.integers(0, 1))))
+    cnt = draw(count_arg(len(v.entries)))
+    offset = draw(size_arg(v))
+    nbytes = draw(size_arg(v))
+    buf = draw(buffer(b, max(0, min(nbytes, v.total - min(offset, v.total)))))
+    b.call(func, v.array, cnt, offset, buf, nbytes)
+    return b.case()
+
+
+@st.composite
+def _iov_memset(draw: st.DrawFn) -> Case:
+    b = Builder()
+    v = draw(vectors(b))
+    fillc = draw(st.one_of(st.integers(0, 255), st.sampled_from(FILLS)))
+    b.call("iov_memset", v.array, draw(count_arg(len(v.entries))), draw(size_arg(v)), fillc, draw(size_arg(v)))
+    return b.case()
+
+
+@st.composite
+def _iov_size(draw: st.DrawFn) -> Case:
+    b = Builder()
+    v = draw(vectors(b, huge=True, spare=1))
+    b.call("iov_size", v.array, draw(count_arg(len(v.entries), spare=1)))
+    return b.case()
+
+
+@st.composite
+def _iov_copy(draw: st.DrawFn) -> Case:
+    b = Builder()
+    v = draw(vectors(b))
+    m = draw(st.integers(0, len(v.entries) + 1))
+    sentinel = b.data(bytes(8))
+    dst = b.iovs([(sentinel + (k % 8), 77 + k) for k in range(m)])
+    b.call("iov_copy", dst, draw(st.integers(0, m)), v.array, draw(count_arg(len(v.entries))),
+           draw(size_arg(v)), draw(size_arg(v)))
+    return b.case()
+
+
+def _junk_qiov(b: Builder) -> Ref:
+    return b.qiov(QiovInit(0x5A5A, 0x3C3C, 0x1E1E, 0x7777, 0xABCDEF))
+
+
+@st.composite
+def _qemu_iovec_init(draw: st.DrawFn) -> Case:
+    b = Builder()
+    q = _junk_qiov(b)
+    hint = draw(st.one_of(st.sampled_from(HINTS), st.integers(-3, 40)))
+    b.call("qemu_iovec_init", q, hint)
+    if hint >= 0 and hint < 64 and draw(st.booleans()):
+        for k in range(draw(st.integers(1, hint + 2))):
+            b.call("qemu_iovec_add", q, 0, k)
+    return b.case()
+
+
+@st.composite
+def _qemu_iovec_init_external(draw: st.DrawFn) -> Case:
+    b = Builder()
+    v = draw(vectors(b, huge=True))
+    q = _junk_qiov(b)
+    b.call("qemu_iovec_init_external", q, v.array, draw(st.one_of(st.just(len(v.entries)),
+                                                                  st.integers(-2, len(v.entries)))))
+    return b.case()
+
+
+@st.composite
+def _qemu_iovec_add(draw: st.DrawFn) -> Case:
+    b = Builder()
+    q, v = draw(qiov(b))
+    target = b.data(bytes(4))
+    for _ in range(draw(st.integers(1, 4))):
+        base = draw(st.sampled_from((0, target, target + 3)))
+        length = draw(st.one_of(st.integers(0, 6), st.sampled_from(HUGE)))
+        b.call("qemu_iovec_add", q, base, length)
+    return b.case()
+
+
+@st.composite
+def _concat_iov(draw: st.DrawFn) -> Case:
+    b = Builder()
+    dst, _ = draw(qiov(b, kinds=("owned", "owned", "external", "zeroed")))
+    v = draw(vectors(b, spare=1))
+    b.call("qemu_iovec_concat_iov", dst, v.array, draw(count_arg(len(v.entries), spare=1)),
+           draw(size_arg(v)), draw(size_arg(v)))
+    return b.case()
+
+
+@st.composite
+def _concat(draw: st.DrawFn) -> Case:
+    b = Builder()
+    dst, _ = draw(qiov(b, kinds=("owned", "owned", "external", "zeroed")))
+    src, v = draw(qiov(b))
+    if draw(st.integers(0, 7)) == 0:
+        src = dst  # appending a vector to itself
+    b.call("qemu_iovec_concat", dst, src, draw(size_arg(v)), draw(size_arg(v)))
+    return b.case()
+
+
+@st.composite
+def _slice_like(draw: st.DrawFn, func: str) -> Case:
+    b = Builder()
+    q, v = draw(qiov(b, style="zero" if func == "qemu_iovec_is_zero" else "random"))
+    args = [q]
+    if func == "qemu_iovec_init_slice":
+        args = [_junk_qiov(b), q]
+    b.call(func, *args, draw(size_arg(v)), draw(size_arg(v)))
+    return b.case()
+
+
+@st.composite
+def _init_extended(draw: st.DrawFn) -> Case:
+    b = Builder()
+    target = _junk_qiov(b)
+    if draw(st.integers(0, 9)) == 0:
+        # IOV_MAX rules: a middle of 1023..1026 one-byte entries
+        n = draw(st.integers(1023, 1026))
+        data = b.data(bytes(range(256)) * 4 + bytes(2))
+        arr = b.iovs([(data + k, 1) for k in range(n)])
+        mid = b.qiov(QiovInit(arr, n, -1, 0, n))
+        v = Vectors(arr, [(data + k, 1) for k in range(n)], data)
+    else:
+        mid, v = draw(qiov(b))
+    head_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE)))
+    tail_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE)))
+    head = draw(st.sampled_from((0, b.data(b"HEAD"))))
+    tail = draw(st.sampled_from((0, b.data(b"TAIL"))))
+    if draw(st.integers(0, 9)) == 0:
+        target = mid  # re-initialising the middle vector itself
+    b.call("qemu_iovec_init_extended", target, head, head_len, mid, draw(size_arg(v)),
+           draw(size_arg(v)), tail, tail_len)
+    return b.case()
+
+
+@st.composite
+def _one_qiov(draw: st.DrawFn, func: str) -> Case:
+    b = Builder()
+    q, _ = draw(qiov(b))
+    b.call(func, q)
+    if func == "qemu_iovec_reset" and draw(st.booleans()):
+        b.call("qemu_iovec_add", q, 0, draw(st.integers(0, 3)))
+    return b.case()
+
+
+@st.composite
+def _qiov_buf_op(draw: st.DrawFn, func: str) -> Case:
+    b = Builder()
+    q, v = draw(qiov(b))
+    offset, nbytes = draw(size_arg(v)), draw(size_arg(v))
+    if func == "qemu_iovec_memset":
+        b.call(func, q, offset, draw(st.one_of(st.integers(0, 255), st.sampled_from(FILLS))), nbytes)
+    else:
+        buf = draw(buffer(b, max(0, min(nbytes, v.total - min(offset, v.total)))))
+        b.call(func, q, offset, buf, nbytes)
+    return b.case()
+
+
+@st.composite
+def _compare(draw: st.DrawFn) -> Case:
+    b = Builder()
+    a, v = draw(qiov(b, kinds=("external", "external", "owned", "embedded")))
+    entries = list(v.entries)
+    shape = draw(st.sampled_from(("same", "same", "same", "fewer", "longer")))
+    if shape == "fewer" and entries:
+        entries = entries[:-1]
+    elif shape == "longer" and entries:
+        base, n = entries[-1]
+        entries[-1] = (base, n + 1) if isinstance(base, Ref) else (base, 0)
+    total = sum(n for _, n in entries)
+    content = bytearray(b.regions[int(v.data.region[3:])].init) if v.data else bytearray()
+    copy = b.data(bytes(max(total, 1)))
+    if content and draw(st.booleans()):
+        content[draw(st.integers(0, len(content) - 1))] ^= draw(st.integers(1, 255))
+    pos, mirrored = 0, []
+    for base, n in entries:
+        mirrored.append((copy + pos if n else 0, n))
+        pos += n
+    data_b = b.data(bytes(total))
+    del data_b  # the twin's bytes are written through from_buf-like setup below
+    arr = b.iovs(mirrored)
+    other = b.qiov(QiovInit(arr, len(mirrored), -1, 0, total))
+    # fill the twin with the first vector's bytes, optionally with one byte flipped
+    flat = bytearray()
+    for base, n in entries:
+        if isinstance(base, Ref) and n:
+            flat += content[base.offset : base.offset + n]
+        else:
+            flat += bytes(n)
+    if flat and draw(st.booleans()):
+        flat[draw(st.integers(0, len(flat) - 1))] ^= draw(st.integers(1, 255))
+    name = copy.region
+    b.regions = [Region(r.name, r.kind, r.size, bytes(flat) + bytes(r.size - len(flat))) if r.name == name
+                 else r for r in b.regions]
+    first, second = (a, other) if draw(st.booleans()) else (other, a)
+    b.call("qemu_iovec_compare", first, second)
+    return b.case()
+
+
+@st.composite
+def _clone(draw: st.DrawFn) -> Case:
+    b = Builder()
+    src, v = draw(qiov(b, kinds=("external", "external", "owned", "embedded", "zeroed")))
+    dest, _ = draw(qiov(b, kinds=("owned", "owned", "zeroed", "external")))
+    buf = b.data(bytes(max(v.total, 1) + 4))
+    if draw(st.integers(0, 9)) == 0:
+        dest = src
+    b.call("qemu_iovec_clone", dest, src, buf + draw(st.integers(0, 2)))
+    return b.case()
+
+
+@st.composite
+def _discard(draw: st.DrawFn, func: str) -> Case:
+    b = Builder()
+    v = draw(vectors(b, spare=draw(st.integers(0, 1))))
+    cnt = b.uint(draw(count_arg(len(v.entries))))
+    nbytes = draw(size_arg(v))
+    front = "front" in func
+    iov_arg: Ref = b.ptr(v.array) if front else v.array
+    args: list[Any] = [iov_arg, cnt, nbytes]
+    undo: Arg = 0
+    if func.endswith("undoable"):
+        undo = b.undo() if draw(st.integers(0, 4)) else 0
+        args.append(undo)
+    b.call(func, *args)
+    if undo and draw(st.booleans()):
+        b.call("iov_discard_undo", undo)
+    return b.case()
+
+
+@st.composite
+def _discard_undo(draw: st.DrawFn) -> Case:
+    return draw(_discard(draw(st.sampled_from(("iov_discard_front_undoable", "iov_discard_back_undoable")))))
+
+
+@st.composite
+def _qemu_iovec_discard_back(draw: st.DrawFn) -> Case:
+    b = Builder()
+    q, v = draw(qiov(b))
+    b.call("qemu_iovec_discard_back", q, draw(size_arg(v)))
+    return b.case()
+
+
+@st.composite
+def _init_buf(draw: st.DrawFn) -> Case:
+    b = Builder()
+    q = _junk_qiov(b)
+    data = b.data(draw(st.binary(max_size=6)))
+    b.call("qemu_iovec_init_buf", q, draw(st.sampled_from((0, data))), draw(st.one_of(st.integers(0, 6),
+                                                                                        st.sampled_from(HUGE))))
+    if draw(st.booleans()):
+        b.call("qemu_iovec_buf", q)
+    return b.case()
+
+
+@st.composite
+def _qemu_iovec_buf(draw: st.DrawFn) -> Case:
+    b = Builder()
+    q, _ = draw(qiov(b))
+    b.call("qemu_iovec_buf", q)
+    return b.case()
+
+
+@st.composite
+def _iov_skip_offset(draw: st.DrawFn) -> Case:
+    b = Builder()
+    v = draw(vectors(b, spare=1))
+    b.call("iov_skip_offset", v.array, draw(size_arg(v)))
+    return b.case()
+
+
+def _fixed(factory: Callable[[str], st.SearchStrategy[Case]], name: str) -> st.SearchStrategy[Case]:
+    return factory(name)
+
+
+#: a strategy of cases for each function under test, by C name
+STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
+    "iov_from_buf_full": _copy_to_or_from("iov_from_buf_full"),
+    "iov_to_buf_full": _copy_to_or_from("iov_to_buf_full"),
+    "iov_memset": _iov_memset(),
+    "iov_size": _iov_size(),
+    "iov_copy": _iov_copy(),
+    "qemu_iovec_init": _qemu_iovec_init(),
+    "qemu_iovec_init_external": _qemu_iovec_init_external(),
+    "qemu_iovec_add": _qemu_iovec_add(),
+    "qemu_iovec_concat_iov": _concat_iov(),
+    "qemu_iovec_concat": _concat(),
+    "iov_skip_offset": _iov_skip_offset(),
+    "qiov_slice": _slice_like("qiov_slice"),
+    "qemu_iovec_subvec_niov": _slice_like("qemu_iovec_subvec_niov"),
+    "qemu_iovec_init_extended": _init_extended(),
+    "qemu_iovec_is_zero": _slice_like("qemu_iovec_is_zero"),
+    "qemu_iovec_init_slice": _slice_like("qemu_iovec_init_slice"),
+    "qemu_iovec_destroy": _one_qiov("qemu_iovec_destroy"),
+    "qemu_iovec_reset": _one_qiov("qemu_iovec_reset"),
+    "qemu_iovec_to_buf": _qiov_buf_op("qemu_iovec_to_buf"),
+    "qemu_iovec_from_buf": _qiov_buf_op("qemu_iovec_from_buf"),
+    "qemu_iovec_memset": _qiov_buf_op("qemu_iovec_memset"),
+    "qemu_iovec_compare": _compare(),
+    "qemu_iovec_clone": _clone(),
+    "iov_discard_undo": _discard_undo(),
+    "iov_discard_front_undoable": _discard("iov_discard_front_undoable"),
+    "iov_discard_front": _discard("iov_discard_front"),
+    "iov_discard_back_undoable": _discard("iov_discard_back_undoable"),
+    "iov_discard_back": _discard("iov_discard_back"),
+    "qemu_iovec_discard_back": _qemu_iovec_discard_back(),
+    "iov_to_buf": _copy_to_or_from("iov_to_buf"),
+    "iov_from_buf": _copy_to_or_from("iov_from_buf"),
+    "qemu_iovec_init_buf": _init_buf(),
+    "qemu_iovec_buf": _qemu_iovec_buf(),
+}

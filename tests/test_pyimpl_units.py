@@ -1,0 +1,222 @@
+"""Plain unit tests of the port for behaviour worth naming, each derived from reading iov.c."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import pyimpl
+from harness.sites import assert_sites
+from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors(mem: pyimpl.Memory, data: int, lens: list[int]) -> int:
+    """A fresh iovec array over consecutive pieces of ``data``."""
+    arr = mem.buffer(IOVEC_SIZE * max(len(lens), 1))
+    entries, pos = [], 0
+    for n in lens:
+        entries.append((data + pos, n))
+        pos += n
+    pyimpl.write_iovecs(mem, arr, entries)
+    return arr
+
+
+def test_discard_front_drops_zero_length_entries_after_an_exact_cut() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"abcdef")
+    arr = vectors(mem, data, [2, 0, 0, 4])
+    iov_var = mem.buffer(8)
+    cnt = mem.buffer(4)
+    mem.set_u64(iov_var, arr)
+    mem.set_u32(cnt, 4)
+    assert pyimpl.iov_discard_front(mem, iov_var, cnt, 2) == 2
+    # cur->iov_len > bytes is false for the empty entries once bytes hits 0, so they go too
+    assert mem.u32(cnt) == 1
+    assert mem.u64(iov_var) == arr + 3 * IOVEC_SIZE
+    assert pyimpl.read_iovecs(mem, arr + 3 * IOVEC_SIZE, 1) == [(data + 2, 4)]
+
+
+def test_discard_front_undoable_records_a_zero_byte_cut_and_undo_restores() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"abcdef")
+    arr = vectors(mem, data, [2, 4])
+    iov_var, cnt, undo = mem.buffer(8), mem.buffer(4), mem.buffer(24)
+    mem.set_u64(iov_var, arr)
+    mem.set_u32(cnt, 2)
+    assert pyimpl.iov_discard_front_undoable(mem, iov_var, cnt, 3, undo) == 3
+    assert pyimpl.read_iovecs(mem, arr, 2) == [(data, 2), (data + 3, 3)]
+    assert pyimpl.read_undo(mem, undo) == pyimpl.UndoFields(arr + IOVEC_SIZE, data + 2, 4)
+    pyimpl.iov_discard_undo(mem, undo)
+    assert pyimpl.read_iovecs(mem, arr, 2) == [(data, 2), (data + 2, 4)]
+
+
+def test_init_extended_with_one_vector_uses_local_iov() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"0123456789")
+    arr = vectors(mem, data, [4, 6])
+    mid, q = mem.buffer(QIOV_SIZE), mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_external(mem, mid, arr, 2)
+    assert pyimpl.qemu_iovec_init_extended(mem, q, 0, 0, mid, 5, 3, 0, 0) == 0
+    f = pyimpl.read_qiov(mem, q)
+    assert (f.iov, f.niov, f.nalloc) == (q + QIOV_LOCAL_IOV, 1, -1)
+    assert (f.local_base, f.size) == (data + 5, 3)
+    assert pyimpl.qemu_iovec_buf(mem, q) == data + 5
+    assert mem.heap_stats().allocs == 0
+
+
+def test_init_extended_with_nothing_gives_no_vectors_and_null_iov() -> None:
+    mem = pyimpl.Memory()
+    mid, q = mem.buffer(QIOV_SIZE), mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_external(mem, mid, 0, 0)
+    assert pyimpl.qemu_iovec_init_extended(mem, q, 0, 0, mid, 0, 0, 0, 0) == 0
+    f = pyimpl.read_qiov(mem, q)
+    assert (f.iov, f.niov, f.nalloc, f.size) == (0, 0, 0, 0)  # g_new(struct iovec, 0) is NULL
+
+
+def test_init_extended_rejects_sizes_that_overflow_size_t() -> None:
+    mem = pyimpl.Memory()
+    mid, q = mem.buffer(QIOV_SIZE), mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_external(mem, mid, 0, 0)
+    assert pyimpl.qemu_iovec_init_extended(mem, q, 1, 2**64 - 1, mid, 0, 0, 1, 1) == -22
+    assert mem.read(q, QIOV_SIZE) == bytes(QIOV_SIZE)  # nothing written before the check
+
+
+def test_size_and_local_iov_len_are_one_field() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"xyz")
+    q = mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_buf(mem, q, data, 3)
+    assert pyimpl.read_qiov(mem, q).size == 3
+    # iov_discard_back shortens local_iov.iov_len by 1, then `qiov->size -= bytes`
+    # subtracts again from the same field: an embedded vector loses the bytes twice.
+    pyimpl.qemu_iovec_discard_back(mem, q, 1)
+    assert pyimpl.read_qiov(mem, q).size == 1
+    assert pyimpl.read_iovecs(mem, q + QIOV_LOCAL_IOV, 1) == [(data, 1)]
+
+
+def test_add_grows_to_twice_plus_one_and_counts_the_heap() -> None:
+    mem = pyimpl.Memory()
+    q = mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init(mem, q, 0)
+    nallocs = []
+    for k in range(4):
+        pyimpl.qemu_iovec_add(mem, q, 0, k)
+        nallocs.append(pyimpl.read_qiov(mem, q).nalloc)
+    assert nallocs == [1, 3, 3, 7]
+    pyimpl.qemu_iovec_destroy(mem, q)
+    assert mem.heap_stats() == pyimpl.HeapStats(allocs=1, reallocs=2, frees=1, live=0)
+    assert mem.read(q, QIOV_SIZE) == bytes(QIOV_SIZE)
+
+
+def test_negative_alloc_hint_is_a_glib_fatal_error() -> None:
+    mem = pyimpl.Memory()
+    q = mem.buffer(QIOV_SIZE)
+    with pytest.raises(pyimpl.GLibFatalError, match=r"overflow allocating 18446744073709551615\*16 bytes"):
+        pyimpl.qemu_iovec_init(mem, q, -1)
+
+
+def test_discard_back_on_a_skewed_vector_asserts_before_updating_it() -> None:
+    """size larger than the vectors: iov_discard_back drops them all, then assert 760 fires
+    before qemu_iovec_discard_back stores niov or size."""
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"abc")
+    arr = vectors(mem, data, [1, 2])
+    q = mem.buffer(QIOV_SIZE)
+    pyimpl.write_qiov(mem, q, pyimpl.QiovFields(arr, 2, -1, 0, 5))
+    with pytest.raises(pyimpl.CAssertionError) as info:
+        pyimpl.qemu_iovec_discard_back(mem, q, 4)
+    assert (info.value.expr, info.value.line) == ("total == bytes", 760)
+    assert pyimpl.read_qiov(mem, q) == pyimpl.QiovFields(arr, 2, -1, 0, 5)
+    assert pyimpl.read_iovecs(mem, arr, 2) == [(data, 1), (data + 1, 2)]
+
+
+def test_clone_keeps_overlap_between_vectors() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"0123456789")
+    arr = mem.buffer(3 * IOVEC_SIZE)
+    # out of order and overlapping: [4,8) [0,6) [8,10)
+    pyimpl.write_iovecs(mem, arr, [(data + 4, 4), (data, 6), (data + 8, 2)])
+    src, dest = mem.buffer(QIOV_SIZE), mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_external(mem, src, arr, 3)
+    pyimpl.qemu_iovec_init(mem, dest, 3)
+    buf = mem.buffer(10)
+    pyimpl.qemu_iovec_clone(mem, dest, src, buf)
+    f = pyimpl.read_qiov(mem, dest)
+    assert pyimpl.read_iovecs(mem, f.iov, 3) == [(buf + 4, 4), (buf, 6), (buf + 8, 2)]
+
+
+def test_clone_of_an_empty_vector_is_a_zero_length_vla() -> None:
+    mem = pyimpl.Memory()
+    src, dest = mem.buffer(QIOV_SIZE), mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_external(mem, src, 0, 0)
+    pyimpl.qemu_iovec_init(mem, dest, 1)
+    with pytest.raises(pyimpl.UndefinedBehaviour) as info:
+        pyimpl.qemu_iovec_clone(mem, dest, src, 0)
+    assert info.value.kind == "zero-length-vla"
+
+
+def test_reading_past_the_iovec_array_is_undefined() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"ab")
+    arr = vectors(mem, data, [2])
+    with pytest.raises(pyimpl.UndefinedBehaviour) as info:
+        pyimpl.iov_size(mem, arr, 2)
+    assert info.value.kind == "out-of-bounds"
+
+
+def test_is_zero_offset_wrap_is_undefined() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(bytes(4))
+    q = mem.buffer(QIOV_SIZE)
+    pyimpl.qemu_iovec_init_buf(mem, q, data, 4)
+    assert pyimpl.qemu_iovec_is_zero(mem, q, 1, 3)
+    with pytest.raises(pyimpl.UndefinedBehaviour) as info:
+        pyimpl.qemu_iovec_is_zero(mem, q, 2**64 - 1, 2)
+    assert info.value.kind == "offset-wrap"
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "name"),
+    [
+        ((0, -1), ValueError, "iov_cnt"),
+        (("x", 0), TypeError, "iov"),
+        ((0, 2**32), ValueError, "iov_cnt"),
+        ((1.5, 0), TypeError, "iov"),
+    ],
+)
+def test_bad_arguments_name_the_argument(args: tuple[object, ...], error: type[Exception], name: str) -> None:
+    mem = pyimpl.Memory()
+    with pytest.raises(error, match=name):
+        pyimpl.iov_size(mem, *args)
+
+
+def test_bad_memory_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="mem"):
+        pyimpl.iov_size(object(), 0, 0)  # type: ignore[arg-type]
+
+
+def test_every_assert_of_iov_c_is_ported_with_its_expression_and_line() -> None:
+    """The port's _assert(...) calls name exactly the asserts of iov.c: expression, function, line."""
+    tree = ast.parse((ROOT / "pyimpl" / "iov.py").read_text())
+    ported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_assert":
+            expr, func, line = (a.value for a in node.args[1:])  # type: ignore[attr-defined]
+            ported.add((line, func, expr))
+    original = {(s.line, s.func, s.expr) for s in assert_sites(ROOT / "reference_c" / "iov.c")}
+    assert ported == original
+
+
+def test_functions_are_ported_in_file_order_with_their_line() -> None:
+    text = (ROOT / "reference_c" / "iov.c").read_text().splitlines()
+    lines = [f.line for f in pyimpl.REGISTRY.values() if not f.header]
+    assert lines == sorted(lines)
+    for f in pyimpl.REGISTRY.values():
+        if f.header:
+            continue
+        window = " ".join(text[f.line - 1 : f.line + 1])
+        assert f.name in window, f"{f.name} is not defined at iov.c:{f.line}"
