@@ -33,7 +33,7 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", 300),
+    "quick": Profile("quick", 500),
     "default": Profile("default", 1500),
     "deep": Profile("deep", 8000),
 }
@@ -77,8 +77,9 @@ def make_judge(config: Config) -> Judge:
     return Judge(PyWorld(), CWorld(reference))
 
 
-def run_function(func: str, config: Config, judge: Judge,
-                 on_case: Callable[[str, int], None] | None = None) -> FunctionResult:
+def run_function(
+    func: str, config: Config, judge: Judge, on_case: Callable[[str, int], None] | None = None
+) -> FunctionResult:
     """Run the Hypothesis campaign for one function; a discrepancy ends it, shrunk."""
     from .case import case_to_json
 
@@ -150,17 +151,18 @@ def _worker_run(func: str, config: Config) -> FunctionResult:
     return result
 
 
-def run_campaign(funcs: Sequence[str], config: Config, jobs: int,
-                 show: Callable[[str, int, FunctionResult | None], None]) -> list[FunctionResult]:
+def run_campaign(
+    funcs: Sequence[str], config: Config, jobs: int, show: Callable[[str, int, FunctionResult | None], None]
+) -> list[FunctionResult]:
     """Run every function in ``funcs``; ``show`` hears (func, cases so far, result when done)."""
     if jobs <= 1:
         judge = make_judge(config)
-        results = []
+        serial: list[FunctionResult] = []
         for func in funcs:
             result = run_function(func, config, judge, lambda f, n: show(f, n, None))
             show(func, result.cases, result)
-            results.append(result)
-        return results
+            serial.append(result)
+        return serial
     ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     progress: Any = ctx.Queue()
     done = threading.Event()

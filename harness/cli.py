@@ -99,8 +99,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = PROFILES[args.profile]
     if args.examples:
         profile = type(profile)(profile.name, args.examples)
-    config = Config(profile, c_source, args.assert_mode, seed,
-                    None if os.environ.get("IOVCONF_NO_DB") else default_database())
+    config = Config(
+        profile,
+        c_source,
+        args.assert_mode,
+        seed,
+        None if os.environ.get("IOVCONF_NO_DB") else default_database(),
+    )
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
@@ -119,10 +124,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     errors = [r for r in results if r.error]
     for r in failed:
         assert r.case_json is not None
-        script = write_report(Path(args.report), r.func, r.difference or "", r.case_json, r.detail or "",
-                              c_source)
-        console.print(f"\nDISCREPANCY in {r.func}: {r.difference}\nshrunk case:\n{r.detail}\n"
-                      f"reproducer: {script}  (python -m harness replay {script})")
+        script = write_report(
+            Path(args.report), r.func, r.difference or "", r.case_json, r.detail or "", c_source
+        )
+        console.print(
+            f"\nDISCREPANCY in {r.func}: {r.difference}\nshrunk case:\n{r.detail}\n"
+            f"reproducer: {script}  (python -m harness replay {script})"
+        )
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func}: {r.error}")
     if failed or missing:
@@ -137,8 +145,14 @@ def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
     if live:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TimeElapsedColumn(), console=console, transient=True)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         task = progress.add_task("starting", total=nfuncs)
         progress.start()
     starts: dict[str, float] = {}
@@ -170,7 +184,9 @@ def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
 def _table(console: Console, results: list[FunctionResult], missing: list[str]) -> None:
     table = Table(title="per-function results")
     for col in ("function", "cases", "UB (C skipped)", "asserts fired", "time (s)", "status"):
-        table.add_column(col, justify="right" if col not in ("function", "status", "asserts fired") else "left")
+        table.add_column(
+            col, justify="right" if col not in ("function", "status", "asserts fired") else "left"
+        )
     for r in results:
         fired = ", ".join(f"{line}x{n}" for line, n in sorted(r.fired.items())) or "-"
         status = "DIFFERS" if r.difference else ("ERROR" if r.error else "agree")
@@ -217,8 +233,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         note = sites_mod.UNREACHABLE.get((s.func, s.expr), "")
         if not note and s.func in sites_mod.SOCKET_FUNCTIONS:
             note = "socket campaign"
-        table.add_row(str(s.line), s.func, s.expr, str(evaluated[s.line]), str(fired[s.line]),
-                      f"unreachable: {note}" if note and note != "socket campaign" else note)
+        table.add_row(
+            str(s.line),
+            s.func,
+            s.expr,
+            str(evaluated[s.line]),
+            str(fired[s.line]),
+            f"unreachable: {note}" if note and note != "socket campaign" else note,
+        )
     console.print(table)
     n_fired = sum(1 for s in all_sites if fired[s.line])
     console.print(f"{n_fired}/{len(all_sites)} assert sites made to fail by generated cases")

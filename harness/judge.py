@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -16,8 +16,9 @@ from .worlds import Outcome, World, first_difference, run_case
 class Discrepancy(AssertionError):
     """The two worlds disagreed on ``case``; ``difference`` names the first thing that differs."""
 
-    def __init__(self, case: Case, difference: str, outcomes: tuple[Outcome, Outcome],
-                 names: tuple[str, str]) -> None:
+    def __init__(
+        self, case: Case, difference: str, outcomes: tuple[Outcome, Outcome], names: tuple[str, str]
+    ) -> None:
         super().__init__(f"{case.func}: {difference}\n{case.describe()}")
         self.case = case
         self.difference = difference
@@ -68,7 +69,7 @@ EVALUATED: Counter[int] = Counter()
 @contextmanager
 def counting_asserts() -> Iterator[Counter[int]]:
     """Count every evaluation of an iov.c assert in the port while the block runs."""
-    original: Callable[[bool, str, str, int], None] = pyimpl.iov._assert
+    original = pyimpl.iov._assert
 
     def counted(ok: bool, expr: str, func: str, line: int) -> None:
         EVALUATED[line] += 1

@@ -16,17 +16,24 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 # CI: reproducible (derandomized), no deadline, never writes a database.
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, database=None, print_blob=True,
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 # Local: random, no deadline (xdist workers share 2 cores), failures remembered under .hypothesis/.
 settings.register_profile(
-    "dev", deadline=None, print_blob=True,
+    "dev",
+    deadline=None,
+    print_blob=True,
     database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
-    "ci-readonly", parent=settings.get_profile("ci"),
+    "ci-readonly",
+    parent=settings.get_profile("ci"),
     database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(".hypothesis/examples")),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
@@ -34,10 +41,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("iovconf")
-    group.addoption("--c-source", default=os.environ.get("IOVCONF_C_SOURCE"),
-                    help="C file standing in for reference_c/iov.c")
-    group.addoption("--assert-mode", choices=("trap", "abort"), default="trap",
-                    help="trap asserts in-process (default) or let them abort in a forked child")
+    group.addoption(
+        "--c-source",
+        default=os.environ.get("IOVCONF_C_SOURCE"),
+        help="C file standing in for reference_c/iov.c",
+    )
+    group.addoption(
+        "--assert-mode",
+        choices=("trap", "abort"),
+        default="trap",
+        help="trap asserts in-process (default) or let them abort in a forked child",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +59,9 @@ def reference(request: pytest.FixtureRequest) -> Any:
     """The compiled reference (built once, cached across workers and sessions)."""
     import reference_c
 
-    return reference_c.load(request.config.getoption("--c-source"),
-                            flavour=request.config.getoption("--assert-mode"))
+    return reference_c.load(
+        request.config.getoption("--c-source"), flavour=request.config.getoption("--assert-mode")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,15 +34,23 @@ if __name__ == "__main__":
 '''
 
 
-def write_report(directory: Path, func: str, difference: str, case_json: str, detail: str,
-                 c_source: str | None) -> Path:
+def write_report(
+    directory: Path, func: str, difference: str, case_json: str, detail: str, c_source: str | None
+) -> Path:
     """Write ``<func>-<hash>.txt`` and the reproducer ``<func>-<hash>.py``; returns the script."""
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(case_json.encode()).hexdigest()[:10]
     stem = f"{func}-{digest}"
     script = directory / f"{stem}.py"
-    script.write_text(REPRO_TEMPLATE.format(func=func, difference=difference.replace('"""', "'''"),
-                                            name=script.name, c_source=c_source, case_json=case_json))
+    script.write_text(
+        REPRO_TEMPLATE.format(
+            func=func,
+            difference=difference.replace('"""', "'''"),
+            name=script.name,
+            c_source=c_source,
+            case_json=case_json,
+        )
+    )
     (directory / f"{stem}.txt").write_text(
         f"function: {func}\nfirst difference: {difference}\nC source: {c_source or 'reference_c/iov.c'}\n"
         f"case:\n{detail}\nreproducer: {script}\n"
@@ -78,7 +86,7 @@ def replay_case_json(case_json: str, c_source: str | None) -> int:
     try:
         outcome = judge.check(case)
     except Discrepancy as d:
-        for name, o in zip(d.names, d.outcomes):
+        for name, o in zip(d.names, d.outcomes, strict=True):
             print(f"{name}: {[r for r in o.results]}")
         print(f"DIFFERENT: {d.difference}")
         return 1

@@ -102,13 +102,14 @@ def vectors(
 ) -> Vectors:
     """An iovec array over one data region; ``spare`` extra entries follow the counted ones."""
     n = draw(st.one_of(st.integers(0, 2), st.integers(0, max_n)))
-    lens = draw(st.lists(st.one_of(st.just(0), st.integers(1, 4), st.integers(0, 12)), min_size=n, max_size=n))
+    lens = draw(
+        st.lists(st.one_of(st.just(0), st.integers(1, 4), st.integers(0, 12)), min_size=n, max_size=n)
+    )
     if huge and n and draw(st.booleans()):
         # lengths only summed, never dereferenced (iov_size): let the sum wrap
         lens[draw(st.integers(0, n - 1))] = draw(st.sampled_from(HUGE))
-        data = None
-        entries: list[tuple[Arg, int]] = [(0, n_) for n_ in lens]
-        return Vectors(b.iovs(entries), entries, data)
+        nulls: list[tuple[Arg, int]] = [(0, n_) for n_ in lens]
+        return Vectors(b.iovs(nulls), nulls, None)
     total = sum(lens)
     slack = draw(st.integers(0, 3))
     data = b.data(_content(draw, total + slack, style))
@@ -126,14 +127,14 @@ def vectors(
         starts = pos
     elif arrangement == "overlap":
         starts = [draw(st.integers(0, total + slack - n_)) for n_ in lens]
-    entries = []
-    for n_, s in zip(lens, starts):
+    entries: list[tuple[Arg, int]] = []
+    for n_, s in zip(lens, starts, strict=True):
         if n_ == 0 and draw(st.integers(0, 3)) == 0:
             entries.append((0, 0))  # NULL base with zero length
         else:
             entries.append((data + s, n_))
     extra = [(data + draw(st.integers(0, total + slack)), draw(st.integers(0, 5))) for _ in range(spare)]
-    return Vectors(b.iovs(entries + extra), entries, data)
+    return Vectors(b.iovs([*entries, *extra]), entries, data)
 
 
 @st.composite
@@ -141,10 +142,11 @@ def size_arg(draw: st.DrawFn, v: Vectors | list[int], huge: bool = True) -> int:
     """A byte count or offset: a boundary of ``v`` or +-1, something small, or near 2**64."""
     bounds = v.boundaries() if isinstance(v, Vectors) else v
     cands = sorted({x + d for x in bounds for d in (-1, 0, 1) if x + d >= 0})
-    options = [st.sampled_from(cands), st.integers(0, max(bounds) + 3)]
+    options = [st.sampled_from(cands), st.sampled_from(cands), st.integers(0, max(bounds) + 3)]
     if huge:
         options.append(st.sampled_from(HUGE))
-    return draw(st.one_of(*options))
+    value: int = draw(st.one_of(*options))
+    return value
 
 
 @st.composite
@@ -166,8 +168,9 @@ QIOV_KINDS = ("external", "owned", "embedded", "zeroed", "api-external", "api-em
 
 
 @st.composite
-def qiov(draw: st.DrawFn, b: Builder, kinds: tuple[str, ...] = QIOV_KINDS, style: str = "random",
-         max_n: int = 6) -> tuple[Ref, Vectors]:
+def qiov(
+    draw: st.DrawFn, b: Builder, kinds: tuple[str, ...] = QIOV_KINDS, style: str = "random", max_n: int = 6
+) -> tuple[Ref, Vectors]:
     """A QEMUIOVector of one of ``kinds`` over a drawn layout; returns it and its vectors."""
     kind = draw(st.sampled_from(kinds))
     if kind in ("embedded", "api-embedded"):
@@ -219,7 +222,9 @@ def _iov_memset(draw: st.DrawFn) -> Case:
     b = Builder()
     v = draw(vectors(b))
     fillc = draw(st.one_of(st.integers(0, 255), st.sampled_from(FILLS)))
-    b.call("iov_memset", v.array, draw(count_arg(len(v.entries))), draw(size_arg(v)), fillc, draw(size_arg(v)))
+    b.call(
+        "iov_memset", v.array, draw(count_arg(len(v.entries))), draw(size_arg(v)), fillc, draw(size_arg(v))
+    )
     return b.case()
 
 
@@ -238,8 +243,15 @@ def _iov_copy(draw: st.DrawFn) -> Case:
     m = draw(st.integers(0, len(v.entries) + 1))
     sentinel = b.data(bytes(8))
     dst = b.iovs([(sentinel + (k % 8), 77 + k) for k in range(m)])
-    b.call("iov_copy", dst, draw(st.integers(0, m)), v.array, draw(count_arg(len(v.entries))),
-           draw(size_arg(v)), draw(size_arg(v)))
+    b.call(
+        "iov_copy",
+        dst,
+        draw(st.integers(0, m)),
+        v.array,
+        draw(count_arg(len(v.entries))),
+        draw(size_arg(v)),
+        draw(size_arg(v)),
+    )
     return b.case()
 
 
@@ -264,15 +276,19 @@ def _qemu_iovec_init_external(draw: st.DrawFn) -> Case:
     b = Builder()
     v = draw(vectors(b, huge=True))
     q = _junk_qiov(b)
-    b.call("qemu_iovec_init_external", q, v.array, draw(st.one_of(st.just(len(v.entries)),
-                                                                  st.integers(-2, len(v.entries)))))
+    b.call(
+        "qemu_iovec_init_external",
+        q,
+        v.array,
+        draw(st.one_of(st.just(len(v.entries)), st.integers(-2, len(v.entries)))),
+    )
     return b.case()
 
 
 @st.composite
 def _qemu_iovec_add(draw: st.DrawFn) -> Case:
     b = Builder()
-    q, v = draw(qiov(b))
+    q, _ = draw(qiov(b))
     target = b.data(bytes(4))
     for _ in range(draw(st.integers(1, 4))):
         base = draw(st.sampled_from((0, target, target + 3)))
@@ -286,8 +302,14 @@ def _concat_iov(draw: st.DrawFn) -> Case:
     b = Builder()
     dst, _ = draw(qiov(b, kinds=("owned", "owned", "external", "zeroed")))
     v = draw(vectors(b, spare=1))
-    b.call("qemu_iovec_concat_iov", dst, v.array, draw(count_arg(len(v.entries), spare=1)),
-           draw(size_arg(v)), draw(size_arg(v)))
+    b.call(
+        "qemu_iovec_concat_iov",
+        dst,
+        v.array,
+        draw(count_arg(len(v.entries), spare=1)),
+        draw(size_arg(v)),
+        draw(size_arg(v)),
+    )
     return b.case()
 
 
@@ -332,8 +354,17 @@ def _init_extended(draw: st.DrawFn) -> Case:
     tail = draw(st.sampled_from((0, b.data(b"TAIL"))))
     if draw(st.integers(0, 9)) == 0:
         target = mid  # re-initialising the middle vector itself
-    b.call("qemu_iovec_init_extended", target, head, head_len, mid, draw(size_arg(v)),
-           draw(size_arg(v)), tail, tail_len)
+    b.call(
+        "qemu_iovec_init_extended",
+        target,
+        head,
+        head_len,
+        mid,
+        draw(size_arg(v)),
+        draw(size_arg(v)),
+        tail,
+        tail_len,
+    )
     return b.case()
 
 
@@ -362,40 +393,28 @@ def _qiov_buf_op(draw: st.DrawFn, func: str) -> Case:
 
 @st.composite
 def _compare(draw: st.DrawFn) -> Case:
+    """Two vectors of the same shape over separate copies of the bytes, maybe one byte apart."""
     b = Builder()
     a, v = draw(qiov(b, kinds=("external", "external", "owned", "embedded")))
-    entries = list(v.entries)
-    shape = draw(st.sampled_from(("same", "same", "same", "fewer", "longer")))
-    if shape == "fewer" and entries:
-        entries = entries[:-1]
-    elif shape == "longer" and entries:
-        base, n = entries[-1]
-        entries[-1] = (base, n + 1) if isinstance(base, Ref) else (base, 0)
-    total = sum(n for _, n in entries)
-    content = bytearray(b.regions[int(v.data.region[3:])].init) if v.data else bytearray()
-    copy = b.data(bytes(max(total, 1)))
-    if content and draw(st.booleans()):
-        content[draw(st.integers(0, len(content) - 1))] ^= draw(st.integers(1, 255))
-    pos, mirrored = 0, []
-    for base, n in entries:
-        mirrored.append((copy + pos if n else 0, n))
-        pos += n
-    data_b = b.data(bytes(total))
-    del data_b  # the twin's bytes are written through from_buf-like setup below
-    arr = b.iovs(mirrored)
-    other = b.qiov(QiovInit(arr, len(mirrored), -1, 0, total))
-    # fill the twin with the first vector's bytes, optionally with one byte flipped
+    content = next((r.init for r in b.regions if v.data and r.name == v.data.region), b"")
     flat = bytearray()
-    for base, n in entries:
-        if isinstance(base, Ref) and n:
-            flat += content[base.offset : base.offset + n]
-        else:
-            flat += bytes(n)
+    for base, n in v.entries:
+        flat += content[base.offset : base.offset + n] if isinstance(base, Ref) else bytes(n)
     if flat and draw(st.booleans()):
         flat[draw(st.integers(0, len(flat) - 1))] ^= draw(st.integers(1, 255))
-    name = copy.region
-    b.regions = [Region(r.name, r.kind, r.size, bytes(flat) + bytes(r.size - len(flat))) if r.name == name
-                 else r for r in b.regions]
+    twin = b.data(bytes(flat) + bytes(1))
+    lens = [n for _, n in v.entries]
+    shape = draw(st.sampled_from(("same", "same", "same", "fewer", "longer")))
+    if shape == "fewer" and lens:
+        lens.pop()
+    elif shape == "longer" and lens:
+        lens[-1] += 1
+    entries: list[tuple[Arg, int]] = []
+    pos = 0
+    for n in lens:
+        entries.append((twin + pos, n))
+        pos += n
+    other = b.qiov(QiovInit(b.iovs(entries), len(entries), -1, 0, sum(lens)))
     first, second = (a, other) if draw(st.booleans()) else (other, a)
     b.call("qemu_iovec_compare", first, second)
     return b.case()
@@ -450,8 +469,12 @@ def _init_buf(draw: st.DrawFn) -> Case:
     b = Builder()
     q = _junk_qiov(b)
     data = b.data(draw(st.binary(max_size=6)))
-    b.call("qemu_iovec_init_buf", q, draw(st.sampled_from((0, data))), draw(st.one_of(st.integers(0, 6),
-                                                                                        st.sampled_from(HUGE))))
+    b.call(
+        "qemu_iovec_init_buf",
+        q,
+        draw(st.sampled_from((0, data))),
+        draw(st.one_of(st.integers(0, 6), st.sampled_from(HUGE))),
+    )
     if draw(st.booleans()):
         b.call("qemu_iovec_buf", q)
     return b.case()

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyimpl
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, read_iovecs, read_qiov, read_undo, write_iovecs, write_qiov
+from pyimpl.memory import ssize_t
+from pyimpl.structs import (
+    IOVEC_SIZE,
+    QIOV_LOCAL_IOV,
+    read_iovecs,
+    read_qiov,
+    read_undo,
+    write_iovecs,
+    write_qiov,
+)
 
 from .case import GUARD_BYTE, Case, QiovInit, Ref
 
@@ -158,14 +167,17 @@ class Run:
         """A pointer as something both worlds agree on: NULL, arena offset or heap block."""
         if ptr == 0:
             return 0
-        if self.base - (1 << 20) <= ptr <= self.base + self.total + (1 << 20):
-            return ("arena", ptr - self.base)
         block = self.mem.heap_block(ptr)
         if block is not None:
-            return ("heap",) + tuple(block)
+            return ("heap", *block)
+        block = self.mem.heap_block(ptr - 1)  # one past the end of a block is a valid pointer too
+        if block is not None:
+            return ("heap", block[0], block[1] + 1)
+        if self.base <= ptr <= self.base + self.total:
+            return ("arena", ptr - self.base)
         if ptr < (1 << 16):
             return ("abs", ptr)
-        return ("wild", (ptr - self.base) & ((1 << 64) - 1))
+        return ("wild", ssize_t(ptr - self.base))
 
     # -- building ----------------------------------------------------------------
     def _fill_guards(self, parts: list[tuple[int, bool]]) -> None:
@@ -186,7 +198,9 @@ class Run:
             write_qiov(
                 self.mem,
                 at,
-                pyimpl.QiovFields(self.addr(init.iov), init.niov, init.nalloc, self.addr(init.local_base), init.size),
+                pyimpl.QiovFields(
+                    self.addr(init.iov), init.niov, init.nalloc, self.addr(init.local_base), init.size
+                ),
             )
         elif kind == "ptr":
             self.mem.set_u64(at, self.addr(init))
@@ -194,28 +208,37 @@ class Run:
             self.mem.set_u32(at, init)
 
     # -- running -----------------------------------------------------------------
+    def call(self, call: Any) -> tuple[Any, ...]:
+        """Make one call; the code's own ways of not returning become records too."""
+        fn = self.world.function(call.func)
+        try:
+            ret = fn(self.mem, *[self.addr(a) for a in call.args])
+        except Exception as exc:
+            record = classify(exc)
+            if record is None:
+                raise
+            return record
+        return ("ret", self._norm_ret(call.func, ret))
+
     def run(self) -> Outcome:
+        """Make every call of the case in order, stopping at the first that does not return."""
         results: list[tuple[Any, ...]] = []
         try:
             for call in self.case.calls:
-                fn = self.world.function(call.func)
-                try:
-                    ret = fn(self.mem, *[self.addr(a) for a in call.args])
-                except Exception as exc:  # the code's own outcomes become records
-                    record = classify(exc)
-                    if record is None:
-                        raise
-                    results.append(record)
+                results.append(self.call(call))
+                if results[-1][0] != "ret":
                     break
-                results.append(("ret", self._norm_ret(call.func, ret)))
             return Outcome(tuple(results), tuple(self.observe()))
         finally:
-            self.world.release(self.mem)
+            self.close()
+
+    def close(self) -> None:
+        self.world.release(self.mem)
 
     def _norm_ret(self, func: str, ret: Any) -> Any:
         if func in POINTER_RETURNS:
             if isinstance(ret, tuple):
-                return (self.norm(ret[0]),) + tuple(ret[1:])
+                return (self.norm(ret[0]), *ret[1:])
             return self.norm(ret)
         return ret
 
@@ -279,13 +302,16 @@ def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl",
         rb = b.results[i] if i < len(b.results) else ("not reached",)
         if ra != rb:
             return f"result of call {i + 1}: {names[0]} {_show(ra)} vs {names[1]} {_show(rb)}"
-    for (label, va), (_, vb) in zip(a.observations, b.observations):
+    for (label, va), (label_b, vb) in zip(a.observations, b.observations, strict=False):
+        if label != label_b:
+            return f"observed {label} in {names[0]} but {label_b} in {names[1]}"
         if va != vb:
             if isinstance(va, bytes) and isinstance(vb, bytes):
-                k = next((j for j, (x, y) in enumerate(zip(va, vb)) if x != y), min(len(va), len(vb)))
+                pairs = enumerate(zip(va, vb, strict=False))
+                k = next((j for j, (x, y) in pairs if x != y), min(len(va), len(vb)))
                 return (
-                    f"{label}: first difference at byte {k}: {names[0]} {va[k:k + 8].hex()} "
-                    f"vs {names[1]} {vb[k:k + 8].hex()}"
+                    f"{label}: first difference at byte {k}: {names[0]} {va[k : k + 8].hex()} "
+                    f"vs {names[1]} {vb[k : k + 8].hex()}"
                 )
             return f"{label}: {names[0]} {va!r} vs {names[1]} {vb!r}"
     if len(a.observations) != len(b.observations):

@@ -76,11 +76,10 @@ def cfunction(line: int, *, static: bool = False, header: bool = False, **ctypes
                 raise TypeError(f"mem: expected pyimpl.Memory, got {type(mem).__name__}")
             if len(args) != len(spec):
                 raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
-            for (pname, ctype), value in zip(spec, args):
+            for (pname, ctype), value in zip(spec, args, strict=True):
                 _check(pname, ctype, value)
             return func(mem, *args)
 
-        checked.__wrapped__ = func  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return wrap

@@ -39,7 +39,7 @@ from .structs import (
 )
 
 #: line of the one assert in our shim's ``qemu_iovec_buf`` (reference_c/include/qemu/iov.h)
-QEMU_IOVEC_BUF_ASSERT_LINE = 0
+QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
 
 def _assert(ok: bool, expr: str, func: str, line: int) -> None:
@@ -227,8 +227,13 @@ def iov_hexdump(mem: Memory, iov: int, iov_cnt: int, fp: TextIO, prefix: str, li
 
 
 @cfunction(
-    244, dst_iov="pointer", dst_iov_cnt="unsigned", iov="pointer", iov_cnt="unsigned",
-    offset="size_t", bytes_="size_t",
+    244,
+    dst_iov="pointer",
+    dst_iov_cnt="unsigned",
+    iov="pointer",
+    iov_cnt="unsigned",
+    offset="size_t",
+    bytes_="size_t",
 )
 def iov_copy(
     mem: Memory, dst_iov: int, dst_iov_cnt: int, iov: int, iov_cnt: int, offset: int, bytes_: int
@@ -336,9 +341,7 @@ def qemu_iovec_concat_iov(
 @cfunction(350, dst="pointer", src="pointer", soffset="size_t", sbytes="size_t")
 def qemu_iovec_concat(mem: Memory, dst: int, src: int, soffset: int, sbytes: int) -> None:
     """iov.c:350 — :func:`qemu_iovec_concat_iov` with ``src``'s own vectors."""
-    qemu_iovec_concat_iov(
-        mem, dst, _qiov_iov(mem, src), unsigned(_niov(mem, src)), soffset, sbytes
-    )
+    qemu_iovec_concat_iov(mem, dst, _qiov_iov(mem, src), unsigned(_niov(mem, src)), soffset, sbytes)
 
 
 @cfunction(363, static=True, iov="pointer", offset="size_t")
@@ -374,12 +377,26 @@ def qemu_iovec_subvec_niov(mem: Memory, qiov: int, offset: int, len_: int) -> in
 
 
 @cfunction(
-    418, qiov="pointer", head_buf="pointer", head_len="size_t", mid_qiov="pointer",
-    mid_offset="size_t", mid_len="size_t", tail_buf="pointer", tail_len="size_t",
+    418,
+    qiov="pointer",
+    head_buf="pointer",
+    head_len="size_t",
+    mid_qiov="pointer",
+    mid_offset="size_t",
+    mid_len="size_t",
+    tail_buf="pointer",
+    tail_len="size_t",
 )
 def qemu_iovec_init_extended(
-    mem: Memory, qiov: int, head_buf: int, head_len: int, mid_qiov: int,
-    mid_offset: int, mid_len: int, tail_buf: int, tail_len: int,
+    mem: Memory,
+    qiov: int,
+    head_buf: int,
+    head_len: int,
+    mid_qiov: int,
+    mid_offset: int,
+    mid_len: int,
+    tail_buf: int,
+    tail_len: int,
 ) -> int:
     """iov.c:418 — head buffer + a slice of ``mid_qiov`` + tail buffer, as a new vector."""
     mid_niov = 0
@@ -423,8 +440,12 @@ def qemu_iovec_init_extended(
 def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool:
     """iov.c:481 — whether [offset, offset+bytes) of the vector is all zero bytes."""
     if offset + bytes_ > SIZE_MAX:
-        raise UndefinedBehaviour("offset-wrap", f"offset {offset} + bytes {bytes_} wraps in qemu_iovec_is_zero")
-    _assert(offset + bytes_ <= _qiov_size(mem, qiov), "offset + bytes <= qiov->size", "qemu_iovec_is_zero", 486)
+        raise UndefinedBehaviour(
+            "offset-wrap", f"offset {offset} + bytes {bytes_} wraps in qemu_iovec_is_zero"
+        )
+    _assert(
+        offset + bytes_ <= _qiov_size(mem, qiov), "offset + bytes <= qiov->size", "qemu_iovec_is_zero", 486
+    )
     iov, current_offset = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
     while bytes_:
         base = size_t(_base(mem, iov) + current_offset)
@@ -491,7 +512,12 @@ def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
     while i < _niov(mem, a):
         ai = _at(_qiov_iov(mem, a), i)
         bi = _at(_qiov_iov(mem, b), i)
-        _assert(_len(mem, ai) == _len(mem, bi), "a->iov[i].iov_len == b->iov[i].iov_len", "qemu_iovec_compare", 575)
+        _assert(
+            _len(mem, ai) == _len(mem, bi),
+            "a->iov[i].iov_len == b->iov[i].iov_len",
+            "qemu_iovec_compare",
+            575,
+        )
         length = first_difference(mem, _base(mem, ai), _base(mem, bi), _len(mem, ai))
         offset = ssize_t(offset + length)
         if length != _len(mem, ai):
@@ -531,7 +557,11 @@ def _qsort(mem: Memory, base: int, nmemb: int, compar: str) -> None:
     cmp = sortelem_cmp_src_base if compar == "base" else sortelem_cmp_src_index
     addrs = [base + k * SORTELEM_SIZE for k in range(nmemb)]
     records = [mem.read(a, SORTELEM_SIZE) for a in addrs]
-    order = sorted(range(nmemb), key=functools.cmp_to_key(lambda x, y: cmp(mem, addrs[x], addrs[y])))
+
+    def compare(x: int, y: int) -> int:
+        return cmp(mem, addrs[x], addrs[y])
+
+    order = sorted(range(nmemb), key=functools.cmp_to_key(compare))
     for slot, k in enumerate(order):
         mem.write(addrs[slot], records[k])
 
@@ -694,8 +724,10 @@ def qemu_iovec_buf(mem: Memory, qiov: int) -> int:
     """qemu/iov.h — the buffer of a vector made by :func:`qemu_iovec_init_buf`."""
     if not (_nalloc(mem, qiov) == -1 and _qiov_iov(mem, qiov) == qiov + QIOV_LOCAL_IOV):
         raise CAssertionError(
-            "qiov->nalloc == -1 && qiov->iov == &qiov->local_iov", "qemu_iovec_buf",
-            QEMU_IOVEC_BUF_ASSERT_LINE, "iov.h",
+            "qiov->nalloc == -1 && qiov->iov == &qiov->local_iov",
+            "qemu_iovec_buf",
+            QEMU_IOVEC_BUF_ASSERT_LINE,
+            "iov.h",
         )
     return mem.u64(qiov + QIOV_LOCAL_IOV + IOV_BASE)
 

@@ -86,9 +86,7 @@ def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
 def _readable_prefix(mem: Memory, addr: int, n: int) -> memoryview:
     region = mem.region_at(addr)
     if region is None or region.kind == "guard":
-        raise UndefinedBehaviour(
-            "null-pointer" if addr == 0 else "out-of-bounds", f"read at {addr:#x}"
-        )
+        raise UndefinedBehaviour("null-pointer" if addr == 0 else "out-of-bounds", f"read at {addr:#x}")
     off = addr - region.start
     return region.view[off : off + n]
 

@@ -113,9 +113,7 @@ class Memory:
         try:
             view = memoryview(buffer)
         except TypeError:
-            raise TypeError(
-                f"buffer: expected a writable buffer, got {type(buffer).__name__}"
-            ) from None
+            raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
         if view.readonly:
             raise TypeError("buffer: must be writable (use a bytearray)")
         if not view.c_contiguous:

@@ -220,3 +220,11 @@ def test_functions_are_ported_in_file_order_with_their_line() -> None:
             continue
         window = " ".join(text[f.line - 1 : f.line + 1])
         assert f.name in window, f"{f.name} is not defined at iov.c:{f.line}"
+
+
+def test_qemu_iovec_buf_assert_line_matches_the_shim_header() -> None:
+    from pyimpl.iov import QEMU_IOVEC_BUF_ASSERT_LINE
+
+    header = (ROOT / "reference_c" / "include" / "qemu" / "iov.h").read_text().splitlines()
+    line = header[QEMU_IOVEC_BUF_ASSERT_LINE - 1]
+    assert "assert(qiov->nalloc == -1 && qiov->iov == &qiov->local_iov);" in line

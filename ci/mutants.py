@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Mutation check of the harness: every one-line change of iov.c must be caught.
+
+Generates one-line mutants of reference_c/iov.c (relational and arithmetic
+operator swaps, constants off by one, && <-> ||, MIN <-> MAX, a deleted statement;
+line numbers are kept so assert records stay comparable), builds each through
+``reference_c.load(path)`` and runs the campaign for the function it touches and
+the functions that call it.  A mutant is *killed* when a discrepancy is found.
+
+    python ci/mutants.py [--limit N] [--examples N] [--jobs 2] [--func NAME] [--out FILE]
+
+Survivors are listed with their line so they can be judged equivalent or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.sites import SOCKET_FUNCTIONS  # noqa: E402
+
+IOV_C = ROOT / "reference_c" / "iov.c"
+
+SWAPS = [
+    (r"<=", "<"),
+    (r"(?<![<-])<(?![<=])", "<="),
+    (r">=", ">"),
+    (r"(?<![->])>(?![>=])", ">="),
+    (r"==", "!="),
+    (r"!=", "=="),
+    (r"\+=", "-="),
+    (r"-=", "+="),
+    (r"&&", "||"),
+    (r"\|\|", "&&"),
+    (r"\+\+", "--"),
+    (r"--", "++"),
+    (r"(?<=\w) \+ (?=\w)", " - "),
+    (r"(?<=\w) - (?=\w)", " + "),
+    (r"\bMIN\(", "MAX("),
+    (r"\bMAX\(", "MIN("),
+    (r"(?<![\w.])0(?![\w.x])", "1"),
+    (r"(?<![\w.])1(?![\w.])", "0"),
+    (r"(?<![\w.])1(?![\w.])", "2"),
+    (r"!(?!=)", ""),
+    (r"\btrue\b", "false"),
+    (r"\bfalse\b", "true"),
+]
+
+#: who calls whom, so a mutant inside a helper is looked for through its callers too
+CALLERS = {
+    "iov_from_buf_full": ["iov_from_buf", "qemu_iovec_from_buf"],
+    "iov_to_buf_full": ["iov_to_buf", "qemu_iovec_to_buf"],
+    "iov_memset": ["qemu_iovec_memset"],
+    "qemu_iovec_add": ["qemu_iovec_init", "qemu_iovec_concat_iov", "qemu_iovec_concat", "qemu_iovec_clone"],
+    "qemu_iovec_concat_iov": ["qemu_iovec_concat"],
+    "iov_skip_offset": [
+        "qiov_slice",
+        "qemu_iovec_subvec_niov",
+        "qemu_iovec_init_extended",
+        "qemu_iovec_is_zero",
+        "qemu_iovec_init_slice",
+    ],
+    "qiov_slice": ["qemu_iovec_subvec_niov", "qemu_iovec_init_extended", "qemu_iovec_init_slice"],
+    "qemu_iovec_init_extended": ["qemu_iovec_init_slice"],
+    "sortelem_cmp_src_base": ["qemu_iovec_clone"],
+    "sortelem_cmp_src_index": ["qemu_iovec_clone"],
+    "iov_discard_front_undoable": ["iov_discard_front", "iov_discard_undo"],
+    "iov_discard_back_undoable": ["iov_discard_back", "qemu_iovec_discard_back", "iov_discard_undo"],
+    "iov_discard_back": ["qemu_iovec_discard_back"],
+    "iov_discard_undo": ["iov_discard_front_undoable"],
+}
+
+
+def function_of_lines(lines: list[str]) -> list[str]:
+    func, out = "?", []
+    for text in lines:
+        m = re.match(r"^(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(", text)
+        if text and not text[0].isspace() and m and not text.rstrip().endswith(";"):
+            func = m.group(1)
+        out.append(func)
+    return out
+
+
+def mutants() -> list[tuple[int, str, str, str]]:
+    """(line number, function, original line, mutated line) for every one-line mutant."""
+    lines = IOV_C.read_text().split("\n")
+    funcs = function_of_lines(lines)
+    out = []
+    in_comment = False
+    for i, text in enumerate(lines):
+        stripped = text.strip()
+        if stripped.startswith("/*"):
+            in_comment = not stripped.endswith("*/")
+            continue
+        if in_comment:
+            in_comment = "*/" not in stripped
+            continue
+        if i < 24 or not stripped or stripped.startswith(("//", "*", "#")) or funcs[i] == "?":
+            continue
+        code = text.split("/*")[0]
+        seen = set()
+        for pattern, repl in SWAPS:
+            for m in re.finditer(pattern, code):
+                new = text[: m.start()] + repl + text[m.end() :]
+                if new != text and new not in seen:
+                    seen.add(new)
+                    out.append((i + 1, funcs[i], text, new))
+        if stripped.endswith(";") and not stripped.startswith(("return", "}")) and "{" not in stripped:
+            out.append((i + 1, funcs[i], text, ""))  # the statement deleted, line kept
+    return out
+
+
+def targets(func: str) -> list[str]:
+    from harness.strategies import STRATEGIES
+
+    names = [func, *CALLERS.get(func, [])]
+    return [n for n in dict.fromkeys(names) if n in STRATEGIES]
+
+
+def check(args: tuple[int, int, str, str, str, int, int]) -> dict[str, object]:
+    index, lineno, func, old, new, examples, seed = args
+    import reference_c
+    from harness.campaign import Config, Profile, make_judge, run_function
+
+    lines = IOV_C.read_text().split("\n")
+    lines[lineno - 1] = new
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"mutant{index}.c"
+        path.write_text("\n".join(lines))
+        start = time.perf_counter()
+        verdict: dict[str, object] = {
+            "index": index,
+            "line": lineno,
+            "func": func,
+            "old": old.strip(),
+            "new": new.strip() or "<deleted>",
+        }
+        try:
+            reference_c.load(str(path))
+        except Exception as exc:
+            verdict.update(status="does-not-build", detail=str(exc)[:200])
+            return verdict
+        config = Config(Profile("mutant", examples), str(path), "trap", seed, None)
+        judge = make_judge(config)
+        for name in targets(func):
+            r = run_function(name, config, judge)
+            if r.difference:
+                verdict.update(status="killed", by=name, detail=r.difference[:200])
+                break
+            if r.error:
+                verdict.update(status="error", by=name, detail=r.error[:200])
+                break
+        else:
+            verdict.update(status="survived", tried=targets(func))
+        verdict["seconds"] = round(time.perf_counter() - start, 2)
+        return verdict
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--limit", type=int, help="check a random sample of this many mutants")
+    ap.add_argument("--examples", type=int, default=300)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--func", help="only mutants inside this C function")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default="mutants.json")
+    a = ap.parse_args()
+    todo = [m for m in mutants() if m[1] not in SOCKET_FUNCTIONS and m[1] != "iov_hexdump"]
+    if a.func:
+        todo = [m for m in todo if m[1] == a.func]
+    if a.limit and a.limit < len(todo):
+        todo = random.Random(a.seed).sample(todo, a.limit)
+    print(f"{len(todo)} mutants", flush=True)
+    jobs = [(k, ln, f, old, new, a.examples, a.seed) for k, (ln, f, old, new) in enumerate(todo)]
+    results = []
+    with multiprocessing.get_context("fork").Pool(a.jobs) as pool:
+        for v in pool.imap_unordered(check, jobs):
+            results.append(v)
+            print(
+                f"[{len(results)}/{len(jobs)}] {v['status']:14} {v['func']}:{v['line']} "
+                f"{v['old']!r} -> {v['new']!r}",
+                flush=True,
+            )
+    Path(a.out).write_text(json.dumps(sorted(results, key=lambda v: int(str(v["index"]))), indent=1))
+    counts: dict[str, int] = {}
+    for v in results:
+        counts[str(v["status"])] = counts.get(str(v["status"]), 0) + 1
+    print(counts)
+    for v in results:
+        if v["status"] != "killed" and v["status"] != "does-not-build":
+            print(f"  {v['status']}: {v['func']}:{v['line']} {v['old']!r} -> {v['new']!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,409 @@
+"""Build the C reference: cffi API (out-of-line) mode, cached and locked.
+
+One build = one directory in the cache holding a copy of the chosen C source
+(as ``iov.c``), the shim files, the generated wrapper translation unit (which
+``#include "iov.c"`` so the static helpers are callable), the weak stubs, the
+build log and the extension module.  The directory name carries the flavour
+and the cache key; the key is the sha256 of everything that goes into the
+build (C source bytes, every shim file, the generated texts, the compiler
+flags, the flavour, the Python ABI tag and the cffi version).
+
+The cache lives in ``$IOVCONF_CACHE_DIR`` or ``~/.cache/iovconf``.  A build runs
+in a temporary sibling directory under a file lock and is renamed into place,
+so parallel pytest-xdist workers and concurrent sessions build once and never
+see half a build.  The compiler runs in a child process, so its output is
+captured for :class:`BuildError` and cffi's ``chdir`` stays out of this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import cffi  # type: ignore[import-untyped]
+from filelock import FileLock
+
+from ._signatures import FUNCTIONS, WRAPPER_CTYPE, Function, available_functions, defined_functions
+from .errors import BuildError
+
+HERE = Path(__file__).resolve().parent
+#: the original QEMU util/iov.c
+DEFAULT_SOURCE = HERE / "iov.c"
+#: our files that go into every build, relative to reference_c/
+SHIM_FILES = (
+    "shim.c",
+    "shim.h",
+    "include/glib.h",
+    "include/qemu-common.h",
+    "include/qemu/cutils.h",
+    "include/qemu/iov.h",
+    "include/qemu/osdep.h",
+    "include/qemu/sockets.h",
+)
+FLAVOURS = ("trap", "abort", "sanitize", "coverage")
+
+#: always, after the flavour's flags; -UNDEBUG last of all, because Python's
+#: own CFLAGS carry -DNDEBUG and come first (cffi appends extra_compile_args)
+_ALWAYS = ("-D_GNU_SOURCE", "-DCONFIG_POSIX", "-fvisibility=hidden")
+_FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # flavour: (compile flags, link flags); QEMU itself builds with -fwrapv
+    "trap": (("-O1", "-g", "-fwrapv"), ()),
+    "abort": (("-O1", "-g", "-fwrapv", "-DIOVCONF_ABORT_MODE"), ()),
+    "sanitize": (
+        (
+            "-O1",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-wrapv",
+            "-fno-omit-frame-pointer",
+        ),
+        ("-fsanitize=address,undefined",),
+    ),
+    "coverage": (("-O0", "-g", "-fwrapv", "--coverage"), ("--coverage",)),
+}
+
+_SHIM_CDEF = """
+struct iovconf_trap {
+    int status; int signum; int line; int err;
+    const char *expr; const char *func; const char *file;
+    char message[256];
+};
+struct iovconf_heap_stats { uint64_t allocs; uint64_t reallocs; uint64_t frees; uint64_t serial; };
+struct iovconf_stream { FILE *fp; char *text; size_t len; };
+void iovconf_install(void);
+void iovconf_set_timeout_usec(long long usec);
+long long iovconf_get_timeout_usec(void);
+const struct iovconf_trap *iovconf_last(void);
+int iovconf_load(char *dst, uintptr_t src, size_t n);
+int iovconf_store(uintptr_t dst, const char *src, size_t n);
+uintptr_t iovconf_raw_alloc(size_t n);
+void iovconf_raw_free(uintptr_t p);
+void iovconf_heap_get_stats(struct iovconf_heap_stats *out);
+size_t iovconf_heap_live_since(uint64_t serial);
+int iovconf_heap_find(uintptr_t addr, uint64_t *serial, size_t *offset);
+size_t iovconf_heap_release_since(uint64_t serial);
+struct iovconf_stream *iovconf_stream_open(void);
+int iovconf_stream_close(struct iovconf_stream *s);
+void iovconf_stream_free(struct iovconf_stream *s);
+void iovconf_child_begin(int fd);
+void iovconf_child_end(int status);
+void iovconf_replay_begin(const char *log, size_t len);
+int iovconf_replay_end(void);
+"""
+
+
+def compile_flags(flavour: str) -> list[str]:
+    """The extra compile flags of ``flavour`` (they follow Python's CFLAGS)."""
+    return [*_FLAVOUR_FLAGS[flavour][0], *_ALWAYS, "-UNDEBUG"]
+
+
+def link_flags(flavour: str) -> list[str]:
+    return list(_FLAVOUR_FLAGS[flavour][1])
+
+
+# -- generated code ---------------------------------------------------------
+
+
+def _wrapper_params(f: Function) -> list[str]:
+    params = []
+    for p in f.params:
+        star = " *" if p.out else " "
+        params.append(f"{WRAPPER_CTYPE[p.kind]}{star}{p.name}")
+    if f.ret_kind != "void":
+        params.append(f"{WRAPPER_CTYPE[f.ret_kind]} *iovconf_out")
+    return params
+
+
+def wrapper_name(name: str) -> str:
+    return f"iovconf_{name}"
+
+
+def _wrapper(f: Function) -> str:
+    """``int iovconf_NAME(args..., RET *out)``: sigsetjmp, call, store, status."""
+    args = ", ".join(f"({p.ctype}){p.name}" if p.kind == "ptr" and not p.out else p.name for p in f.params)
+    call = f"{f.name}({args})"
+    if f.ret_kind == "void":
+        decl, invoke, store = "", f"    {call};", ""
+    else:
+        rtype = WRAPPER_CTYPE[f.ret_kind]
+        decl = f"    {rtype} iovconf_ret;\n"
+        invoke = f"    iovconf_ret = ({rtype}){call};"
+        store = "    *iovconf_out = iovconf_ret;\n"
+    return (
+        f"int {wrapper_name(f.name)}({', '.join(_wrapper_params(f))})\n"
+        "{\n"
+        f"{decl}"
+        "    if (sigsetjmp(iovconf_jmp, 0)) {\n"
+        "        return iovconf_trapped();\n"
+        "    }\n"
+        "    iovconf_enter(1);\n"
+        f"{invoke}\n"
+        "    iovconf_leave(1);\n"
+        f"{store}"
+        "    return IOVCONF_OK;\n"
+        "}\n"
+    )
+
+
+def module_source(available: frozenset[str]) -> str:
+    """The wrapper translation unit (cffi's set_source text)."""
+    parts = [
+        "/* Generated by reference_c/build.py: wrappers around the C code under test. */",
+        '#include "iov.c"',
+        '#include "shim.h"',
+        "",
+    ]
+    parts += [_wrapper(f) for f in FUNCTIONS if f.name in available]
+    parts += [
+        "/* cffi's generated code below keeps the C library's assert */",
+        "#undef assert",
+        "#include <assert.h>",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def stubs_source() -> str:
+    """Weak definitions of every public function of iov.c.
+
+    A source that lacks one still links; calling it (directly, or from
+    another function of that source) traps with status MISSING.
+    """
+    parts = [
+        "/* Generated by reference_c/build.py: stand-ins for missing functions. */",
+        '#include "qemu/iov.h"',
+        '#include "shim.h"',
+        "",
+    ]
+    for f in FUNCTIONS:
+        if f.origin == "iov.c":
+            parts.append(f'__attribute__((weak)) {f.prototype()}\n{{\n    iovconf_missing("{f.name}");\n}}\n')
+    return "\n".join(parts)
+
+
+def cdef_text(available: frozenset[str]) -> str:
+    lines = [_SHIM_CDEF]
+    for f in FUNCTIONS:
+        if f.name in available:
+            lines.append(f"int {wrapper_name(f.name)}({', '.join(_wrapper_params(f))});")
+    return "\n".join(lines) + "\n"
+
+
+# -- planning and caching -----------------------------------------------------
+
+
+def cache_root() -> Path:
+    env = os.environ.get("IOVCONF_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "iovconf"
+
+
+def abi_tag() -> str:
+    return f"{sys.implementation.cache_tag}{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one build needs, and its cache key."""
+
+    source_path: Path
+    source_bytes: bytes = field(repr=False)
+    flavour: str
+    defined: frozenset[str] = field(repr=False)
+    available: frozenset[str] = field(repr=False)
+    cdef: str = field(repr=False)
+    module_source: str = field(repr=False)
+    stubs_source: str = field(repr=False)
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    key: str
+
+    @property
+    def source_sha256(self) -> str:
+        return hashlib.sha256(self.source_bytes).hexdigest()
+
+    @property
+    def module_name(self) -> str:
+        return f"_iovconf_{self.flavour}_{self.key[:24]}"
+
+    @property
+    def directory(self) -> Path:
+        return cache_root() / f"{self.flavour}-{self.key[:24]}"
+
+    @property
+    def so_path(self) -> Path:
+        return self.directory / f"{self.module_name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
+def plan(source_path: str | os.PathLike[str], flavour: str = "trap") -> Plan:
+    """Read the source, detect what it defines, generate code, compute the key."""
+    if flavour not in _FLAVOUR_FLAGS:
+        raise ValueError(f"flavour: expected one of {', '.join(FLAVOURS)}, got {flavour!r}")
+    path = Path(source_path).resolve()
+    try:
+        source = path.read_bytes()
+    except OSError as e:
+        raise BuildError(f"cannot read C source {path}: {e}") from e
+    defined = defined_functions(source.decode("utf-8", errors="replace"))
+    available = available_functions(defined)
+    cdef = cdef_text(available)
+    msource = module_source(available)
+    stubs = stubs_source()
+    cflags = tuple(compile_flags(flavour))
+    ldflags = tuple(link_flags(flavour))
+
+    h = hashlib.sha256()
+
+    def feed(label: str, data: bytes) -> None:
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    feed("iovconf-build", b"1")
+    feed("source", source)
+    for rel in SHIM_FILES:
+        feed(f"shim {rel}", (HERE / rel).read_bytes())
+    feed("cdef", cdef.encode())
+    feed("module", msource.encode())
+    feed("stubs", stubs.encode())
+    feed("flags", json.dumps([cflags, ldflags]).encode())
+    feed("flavour", flavour.encode())
+    feed("abi", abi_tag().encode())
+    feed("cffi", cffi.__version__.encode())
+    feed("cc", str(sysconfig.get_config_var("CC")).encode())
+    return Plan(
+        path,
+        source,
+        flavour,
+        defined,
+        available,
+        cdef,
+        msource,
+        stubs,
+        cflags,
+        ldflags,
+        h.hexdigest(),
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    """A build in the cache."""
+
+    plan: Plan
+    so_path: Path
+    built_now: bool  # this call compiled it (False: found in the cache)
+    seconds: float  # compile time when built_now, else 0
+
+
+_MANIFEST = "manifest.json"
+_COMPILE_TIMEOUT = 600
+
+
+def _compile_into(p: Plan, tmp: Path) -> str:
+    """Lay out the build directory and run the compiler; returns its output."""
+    (tmp / "iov.c").write_bytes(p.source_bytes)
+    for rel in SHIM_FILES:
+        dst = tmp / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HERE / rel, dst)
+    (tmp / "stubs.c").write_text(p.stubs_source, encoding="utf-8")
+    cflags = list(p.cflags)
+    if p.flavour == "coverage":
+        # gcov data goes next to the objects' final place, not the temp dir
+        cflags += [f"-fprofile-dir={p.directory}", f"-fprofile-prefix-path={tmp}/."]
+    spec = {
+        "module": p.module_name,
+        "cdef": p.cdef,
+        "source": p.module_source,
+        "sources": ["shim.c", "stubs.c"],
+        "include_dirs": ["include", "."],
+        "cflags": cflags,
+        "ldflags": list(p.ldflags),
+        "tmpdir": str(tmp),
+        "verify": p.flavour in ("trap", "abort"),
+    }
+    (tmp / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "_compile.py"), str(tmp / "spec.json")],
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            check=False,
+            timeout=_COMPILE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as e:
+        output = e.output if isinstance(e.output, str) else ""
+        raise BuildError(f"building {p.source_path} took over {_COMPILE_TIMEOUT} s", output) from e
+    (tmp / "build.log").write_text(proc.stdout, encoding="utf-8")
+    if proc.returncode != 0 or not (tmp / p.so_path.name).exists():
+        raise BuildError(f"building {p.source_path} (flavour {p.flavour}) failed", proc.stdout)
+    return proc.stdout
+
+
+def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "trap") -> Built:
+    """Build (or find in the cache) the extension for ``source_path`` and ``flavour``."""
+    p = plan(source_path if source_path is not None else DEFAULT_SOURCE, flavour)
+    final = p.directory
+    if (final / _MANIFEST).exists():
+        return Built(p, p.so_path, False, 0.0)
+    root = final.parent
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f"{final.name}.lock")):
+        if (final / _MANIFEST).exists():  # another process built it meanwhile
+            return Built(p, p.so_path, False, 0.0)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=root))
+        try:
+            start = time.monotonic()
+            _compile_into(p, tmp)
+            seconds = time.monotonic() - start
+            manifest = {
+                "source_path": str(p.source_path),
+                "source_sha256": p.source_sha256,
+                "flavour": p.flavour,
+                "key": p.key,
+                "module": p.module_name,
+                "defined": sorted(p.defined),
+                "available": sorted(p.available),
+                "cflags": list(p.cflags),
+                "ldflags": list(p.ldflags),
+                "abi": abi_tag(),
+                "seconds": round(seconds, 3),
+            }
+            (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+            if final.exists():  # a leftover without a manifest: never complete
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Built(p, p.so_path, True, seconds)
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def load_module(built: Built) -> ModuleType:
+    """Import the built extension from its path (once per process)."""
+    name = built.plan.module_name
+    module = _MODULES.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, built.so_path)
+        if spec is None or spec.loader is None:
+            raise BuildError(f"cannot load {built.so_path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _MODULES[name] = module
+    return module

@@ -1,0 +1,88 @@
+/*
+ * iovconf shim for QEMU's "qemu/osdep.h": the system headers util/iov.c
+ * needs, GLib, MIN/MAX, and the trapped assert().
+ *
+ * Build with -D_GNU_SOURCE (IOV_MAX comes from <limits.h>) and
+ * -DCONFIG_POSIX (the sendmsg/recvmsg path of do_send_recv).
+ */
+#ifndef IOVCONF_QEMU_OSDEP_H
+#define IOVCONF_QEMU_OSDEP_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <assert.h>
+
+#include <glib.h>
+
+#ifndef IOV_MAX
+#error "IOV_MAX is not defined: build with -D_GNU_SOURCE"
+#endif
+#if IOV_MAX != 1024
+#error "IOV_MAX is expected to be 1024"
+#endif
+
+/*
+ * MIN/MAX evaluate each argument exactly once; the comparison and the
+ * result use the usual arithmetic conversions of the two arguments, so
+ * MIN(ptrdiff_t, size_t) compares (and yields) size_t.
+ */
+#undef MIN
+#define MIN(a, b)                                        \
+    __extension__({                                      \
+        __auto_type iovconf_min_a_ = (a);                \
+        __auto_type iovconf_min_b_ = (b);                \
+        iovconf_min_a_ < iovconf_min_b_ ? iovconf_min_a_ \
+                                        : iovconf_min_b_; \
+    })
+#undef MAX
+#define MAX(a, b)                                        \
+    __extension__({                                      \
+        __auto_type iovconf_max_a_ = (a);                \
+        __auto_type iovconf_max_b_ = (b);                \
+        iovconf_max_a_ > iovconf_max_b_ ? iovconf_max_a_ \
+                                        : iovconf_max_b_; \
+    })
+
+/*
+ * assert().  Like the C library's it vanishes under NDEBUG, so the build
+ * passes -UNDEBUG last.
+ *
+ * "trap" flavour: a failure records the expression text, line, function and
+ * file and jumps back to the wrapper that called into C (shim.c).
+ *
+ * "abort" flavour (-DIOVCONF_ABORT_MODE): a failure calls the C library's
+ * __assert_fail with exactly what its assert macro passes, so the process
+ * prints "FILE:LINE: FUNC: Assertion `EXPR' failed." and aborts.  That is
+ * what runs in the forked child of each call.  Only while the parent process
+ * replays the call (to reproduce the child's side effects, see
+ * reference_c/_forked.py) does a failure trap instead.
+ */
+void iovconf_assert_fail(const char *expr, const char *file,
+                         unsigned int line, const char *func)
+    __attribute__((noreturn));
+#undef assert
+#ifdef NDEBUG
+#define assert(e) ((void)0)
+#elif defined(IOVCONF_ABORT_MODE)
+extern int iovconf_replaying;
+#define assert(e)                                                         \
+    ((e) ? (void)0                                                        \
+         : iovconf_replaying                                              \
+             ? iovconf_assert_fail(#e, __FILE__, __LINE__, __func__)      \
+             : __assert_fail(#e, __FILE__, __LINE__, __func__))
+#else
+#define assert(e) \
+    ((e) ? (void)0 : iovconf_assert_fail(#e, __FILE__, __LINE__, __func__))
+#endif
+
+#endif /* IOVCONF_QEMU_OSDEP_H */

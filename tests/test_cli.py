@@ -1,0 +1,132 @@
+"""The command line: exit statuses, reports, reproducers and replay, as DESIGN.md's contract says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def mutant(tmp_path: Path, old: str, new: str) -> Path:
+    """reference iov.c with one line changed (the change must exist exactly once)."""
+    text = (ROOT / "reference_c" / "iov.c").read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "changed.c"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_run_agrees_on_the_original(tmp_path: Path) -> None:
+    r = harness(
+        "run",
+        "--only",
+        "iov_size,qemu_iovec_add",
+        "--examples",
+        "30",
+        "--seed",
+        "7",
+        "--jobs",
+        "1",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "per-function results" in r.stdout
+    assert "iov_size" in r.stdout and "qemu_iovec_add" in r.stdout
+
+
+def test_run_catches_a_changed_c_file_and_writes_a_reproducer(tmp_path: Path) -> None:
+    changed = mutant(
+        tmp_path,
+        "        qiov->nalloc = 2 * qiov->nalloc + 1;",
+        "        qiov->nalloc = 2 * qiov->nalloc + 2;",
+    )
+    r = harness(
+        "run",
+        "--only",
+        "qemu_iovec_add",
+        "--examples",
+        "300",
+        "--seed",
+        "1",
+        "--jobs",
+        "1",
+        "--c-source",
+        str(changed),
+        "--report",
+        str(tmp_path / "rep"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "DISCREPANCY in qemu_iovec_add" in r.stdout
+    scripts = list((tmp_path / "rep").glob("qemu_iovec_add-*.py"))
+    assert len(scripts) == 1
+    replay = harness("replay", str(scripts[0]), cwd=tmp_path)
+    assert replay.returncode == 1 and "DIFFERENT" in replay.stdout
+    # the same case agrees against the original source
+    again = harness(
+        "replay", str(scripts[0]), "--c-source", str(ROOT / "reference_c" / "iov.c"), cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stdout
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert harness("run", "--only", "no_such_function", cwd=tmp_path).returncode == 2
+    assert harness("run", "--c-source", str(tmp_path / "missing.c"), cwd=tmp_path).returncode == 2
+    assert harness("replay", str(tmp_path / "nothing.py"), cwd=tmp_path).returncode == 2
+    assert harness("frobnicate", cwd=tmp_path).returncode == 2
+
+
+def test_a_source_that_does_not_compile_is_a_build_error(tmp_path: Path) -> None:
+    bad = mutant(
+        tmp_path, "    size_t len;\n    unsigned int i;\n\n", "    size_t len\n    unsigned int i;\n\n"
+    )
+    r = harness("run", "--only", "iov_size", "--c-source", str(bad), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "build error" in r.stdout
+
+
+def test_a_function_missing_from_the_source_is_reported(tmp_path: Path) -> None:
+    text = (ROOT / "reference_c" / "iov.c").read_text()
+    start = text.index("void qemu_iovec_reset(QEMUIOVector *qiov)")
+    end = text.index("size_t qemu_iovec_to_buf(")
+    path = tmp_path / "lacking.c"
+    path.write_text(text[:start] + "\n" * text[start:end].count("\n") + text[end:])
+    r = harness(
+        "run",
+        "--only",
+        "qemu_iovec_reset,iov_size",
+        "--examples",
+        "20",
+        "--jobs",
+        "1",
+        "--c-source",
+        str(path),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1
+    assert "qemu_iovec_reset: MISSING" in r.stdout
+
+
+def test_list_shows_functions_and_all_assert_sites(tmp_path: Path) -> None:
+    r = harness("list", "--examples", "20", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = (ROOT / "reference_c" / "iov.c").read_text().splitlines()
+    for lineno, line in enumerate(text, start=1):
+        if "assert(" in line:
+            assert f"│ {lineno} " in r.stdout or f" {lineno} " in r.stdout
+    assert "/24 assert sites" in r.stdout
