@@ -30,6 +30,15 @@ sys.path.insert(0, str(ROOT))
 from harness.sites import SOCKET_FUNCTIONS  # noqa: E402
 
 IOV_C = ROOT / "reference_c" / "iov.c"
+PORT = ROOT / "pyimpl" / "iov.py"
+
+PY_SWAPS = [
+    (r"<=", "<"), (r"(?<![<-])<(?![<=])", "<="), (r">=", ">"), (r"(?<![->])>(?![>=])", ">="),
+    (r"==", "!="), (r"!=", "=="), (r"\+=", "-="), (r"-=", "+="), (r"\band\b", "or"), (r"\bor\b", "and"),
+    (r"(?<=\w) \+ (?=\w)", " - "), (r"(?<=\w) - (?=\w)", " + "), (r"\bmin\(", "max("), (r"\bmax\(", "min("),
+    (r"(?<![\w.])0(?![\w.x])", "1"), (r"(?<![\w.])1(?![\w.])", "0"), (r"(?<![\w.])1(?![\w.])", "2"),
+    (r"\bnot ", ""), (r"\bTrue\b", "False"), (r"\bFalse\b", "True"),
+]
 
 SWAPS = [
     (r"<=", "<"),
@@ -120,6 +129,81 @@ def mutants() -> list[tuple[int, str, str, str]]:
     return out
 
 
+def port_mutants() -> list[tuple[int, str, str, str]]:
+    """One-line mutants of the port's function bodies (a deleted statement becomes ``pass``)."""
+    lines = PORT.read_text().split("\n")
+    out, func = [], "?"
+    for i, text in enumerate(lines):
+        m = re.match(r"^def (\w+)\(", text)
+        if m:
+            func = m.group(1)
+            continue
+        stripped = text.strip()
+        if func.startswith("_") or not text.startswith("    ") or not stripped or stripped.startswith(
+            ("#", '"""', "@", "def ", "return (", ")")
+        ):
+            continue
+        code = text.split("#")[0]
+        if re.search(r'"[^"]*"', code) and "_assert(" in code:
+            code = code.split('"')[0]  # mutate the condition, not the expression text
+        seen = set()
+        for pattern, repl in PY_SWAPS:
+            for m in re.finditer(pattern, code):
+                new = text[: m.start()] + repl + text[m.end() :]
+                if new != text and new not in seen:
+                    seen.add(new)
+                    out.append((i + 1, func, text, new))
+        if not stripped.endswith((":", ",", "(")) and not stripped.startswith(("return", "raise", "if ", "while ")):
+            indent = text[: len(text) - len(text.lstrip())]
+            out.append((i + 1, func, text, indent + "pass"))
+    return out
+
+
+def load_port_mutant(path: Path) -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pyimpl._mutant_iov", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "pyimpl"
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_port(args: tuple[int, int, str, str, str, int, int]) -> dict[str, object]:
+    """Run the campaign with a mutated port against the original C."""
+    index, lineno, func, old, new, examples, seed = args
+    from harness.campaign import Config, Profile, run_function
+    from harness.judge import Judge
+    from harness.worlds import CWorld, PyWorld
+    import reference_c
+
+    lines = PORT.read_text().split("\n")
+    lines[lineno - 1] = new
+    verdict: dict[str, object] = {"index": index, "line": lineno, "func": func, "old": old.strip(),
+                                  "new": new.strip()}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "iov_mutant.py"
+        path.write_text("\n".join(lines))
+        try:
+            module = load_port_mutant(path)
+        except Exception as exc:
+            verdict.update(status="does-not-build", detail=str(exc)[:200])
+            return verdict
+        judge = Judge(PyWorld(module), CWorld(reference_c.load(None)))  # type: ignore[arg-type]
+        config = Config(Profile("mutant", examples), None, "trap", seed, None)
+        for name in targets(func):
+            r = run_function(name, config, judge)
+            if r.difference or r.error:
+                verdict.update(status="killed", by=name, detail=(r.difference or r.error or "")[:200])
+                break
+        else:
+            verdict.update(status="survived", tried=targets(func))
+    verdict["seconds"] = round(time.perf_counter() - start, 2)
+    return verdict
+
+
 def targets(func: str) -> list[str]:
     from harness.strategies import STRATEGIES
 
@@ -174,8 +258,10 @@ def main() -> int:
     ap.add_argument("--func", help="only mutants inside this C function")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="mutants.json")
+    ap.add_argument("--target", choices=("c", "port"), default="c", help="mutate iov.c or pyimpl/iov.py")
     a = ap.parse_args()
-    todo = [m for m in mutants() if m[1] not in SOCKET_FUNCTIONS and m[1] != "iov_hexdump"]
+    source = mutants() if a.target == "c" else port_mutants()
+    todo = [m for m in source if m[1] not in SOCKET_FUNCTIONS and m[1] != "iov_hexdump"]
     if a.func:
         todo = [m for m in todo if m[1] == a.func]
     if a.limit and a.limit < len(todo):
@@ -184,7 +270,7 @@ def main() -> int:
     jobs = [(k, ln, f, old, new, a.examples, a.seed) for k, (ln, f, old, new) in enumerate(todo)]
     results = []
     with multiprocessing.get_context("fork").Pool(a.jobs) as pool:
-        for v in pool.imap_unordered(check, jobs):
+        for v in pool.imap_unordered(check if a.target == "c" else check_port, jobs):
             results.append(v)
             print(
                 f"[{len(results)}/{len(jobs)}] {v['status']:14} {v['func']}:{v['line']} "

@@ -37,9 +37,11 @@ UB_KINDS = (
     "use-after-free",  # an access to a heap block already freed
     "invalid-free",  # g_free/g_renew of something that is not a live heap block
     "null-pointer",  # memcpy/memset with a NULL pointer, or a NULL dereference
-    "pointer-overflow",  # offset + len wrapping past 2**64 before a bounds check
     "zero-length-vla",  # a variable-length array of size <= 0 (qemu_iovec_clone)
     "signed-overflow",  # int arithmetic leaving the int range
+    "offset-wrap",  # offset + len wraps past 2**64, slipping past a bounds assert
+    "overlapping-memcpy",  # memcpy between overlapping areas
+    "stack-overflow",  # a variable-length array larger than the stack
 )
 
 

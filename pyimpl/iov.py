@@ -38,6 +38,9 @@ from .structs import (
     UNDO_ORIG,
 )
 
+#: the default thread stack (ulimit -s 8192): a larger VLA overflows it
+STACK_LIMIT = 8 << 20
+
 #: line of the one assert in our shim's ``qemu_iovec_buf`` (reference_c/include/qemu/iov.h)
 QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
@@ -572,6 +575,8 @@ def qemu_iovec_clone(mem: Memory, dest: int, src: int, buf: int) -> None:
     n = _niov(mem, src)
     if n <= 0:
         raise UndefinedBehaviour("zero-length-vla", f"IOVectorSortElem sortelems[{n}]")
+    if n * SORTELEM_SIZE > STACK_LIMIT:
+        raise UndefinedBehaviour("stack-overflow", f"IOVectorSortElem sortelems[{n}] on an 8 MiB stack")
     sortelems = mem.stack_alloc(n * SORTELEM_SIZE)
     try:
         i = 0

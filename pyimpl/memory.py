@@ -10,6 +10,7 @@ freed block, is undefined behaviour in C and raises :class:`UndefinedBehaviour`.
 from __future__ import annotations
 
 import bisect
+import mmap
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ FIRST_ADDRESS = 0x10_0000
 REGION_GAP = 0x1000
 #: Largest single heap block the model hands out; GLib would abort past real memory.
 MAX_HEAP_BLOCK = 1 << 32
+
+
+#: blocks at least this large are anonymous mmaps: zero pages cost nothing until touched
+LAZY_BLOCK = 1 << 20
+
+
+def _zeroed(size: int) -> memoryview:
+    """``size`` zero bytes, lazily backed when large (GLib blocks may reach MAX_HEAP_BLOCK)."""
+    if size >= LAZY_BLOCK:
+        return memoryview(mmap.mmap(-1, size))
+    return memoryview(bytearray(size))
 
 
 def size_t(value: int) -> int:
@@ -168,7 +180,7 @@ class Memory:
             raise GLibFatalError(f"failed to allocate {size} bytes")
         self._serial += 1
         self.allocs += 1
-        return self._place(memoryview(bytearray(size)), "heap", self._serial)
+        return self._place(_zeroed(size), "heap", self._serial)
 
     def g_free(self, addr: int) -> None:
         """``g_free``: NULL is a no-op; anything but a live heap block is UB."""
@@ -194,7 +206,7 @@ class Memory:
             raise UndefinedBehaviour("invalid-free", f"g_realloc({addr:#x})")
         if size > MAX_HEAP_BLOCK:
             raise GLibFatalError(f"failed to allocate {size} bytes")
-        new = bytearray(size)
+        new = _zeroed(size)
         keep = min(size, old.size)
         new[:keep] = old.view[:keep]
         i = self._starts.index(addr)
@@ -202,7 +214,7 @@ class Memory:
         del self._regions[i]
         self._freed[addr] = old.size
         self.reallocs += 1
-        return self._place(memoryview(new), "heap", old.serial)
+        return self._place(new, "heap", old.serial)
 
     def heap_stats(self) -> HeapStats:
         """Allocation counters and the number of live heap blocks."""
