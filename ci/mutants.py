@@ -33,11 +33,26 @@ IOV_C = ROOT / "reference_c" / "iov.c"
 PORT = ROOT / "pyimpl" / "iov.py"
 
 PY_SWAPS = [
-    (r"<=", "<"), (r"(?<![<-])<(?![<=])", "<="), (r">=", ">"), (r"(?<![->])>(?![>=])", ">="),
-    (r"==", "!="), (r"!=", "=="), (r"\+=", "-="), (r"-=", "+="), (r"\band\b", "or"), (r"\bor\b", "and"),
-    (r"(?<=\w) \+ (?=\w)", " - "), (r"(?<=\w) - (?=\w)", " + "), (r"\bmin\(", "max("), (r"\bmax\(", "min("),
-    (r"(?<![\w.])0(?![\w.x])", "1"), (r"(?<![\w.])1(?![\w.])", "0"), (r"(?<![\w.])1(?![\w.])", "2"),
-    (r"\bnot ", ""), (r"\bTrue\b", "False"), (r"\bFalse\b", "True"),
+    (r"<=", "<"),
+    (r"(?<![<-])<(?![<=])", "<="),
+    (r">=", ">"),
+    (r"(?<![->])>(?![>=])", ">="),
+    (r"==", "!="),
+    (r"!=", "=="),
+    (r"\+=", "-="),
+    (r"-=", "+="),
+    (r"\band\b", "or"),
+    (r"\bor\b", "and"),
+    (r"(?<=\w) \+ (?=\w)", " - "),
+    (r"(?<=\w) - (?=\w)", " + "),
+    (r"\bmin\(", "max("),
+    (r"\bmax\(", "min("),
+    (r"(?<![\w.])0(?![\w.x])", "1"),
+    (r"(?<![\w.])1(?![\w.])", "0"),
+    (r"(?<![\w.])1(?![\w.])", "2"),
+    (r"\bnot ", ""),
+    (r"\bTrue\b", "False"),
+    (r"\bFalse\b", "True"),
 ]
 
 SWAPS = [
@@ -139,8 +154,11 @@ def port_mutants() -> list[tuple[int, str, str, str]]:
             func = m.group(1)
             continue
         stripped = text.strip()
-        if func.startswith("_") or not text.startswith("    ") or not stripped or stripped.startswith(
-            ("#", '"""', "@", "def ", "return (", ")")
+        if (
+            func.startswith("_")
+            or not text.startswith("    ")
+            or not stripped
+            or stripped.startswith(("#", '"""', "@", "def ", "return (", ")"))
         ):
             continue
         code = text.split("#")[0]
@@ -153,7 +171,9 @@ def port_mutants() -> list[tuple[int, str, str, str]]:
                 if new != text and new not in seen:
                     seen.add(new)
                     out.append((i + 1, func, text, new))
-        if not stripped.endswith((":", ",", "(")) and not stripped.startswith(("return", "raise", "if ", "while ")):
+        if not stripped.endswith((":", ",", "(")) and not stripped.startswith(
+            ("return", "raise", "if ", "while ")
+        ):
             indent = text[: len(text) - len(text.lstrip())]
             out.append((i + 1, func, text, indent + "pass"))
     return out
@@ -173,15 +193,20 @@ def load_port_mutant(path: Path) -> object:
 def check_port(args: tuple[int, int, str, str, str, int, int]) -> dict[str, object]:
     """Run the campaign with a mutated port against the original C."""
     index, lineno, func, old, new, examples, seed = args
+    import reference_c
     from harness.campaign import Config, Profile, run_function
     from harness.judge import Judge
     from harness.worlds import CWorld, PyWorld
-    import reference_c
 
     lines = PORT.read_text().split("\n")
     lines[lineno - 1] = new
-    verdict: dict[str, object] = {"index": index, "line": lineno, "func": func, "old": old.strip(),
-                                  "new": new.strip()}
+    verdict: dict[str, object] = {
+        "index": index,
+        "line": lineno,
+        "func": func,
+        "old": old.strip(),
+        "new": new.strip(),
+    }
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "iov_mutant.py"
