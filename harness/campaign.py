@@ -11,6 +11,8 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
+from .case import case_from_json
 from .judge import Discrepancy, Judge, Tally, counting_asserts
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld
@@ -64,6 +67,7 @@ class Config:
     assert_mode: str
     seed: int
     database: str | None
+    inflight_dir: str | None = None
 
 
 def function_seed(seed: int, func: str) -> int:
@@ -74,7 +78,24 @@ def make_judge(config: Config) -> Judge:
     import reference_c
 
     reference = reference_c.load(config.c_source, flavour=config.assert_mode)
-    return Judge(PyWorld(), CWorld(reference))
+    inflight = None
+    if config.inflight_dir:
+        Path(config.inflight_dir).mkdir(parents=True, exist_ok=True)
+        inflight = Path(config.inflight_dir) / f"inflight-{os.getpid()}.json"
+    return Judge(PyWorld(), CWorld(reference), inflight)
+
+
+def finish_inflight(judge: Judge) -> None:
+    """The run ended normally: nothing was left in flight."""
+    if judge.inflight is not None:
+        judge.inflight.unlink(missing_ok=True)
+
+
+def leftover_inflight(config: Config) -> list[Path]:
+    """Cases a previous run was running in C when its process died."""
+    if not config.inflight_dir or not Path(config.inflight_dir).is_dir():
+        return []
+    return sorted(Path(config.inflight_dir).glob("inflight-*.json"))
 
 
 def run_function(
@@ -151,6 +172,7 @@ def _worker_run(func: str, config: Config) -> FunctionResult:
     return result
 
 
+
 def run_campaign(
     funcs: Sequence[str], config: Config, jobs: int, show: Callable[[str, int, FunctionResult | None], None]
 ) -> list[FunctionResult]:
@@ -162,9 +184,11 @@ def run_campaign(
             result = run_function(func, config, judge, lambda f, n: show(f, n, None))
             show(func, result.cases, result)
             serial.append(result)
+        finish_inflight(judge)
         return serial
     ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     progress: Any = ctx.Queue()
+    crashed: list[FunctionResult] = []
     done = threading.Event()
 
     def pump() -> None:
@@ -179,15 +203,30 @@ def run_campaign(
     thread.start()
     results: list[FunctionResult] = []
     try:
-        with ctx.Pool(jobs, initializer=_worker_init, initargs=(config, progress)) as pool:
-            pending = [pool.apply_async(_worker_run, (f, config)) for f in funcs]
-            for p in pending:
-                r = p.get()
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(config, progress)) as pool:
+            pending = {pool.submit(_worker_run, f, config): f for f in funcs}
+            for future in as_completed(pending):
+                try:
+                    r = future.result()
+                except BrokenProcessPool:
+                    crashed.append(FunctionResult(pending[future], error="worker process died"))
+                    continue
                 show(r.func, r.cases, r)
                 results.append(r)
     finally:
         done.set()
         thread.join()
+    if crashed:
+        # a worker died in C despite the signal guard: its case is still in flight
+        for path in leftover_inflight(config):
+            case = case_from_json(path.read_text())
+            results.append(FunctionResult(
+                case.func, difference="C crashed: it killed the worker process on this case",
+                case_json=path.read_text(), detail=case.describe()))
+        results += crashed
+    for path in leftover_inflight(config):
+        path.unlink(missing_ok=True)
     return results
 
 

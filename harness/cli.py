@@ -105,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.assert_mode,
         seed,
         None if os.environ.get("IOVCONF_NO_DB") else default_database(),
+        inflight_dir=str(Path(".iovconf") / "inflight"),
     )
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
@@ -113,6 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name in missing:
         console.print(f"  {name}: MISSING from the C source (reported, not run)")
     funcs = [f for f in funcs if f not in missing]
+    replayed = _replay_leftovers(console, config, Path(args.report))
     start = time.perf_counter()
     show = _progress(console, len(funcs))
     results = run_campaign(funcs, config, args.jobs, show)
@@ -124,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     errors = [r for r in results if r.error]
     for r in failed:
         assert r.case_json is not None
+        if "crashed" in (r.difference or ""):
+            console.print(f"\nC CRASHED on case ({r.func}):\n{r.detail}")
         script = write_report(
             Path(args.report), r.func, r.difference or "", r.case_json, r.detail or "", c_source
         )
@@ -133,9 +137,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func}: {r.error}")
-    if failed or missing:
+    if failed or missing or replayed:
         return EXIT_DIFFER
     return EXIT_USAGE if errors else EXIT_AGREE
+
+
+def _replay_leftovers(console: Console, config: Config, report: Path) -> int:
+    """Cases a previous run died on (in C), replayed first, each in a child process."""
+    import subprocess
+
+    from .campaign import leftover_inflight
+    from .case import case_from_json
+
+    leftovers = leftover_inflight(config)
+    for path in leftovers:
+        text = path.read_text()
+        case = case_from_json(text)
+        script = write_report(
+            report,
+            case.func,
+            "the previous run died while C ran this case",
+            text,
+            case.describe(),
+            config.c_source,
+        )
+        console.print(
+            f"the previous run died while C ran a case of {case.func}; replaying it first "
+            f"in a child process (reproducer: {script})"
+        )
+        child = subprocess.run(
+            [sys.executable, "-m", "harness", "replay", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        console.print(child.stdout[-2000:] + f"child exit status {child.returncode}")
+        path.unlink()
+    return len(leftovers)
 
 
 def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]

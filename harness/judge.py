@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyimpl.iov
 
-from .case import Case
+from .case import Case, case_to_json
 from .worlds import Outcome, World, first_difference, run_case
 
 
@@ -39,9 +40,12 @@ class Tally:
 class Judge:
     """Compares a reference world with the port (or any two worlds)."""
 
-    def __init__(self, port: World, reference: World) -> None:
+    def __init__(self, port: World, reference: World, inflight: Path | None = None) -> None:
         self.port = port
         self.reference = reference
+        #: where the case about to run in the reference is saved first, so a C crash
+        #: that kills the process still leaves the case behind for the next run
+        self.inflight = inflight
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
         """Run ``case`` in both worlds; the reference is skipped when the port finds UB."""
@@ -52,6 +56,8 @@ class Judge:
             if tally is not None:
                 tally.ub[ours.ub] += 1
             return ours
+        if self.inflight is not None:
+            self.inflight.write_text(case_to_json(case))
         theirs = run_case(self.reference, case)
         names = (self.port.name, self.reference.name)
         difference = first_difference(ours, theirs, names)

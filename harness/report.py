@@ -51,9 +51,15 @@ def write_report(
             case_json=case_json,
         )
     )
+    from .case import case_from_json
+    from .creproducer import c_reproducer
+
+    (directory / f"{stem}.c").write_text(
+        c_reproducer(case_from_json(case_json), c_source, f"{func}: {difference}")
+    )
     (directory / f"{stem}.txt").write_text(
         f"function: {func}\nfirst difference: {difference}\nC source: {c_source or 'reference_c/iov.c'}\n"
-        f"case:\n{detail}\nreproducer: {script}\n"
+        f"case:\n{detail}\nreproducer: {script} (C alone: {stem}.c)\n"
     )
     return script
 
