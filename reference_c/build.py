@@ -65,6 +65,7 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "-O1",
             "-g",
             "-fsanitize=address,undefined",
+            "-DIOVCONF_SANITIZE",
             "-fno-wrapv",
             "-fno-omit-frame-pointer",
         ),

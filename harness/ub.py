@@ -1,0 +1,292 @@
+"""The undefined-behaviour campaign: cases made to be UB, confirmed by the sanitizers.
+
+For every UB kind the port knows, a generator makes varied cases the port
+classifies as that kind.  Each one then runs in the ``sanitize`` flavour of the
+reference (ASan + UBSan, ``-fno-wrapv``) in a child process with libasan
+preloaded and the arena's guard bytes poisoned, and must draw a sanitizer
+report of the expected class.  A case the port calls UB but the sanitizers
+pass silently is *unconfirmed*: a finding about the port or the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyimpl.memory import INT_MAX, SIZE_MAX
+
+from .case import Case, QiovInit, case_to_json
+from .strategies import Builder
+from .worlds import PyWorld, run_case
+
+#: sanitizer report fragments that confirm each kind
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "out-of-bounds": (
+        "heap-buffer-overflow",
+        "use-after-poison",
+        "global-buffer-overflow",
+        "stack-buffer-overflow",
+        "unknown-crash",
+    ),
+    "use-after-free": ("heap-use-after-free",),
+    "null-pointer": ("null pointer passed as argument", "SEGV on unknown address 0x000000000"),
+    "offset-wrap": ("heap-buffer-overflow", "use-after-poison", "unknown-crash", "SEGV on unknown address"),
+    "zero-length-vla": ("variable length array bound evaluates to non-positive value",),
+    "overlapping-memcpy": ("memcpy-param-overlap",),
+    "invalid-free": ("attempting free on address which was not malloc()-ed", "bad-free"),
+    "signed-overflow": ("signed integer overflow",),
+    "stack-overflow": ("stack-overflow",),
+}
+
+_ASAN = re.compile(r"ERROR: AddressSanitizer: (.*)")
+_UBSAN = re.compile(r"runtime error: (.*)")
+
+
+def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[object, list[int], object]:
+    lens = [rng.randint(1, 4) for _ in range(n)]
+    data = b.data(bytes(rng.randrange(256) for _ in range(sum(lens) + 1)))
+    pos, entries = 0, []
+    for length in lens:
+        entries.append((data + pos, length))
+        pos += length
+    return b.iovs(entries), lens, data
+
+
+def _out_of_bounds(rng: random.Random) -> Case:
+    b = Builder()
+    arr, lens, data = _vectors(b, rng, rng.randint(0, 3))
+    shape = rng.choice(("count", "small-buffer", "skewed"))
+    if shape == "count":
+        b.call(rng.choice(("iov_size",)), arr, len(lens) + 1)
+    elif shape == "small-buffer" and lens:
+        buf = b.data(bytes(max(sum(lens) - rng.randint(1, sum(lens)), 0)))
+        b.call("iov_to_buf_full", arr, len(lens), 0, buf, sum(lens))
+    else:
+        q = b.qiov(QiovInit(arr, len(lens), -1, 0, sum(lens) + rng.randint(2, 5)))
+        b.call("qemu_iovec_subvec_niov", q, sum(lens) + 1, 0)
+    return b.case("out-of-bounds")
+
+
+def _use_after_free(rng: random.Random) -> Case:
+    b = Builder()
+    n = rng.randint(2, 4)
+    q = b.qiov(None)
+    data = b.data(bytes(8))
+    b.call("qemu_iovec_init", q, n)
+    for k in range(n):
+        b.call("qemu_iovec_add", q, data + k, rng.randint(1, 3))
+    b.call("qemu_iovec_concat", q, q, 0, SIZE_MAX)  # the first add reallocates the array it reads
+    return b.case("use-after-free")
+
+
+def _null_pointer(rng: random.Random) -> Case:
+    b = Builder()
+    n = rng.randint(1, 4)
+    arr = b.iovs([(0, n)])
+    out = b.data(bytes(n))
+    shape = rng.choice(("to_buf", "memset", "from_null"))
+    if shape == "to_buf":
+        b.call("iov_to_buf_full", arr, 1, 0, out, n)
+    elif shape == "memset":
+        b.call("iov_memset", arr, 1, 0, rng.randrange(256), n)
+    else:
+        arr2 = b.iovs([(out, n)])
+        b.call("iov_from_buf_full", arr2, 1, 0, 0, n)
+    return b.case("null-pointer")
+
+
+def _offset_wrap(rng: random.Random) -> Case:
+    b = Builder()
+    arr, lens, _ = _vectors(b, rng, rng.randint(1, 3))
+    q = b.qiov(QiovInit(arr, len(lens), -1, 0, sum(lens)))
+    k = rng.randint(0, 3)
+    b.call(
+        rng.choice(("qemu_iovec_is_zero", "qemu_iovec_subvec_niov")),
+        q,
+        SIZE_MAX - k,
+        k + 1 + rng.randint(0, 1),
+    )
+    return b.case("offset-wrap")
+
+
+def _zero_length_vla(rng: random.Random) -> Case:
+    b = Builder()
+    src = b.qiov(QiovInit(0, 0, rng.choice((-1, 0)), 0, 0))
+    dest = b.qiov(None)
+    b.call("qemu_iovec_init", dest, rng.randint(0, 2))
+    b.call("qemu_iovec_clone", dest, src, b.data(bytes(4)))
+    return b.case("zero-length-vla")
+
+
+def _overlapping_memcpy(rng: random.Random) -> Case:
+    b = Builder()
+    n = rng.randint(2, 6)
+    data = b.data(bytes(rng.randrange(256) for _ in range(2 * n)))
+    arr = b.iovs([(data, n)])
+    b.call("iov_to_buf_full", arr, 1, 0, data + rng.randint(1, n - 1), n)
+    return b.case("overlapping-memcpy")
+
+
+def _invalid_free(rng: random.Random) -> Case:
+    b = Builder()
+    arr, lens, _ = _vectors(b, rng, rng.randint(1, 2))
+    q = b.qiov(QiovInit(arr, len(lens), rng.randint(0, 3), 0, sum(lens)))  # nalloc != -1 on a caller array
+    b.call("qemu_iovec_destroy", q)
+    return b.case("invalid-free")
+
+
+def _signed_overflow(rng: random.Random) -> Case:
+    b = Builder()
+    arr, lens, data = _vectors(b, rng, 1)
+    n = (INT_MAX // 2) + 1 + rng.randint(0, 1000)  # 2 * nalloc + 1 leaves int
+    q = b.qiov(QiovInit(arr, n, n, 0, 0))
+    b.call("qemu_iovec_add", q, data, 1)
+    return b.case("signed-overflow")
+
+
+def _stack_overflow(rng: random.Random) -> Case:
+    b = Builder()
+    arr, lens, _ = _vectors(b, rng, 1)
+    n = (1 << 20) + rng.randint(0, 1 << 16)  # 24+ MiB of IOVectorSortElem on an 8 MiB stack
+    src = b.qiov(QiovInit(arr, n, -1, 0, 0))
+    dest = b.qiov(None)
+    b.call("qemu_iovec_init", dest, 1)
+    b.call("qemu_iovec_clone", dest, src, b.data(bytes(4)))
+    return b.case("stack-overflow")
+
+
+GENERATORS: dict[str, Callable[[random.Random], Case]] = {
+    "out-of-bounds": _out_of_bounds,
+    "use-after-free": _use_after_free,
+    "null-pointer": _null_pointer,
+    "offset-wrap": _offset_wrap,
+    "zero-length-vla": _zero_length_vla,
+    "overlapping-memcpy": _overlapping_memcpy,
+    "invalid-free": _invalid_free,
+    "signed-overflow": _signed_overflow,
+    "stack-overflow": _stack_overflow,
+}
+
+
+@dataclass
+class KindResult:
+    """What the campaign saw for one UB kind."""
+
+    kind: str
+    cases: int = 0
+    confirmed: int = 0
+    unconfirmed: list[str] = field(default_factory=list)  # case JSON of each
+    misclassified: int = 0  # generated for this kind, but the port said otherwise
+    reports: dict[str, int] = field(default_factory=dict)
+
+
+def libasan() -> str:
+    out = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def sanitizer_report(case: Case, c_source: str | None, timeout: float = 120) -> str:
+    """Run ``case`` in the sanitize flavour in a child process; its first sanitizer report line."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write(case_to_json(case))
+        path = f.name
+    env = dict(
+        os.environ,
+        LD_PRELOAD=libasan(),
+        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:allow_user_poisoning=1:detect_stack_use_after_return=0",
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=0",
+    )
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "harness.ub", path, c_source or ""],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        os.unlink(path)
+    for pattern in (_UBSAN, _ASAN):
+        m = pattern.search(child.stderr)
+        if m:
+            return m.group(1).strip()
+    return f"no sanitizer report (exit {child.returncode}): {child.stderr.strip()[-300:]}"
+
+
+def confirms(kind: str, report: str) -> bool:
+    return any(fragment in report for fragment in EXPECTED[kind])
+
+
+def run_ub_campaign(
+    per_kind: int,
+    seed: int,
+    c_source: str | None = None,
+    kinds: list[str] | None = None,
+    show: Callable[[str], None] = print,
+) -> list[KindResult]:
+    """Generate ``per_kind`` cases of each kind and have the sanitizers confirm each."""
+    from reference_c import build
+
+    build.build(c_source, flavour="sanitize")  # build once, here, not in every child
+    rng = random.Random(seed)
+    port = PyWorld()
+    results = []
+    for kind in kinds or list(GENERATORS):
+        r = KindResult(kind)
+        for _ in range(per_kind):
+            case = GENERATORS[kind](rng)
+            outcome = run_case(port, case)
+            if outcome.ub != kind:
+                r.misclassified += 1
+                r.unconfirmed.append(case_to_json(case))
+                continue
+            r.cases += 1
+            report = sanitizer_report(case, c_source)
+            key = re.split(r" on |: |, ", report)[0][:60]
+            r.reports[key] = r.reports.get(key, 0) + 1
+            if confirms(kind, report):
+                r.confirmed += 1
+            else:
+                r.unconfirmed.append(case_to_json(case))
+        show(
+            f"  UB {kind}: {r.cases} cases, {r.confirmed} confirmed, {len(r.unconfirmed)} unconfirmed "
+            f"({', '.join(f'{k} x{v}' for k, v in r.reports.items())})"
+        )
+        results.append(r)
+    return results
+
+
+def _child(case_path: str, c_source: str) -> int:
+    """In the child: run the case in the sanitize flavour with the guard bytes poisoned."""
+    import ctypes
+
+    import reference_c
+
+    from .case import case_from_json
+    from .worlds import CWorld, Run
+
+    case = case_from_json(Path(case_path).read_text())
+    world = CWorld(reference_c.load(c_source or None, flavour="sanitize"))
+    run = Run(world, case)
+    poison = ctypes.CDLL(None).__asan_poison_memory_region
+    poison.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    pos = 0
+    for size, guard in case.layout()[1]:
+        if guard:
+            poison(run.base + pos, size)
+        pos += size
+    records = [run.call(c) for c in case.calls]
+    print(json.dumps([list(map(str, r)) for r in records]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))
