@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pyimpl.memory import INT_MAX, SIZE_MAX
 
-from .case import Case, QiovInit, case_to_json
+from .case import Case, QiovInit, Ref, case_to_json
 from .strategies import Builder
 from .worlds import PyWorld, run_case
 
@@ -50,7 +50,7 @@ _ASAN = re.compile(r"ERROR: AddressSanitizer: (.*)")
 _UBSAN = re.compile(r"runtime error: (.*)")
 
 
-def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[object, list[int], object]:
+def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[Ref, list[int], Ref]:
     lens = [rng.randint(1, 4) for _ in range(n)]
     data = b.data(bytes(rng.randrange(256) for _ in range(sum(lens) + 1)))
     pos, entries = 0, []
@@ -62,7 +62,7 @@ def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[object, list[int],
 
 def _out_of_bounds(rng: random.Random) -> Case:
     b = Builder()
-    arr, lens, data = _vectors(b, rng, rng.randint(0, 3))
+    arr, lens, _ = _vectors(b, rng, rng.randint(0, 3))
     shape = rng.choice(("count", "small-buffer", "skewed"))
     if shape == "count":
         b.call(rng.choice(("iov_size",)), arr, len(lens) + 1)
@@ -145,7 +145,7 @@ def _invalid_free(rng: random.Random) -> Case:
 
 def _signed_overflow(rng: random.Random) -> Case:
     b = Builder()
-    arr, lens, data = _vectors(b, rng, 1)
+    arr, _, data = _vectors(b, rng, 1)
     n = (INT_MAX // 2) + 1 + rng.randint(0, 1000)  # 2 * nalloc + 1 leaves int
     q = b.qiov(QiovInit(arr, n, n, 0, 0))
     b.call("qemu_iovec_add", q, data, 1)
@@ -154,7 +154,7 @@ def _signed_overflow(rng: random.Random) -> Case:
 
 def _stack_overflow(rng: random.Random) -> Case:
     b = Builder()
-    arr, lens, _ = _vectors(b, rng, 1)
+    arr, _, _ = _vectors(b, rng, 1)
     n = (1 << 20) + rng.randint(0, 1 << 16)  # 24+ MiB of IOVectorSortElem on an 8 MiB stack
     src = b.qiov(QiovInit(arr, n, -1, 0, 0))
     dest = b.qiov(None)

@@ -8,6 +8,7 @@ import pytest
 
 from harness.ub import EXPECTED, GENERATORS, run_ub_campaign
 
+
 def test_every_ub_kind_the_port_knows_has_a_generator() -> None:
     import pyimpl
 
