@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pyimpl.memory import INT_MAX, SIZE_MAX
 
-from .case import Case, QiovInit, Ref, case_to_json
+from .case import Arg, Case, QiovInit, Ref, case_to_json
 from .strategies import Builder
 from .worlds import PyWorld, run_case
 
@@ -53,7 +53,7 @@ _UBSAN = re.compile(r"runtime error: (.*)")
 def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[Ref, list[int], Ref]:
     lens = [rng.randint(1, 4) for _ in range(n)]
     data = b.data(bytes(rng.randrange(256) for _ in range(sum(lens) + 1)))
-    pos, entries = 0, []
+    pos, entries = 0, list[tuple[Arg, int]]()
     for length in lens:
         entries.append((data + pos, length))
         pos += length
