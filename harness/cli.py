@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
+    run.add_argument(
+        "--ub-cases",
+        type=int,
+        help="UB cases per kind to confirm with the sanitizers (default: 8 in the deep profile, else 0)",
+    )
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")
@@ -82,6 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(funcs, str):
         console.print(funcs)
         return EXIT_USAGE
+    if args.ub_cases is None:
+        args.ub_cases = 8 if args.profile == "deep" else 0
     c_source = args.c_source or os.environ.get("IOVCONF_C_SOURCE")
     if c_source and not Path(c_source).is_file():
         console.print(f"--c-source: {c_source} is not a file")
@@ -122,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _table(console, results, missing)
     total = sum(r.cases for r in results)
     console.print(f"{total} cases in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s), seed {seed}")
+    unconfirmed = _ub_campaign(console, args, seed, c_source) if args.ub_cases else 0
     failed = [r for r in results if r.difference]
     errors = [r for r in results if r.error]
     for r in failed:
@@ -137,9 +145,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func}: {r.error}")
-    if failed or missing or replayed:
+    if failed or missing or replayed or unconfirmed:
         return EXIT_DIFFER
     return EXIT_USAGE if errors else EXIT_AGREE
+
+
+def _ub_campaign(console: Console, args: argparse.Namespace, seed: int, c_source: str | None) -> int:
+    """Confirm the port's UB kinds with the sanitizers; returns how many cases were not confirmed."""
+    from .ub import run_ub_campaign
+
+    console.print(f"UB campaign: {args.ub_cases} cases per kind, sanitize flavour in child processes")
+    start = time.perf_counter()
+    results = run_ub_campaign(args.ub_cases, seed, c_source, show=console.print)
+    cases = sum(r.cases for r in results)
+    confirmed = sum(r.confirmed for r in results)
+    unconfirmed = sum(len(r.unconfirmed) for r in results)
+    console.print(
+        f"UB campaign: {cases} cases, {confirmed} confirmed, {unconfirmed} unconfirmed "
+        f"({time.perf_counter() - start:.1f}s)"
+    )
+    for r in results:
+        for case_json in r.unconfirmed:
+            script = write_report(
+                Path(args.report),
+                f"ub-{r.kind}",
+                "UB not confirmed by the sanitizers",
+                case_json,
+                "",
+                c_source,
+            )
+            console.print(f"UNCONFIRMED {r.kind}: reproducer {script}")
+    return unconfirmed
 
 
 def _replay_leftovers(console: Console, config: Config, report: Path) -> int:
