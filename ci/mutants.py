@@ -283,10 +283,15 @@ def main() -> int:
     ap.add_argument("--func", help="only mutants inside this C function")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="mutants.json")
+    ap.add_argument("--rerun", help="a previous --out file: check only the mutants it did not kill")
     ap.add_argument("--target", choices=("c", "port"), default="c", help="mutate iov.c or pyimpl/iov.py")
     a = ap.parse_args()
     source = mutants() if a.target == "c" else port_mutants()
     todo = [m for m in source if m[1] not in SOCKET_FUNCTIONS and m[1] != "iov_hexdump"]
+    if a.rerun:
+        previous = json.loads(Path(a.rerun).read_text())
+        again = {(v["line"], v["new"]) for v in previous if v["status"] != "killed"}
+        todo = [m for m in todo if (m[0], m[3].strip() or "<deleted>") in again]
     if a.func:
         todo = [m for m in todo if m[1] == a.func]
     if a.limit and a.limit < len(todo):

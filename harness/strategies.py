@@ -339,32 +339,29 @@ def _slice_like(draw: st.DrawFn, func: str) -> Case:
 def _init_extended(draw: st.DrawFn) -> Case:
     b = Builder()
     target = _junk_qiov(b)
-    if draw(st.integers(0, 9)) == 0:
-        # IOV_MAX rules: a middle of 1023..1026 one-byte entries
-        n = draw(st.integers(1023, 1026))
+    if draw(st.integers(0, 7)) == 0:
+        # IOV_MAX rules: a middle of 1022..1026 one-byte entries, sliced so that head +
+        # middle + tail lands on either side of 1024 vectors
+        n = draw(st.integers(1022, 1026))
         data = b.data(bytes(range(256)) * 4 + bytes(2))
         arr = b.iovs([(data + k, 1) for k in range(n)])
         mid = b.qiov(QiovInit(arr, n, -1, 0, n))
-        v = Vectors(arr, [(data + k, 1) for k in range(n)], data)
+        mid_offset = draw(st.integers(0, 2))
+        mid_len = draw(st.sampled_from([n - mid_offset - k for k in range(4)]))
     else:
         mid, v = draw(qiov(b))
-    head_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE)))
-    tail_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE)))
+        mid_offset, mid_len = draw(size_arg(v)), draw(size_arg(v))
+    # sizes whose sum is exactly SIZE_MAX or just past it probe the overflow checks
+    head_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE),
+                              st.sampled_from([(SIZE_MAX - mid_len + d) % (1 << 64) for d in (-1, 0, 1)])))
+    rest = (SIZE_MAX - head_len - mid_len) % (1 << 64)
+    tail_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE),
+                              st.sampled_from([(rest + d) % (1 << 64) for d in (0, 1)])))
     head = draw(st.sampled_from((0, b.data(b"HEAD"))))
     tail = draw(st.sampled_from((0, b.data(b"TAIL"))))
     if draw(st.integers(0, 9)) == 0:
         target = mid  # re-initialising the middle vector itself
-    b.call(
-        "qemu_iovec_init_extended",
-        target,
-        head,
-        head_len,
-        mid,
-        draw(size_arg(v)),
-        draw(size_arg(v)),
-        tail,
-        tail_len,
-    )
+    b.call("qemu_iovec_init_extended", target, head, head_len, mid, mid_offset, mid_len, tail, tail_len)
     return b.case()
 
 
