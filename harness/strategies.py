@@ -87,11 +87,16 @@ class Vectors:
         return out
 
 
-def _content(draw: st.DrawFn, size: int, style: str) -> bytes:
+def _content(draw: st.DrawFn, size: int, style: str, hot: tuple[int, ...] = ()) -> bytes:
+    """Random bytes, or (style "zero") zeros with at most one non-zero byte, often at a ``hot`` spot."""
     if style == "zero":
         data = bytearray(size)
         if size and draw(st.booleans()):
-            data[draw(st.integers(0, size - 1))] = draw(st.integers(1, 255))
+            spots = sorted({h for h in hot if 0 <= h < size})
+            where = st.integers(0, size - 1)
+            if spots:
+                where = st.one_of(st.sampled_from(spots), where)
+            data[draw(where)] = draw(st.integers(1, 255))
         return bytes(data)
     return draw(st.binary(min_size=size, max_size=size))
 
@@ -100,7 +105,10 @@ def _content(draw: st.DrawFn, size: int, style: str) -> bytes:
 def vectors(
     draw: st.DrawFn, b: Builder, max_n: int = 6, style: str = "random", spare: int = 0, huge: bool = False
 ) -> Vectors:
-    """An iovec array over one data region; ``spare`` extra entries follow the counted ones."""
+    """An iovec array over one data region; ``spare`` extra entries follow the counted ones.
+
+    Entries are consecutive, consecutive with gaps, out of order, or anywhere (overlapping).
+    """
     n = draw(st.one_of(st.integers(0, 2), st.integers(0, max_n)))
     lens = draw(
         st.lists(st.one_of(st.just(0), st.integers(1, 4), st.integers(0, 12)), min_size=n, max_size=n)
@@ -111,11 +119,11 @@ def vectors(
         nulls: list[tuple[Arg, int]] = [(0, n_) for n_ in lens]
         return Vectors(b.iovs(nulls), nulls, None)
     total = sum(lens)
-    slack = draw(st.integers(0, 3))
-    data = b.data(_content(draw, total + slack, style))
-    arrangement = draw(st.sampled_from(("seq", "seq", "shuffled", "overlap")))
+    arrangement = draw(st.sampled_from(("seq", "seq", "gapped", "shuffled", "overlap")))
     starts, acc = [], 0
     for n_ in lens:
+        if arrangement == "gapped":
+            acc += draw(st.integers(0, 3))
         starts.append(acc)
         acc += n_
     if arrangement == "shuffled" and n > 1:
@@ -126,14 +134,17 @@ def vectors(
             acc += lens[k]
         starts = pos
     elif arrangement == "overlap":
-        starts = [draw(st.integers(0, total + slack - n_)) for n_ in lens]
+        starts = [draw(st.integers(0, total - n_)) for n_ in lens]
+    size = max([s + n_ for s, n_ in zip(starts, lens, strict=True)], default=0) + draw(st.integers(0, 3))
+    hot = tuple(starts) + tuple(s + n_ - 1 for s, n_ in zip(starts, lens, strict=True))
+    data = b.data(_content(draw, size, style, hot))
     entries: list[tuple[Arg, int]] = []
     for n_, s in zip(lens, starts, strict=True):
         if n_ == 0 and draw(st.integers(0, 3)) == 0:
             entries.append((0, 0))  # NULL base with zero length
         else:
             entries.append((data + s, n_))
-    extra = [(data + draw(st.integers(0, total + slack)), draw(st.integers(0, 5))) for _ in range(spare)]
+    extra = [(data + draw(st.integers(0, size)), draw(st.integers(0, 5))) for _ in range(spare)]
     return Vectors(b.iovs([*entries, *extra]), entries, data)
 
 
