@@ -136,14 +136,33 @@ def run_function(
             result.difference = d.difference
             result.case_json = case_to_json(d.case)
             result.detail = d.case.describe()
-        except Exception as exc:  # a harness or build failure, not a verdict on the code
-            result.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            inner = _discrepancy_in(exc)
+            if inner is not None:
+                # the C side differed but not every time (e.g. it read uninitialised
+                # stack): still a discrepancy, reported as nondeterministic
+                result.difference = f"nondeterministic: {inner.difference}"
+                result.case_json = case_to_json(inner.case)
+                result.detail = inner.case.describe()
+            else:  # a harness or build failure, not a verdict on the code
+                result.error = f"{type(exc).__name__}: {exc}"
         result.evaluated = dict(evaluated - before)
     result.seconds = time.perf_counter() - start
     result.cases = tally.cases
     result.ub = dict(tally.ub)
     result.fired = dict(tally.fired)
     return result
+
+
+def _discrepancy_in(exc: BaseException) -> Discrepancy | None:
+    """The Discrepancy inside a Hypothesis flaky-failure group, if there is one."""
+    if isinstance(exc, Discrepancy):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        found = _discrepancy_in(sub)
+        if found is not None:
+            return found
+    return None
 
 
 # -- running many functions, possibly in parallel ------------------------------------------------

@@ -170,7 +170,9 @@ class Reference:
             return CTimeout(self.timeout)
         if status == MISSING:
             return MissingFunction(message)
-        return RuntimeError(f"unknown status {status} from the C wrapper")
+        # The wrapper's own stack frame was overwritten (e.g. a write past a VLA):
+        # the C code corrupted its caller, which is a crash in all but name.
+        return CCrash(signal.SIGSEGV, f"the C code corrupted its caller's stack (status {status})")
 
     def call(self, mem: CMemory, name: str, *args: int) -> Any:
         """Call C function ``name`` with int arguments (pointers as addresses).
