@@ -63,7 +63,7 @@ def c_reproducer(case: Case, c_source: str | None, title: str = "") -> str:
         pos += size
     for r in case.regions:
         at = f"(A + OFF_{r.name})"
-        if r.kind == "data" and r.init:
+        if r.kind in ("data", "undo") and isinstance(r.init, bytes) and r.init:
             literal = "".join(f"\\x{b:02x}" for b in r.init)
             out.append(f'    memcpy({at}, "{literal}", {len(r.init)});')
         elif r.kind == "iovs":

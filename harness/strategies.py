@@ -48,7 +48,8 @@ class Builder:
         return self._add("q", "qiov", QIOV_SIZE, init)
 
     def undo(self) -> Ref:
-        return self._add("undo", "undo", UNDO_SIZE, None)
+        # stale contents, so a call that must clear modified_iov is seen doing it
+        return self._add("undo", "undo", UNDO_SIZE, bytes([0x5A]) * UNDO_SIZE)
 
     def ptr(self, value: Arg) -> Ref:
         return self._add("p", "ptr", 8, value)
