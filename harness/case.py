@@ -39,6 +39,52 @@ Arg = int | Ref
 
 
 @dataclass(frozen=True)
+class Sock:
+    """The file descriptor of the tested end of the socket pair made for ``Case.peers`` entry ``name``.
+
+    Each run (each world) gets a fresh pair, so both sides see the same schedule.
+    """
+
+    name: str = "sock"
+
+    def __repr__(self) -> str:
+        return f"<sock {self.name}>"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A fresh text stream (a ``FILE *`` on the C side); the text written to it is observed."""
+
+    name: str = "out"
+
+    def __repr__(self) -> str:
+        return f"<stream {self.name}>"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The socket a :class:`Sock` of the same name stands for, and its peer's script.
+
+    Before the calls (see ``harness.sockets``): a ``socketpair(AF_UNIX, SOCK_STREAM)`` is
+    made (``kind`` "pipe" makes a pipe instead, whose read end is then the "socket"), both
+    ends non-blocking; the tested end gets ``SO_SNDBUF`` = ``sndbuf`` if nonzero and writes
+    ``fill`` filler bytes (fewer if its buffer fills first); the peer writes each chunk
+    ``(data, mark)`` with one ``sendmsg``, a marked chunk carrying a file descriptor (a
+    ``recvmsg`` that consumes a marked chunk stops after it); then the peer shuts down
+    writing (``shut_wr``) and/or reading (``shut_rd``).  After the calls both ends are
+    drained and what crossed the socket is observed.
+    """
+
+    name: str = "sock"
+    kind: str = "stream"
+    sndbuf: int = 0
+    fill: int = 0
+    chunks: tuple[tuple[bytes, bool], ...] = ()
+    shut_wr: bool = False
+    shut_rd: bool = False
+
+
+@dataclass(frozen=True)
 class QiovInit:
     """Raw field values for a QEMUIOVector region (written directly, not via the API)."""
 
@@ -81,6 +127,8 @@ class Case:
     regions: tuple[Region, ...]
     calls: tuple[Call, ...]
     label: str = field(default="", compare=False)
+    #: the sockets the calls' :class:`Sock` arguments stand for (a Sock with no entry gets ``Peer(name)``)
+    peers: tuple[Peer, ...] = ()
 
     @property
     def func(self) -> str:
@@ -110,6 +158,14 @@ class Case:
             elif isinstance(init, tuple) and len(init) > 8:
                 init = f"{init[:8]!r}... ({len(init)} entries)"
             lines.append(f"  {r.kind:5} {r.name:8} size {r.size:<6} {init}")
+        for p in self.peers:
+            chunks = [
+                (d.hex() if len(d) <= 16 else f"{d[:16].hex()}...({len(d)} bytes)", m) for d, m in p.chunks
+            ]
+            lines.append(
+                f"  peer  {p.name:8} {p.kind} sndbuf {p.sndbuf} fill {p.fill} chunks {chunks}"
+                f" shut_wr {p.shut_wr} shut_rd {p.shut_rd}"
+            )
         lines += [f"  call  {c!r}" for c in self.calls]
         return "\n".join(lines)
 
@@ -122,6 +178,10 @@ def _enc(value: Any) -> Any:
         return {"b64": base64.b64encode(value).decode()}
     if isinstance(value, QiovInit):
         return {"qiov": [_enc(value.iov), value.niov, value.nalloc, _enc(value.local_base), value.size]}
+    if isinstance(value, Sock):
+        return {"sock": value.name}
+    if isinstance(value, Stream):
+        return {"stream": value.name}
     if isinstance(value, tuple | list):
         return [_enc(v) for v in value]
     return value
@@ -136,24 +196,54 @@ def _dec(value: Any) -> Any:
         if "qiov" in value:
             iov, niov, nalloc, local, size = value["qiov"]
             return QiovInit(_dec(iov), niov, nalloc, _dec(local), size)
+        if "sock" in value:
+            return Sock(value["sock"])
+        if "stream" in value:
+            return Stream(value["stream"])
     if isinstance(value, list):
         return tuple(_dec(v) for v in value)
     return value
 
 
-def case_to_json(case: Case) -> str:
-    return json.dumps(
-        {
-            "label": case.label,
-            "regions": [[r.name, r.kind, r.size, _enc(r.init)] for r in case.regions],
-            "calls": [[c.func, _enc(c.args)] for c in case.calls],
-        },
-        indent=1,
+def _peer_to_json(p: Peer) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "sndbuf": p.sndbuf,
+        "fill": p.fill,
+        "chunks": [[_enc(d), m] for d, m in p.chunks],
+        "shut_wr": p.shut_wr,
+        "shut_rd": p.shut_rd,
+    }
+
+
+def _peer_from_json(raw: dict[str, Any]) -> Peer:
+    chunks = tuple((_dec(d), bool(m)) for d, m in raw.get("chunks", ()))
+    return Peer(
+        raw["name"],
+        raw.get("kind", "stream"),
+        raw.get("sndbuf", 0),
+        raw.get("fill", 0),
+        chunks,
+        raw.get("shut_wr", False),
+        raw.get("shut_rd", False),
     )
+
+
+def case_to_json(case: Case) -> str:
+    raw: dict[str, Any] = {
+        "label": case.label,
+        "regions": [[r.name, r.kind, r.size, _enc(r.init)] for r in case.regions],
+        "calls": [[c.func, _enc(c.args)] for c in case.calls],
+    }
+    if case.peers:
+        raw["peers"] = [_peer_to_json(p) for p in case.peers]
+    return json.dumps(raw, indent=1)
 
 
 def case_from_json(text: str) -> Case:
     raw = json.loads(text)
     regions = tuple(Region(n, k, s, _dec(i)) for n, k, s, i in raw["regions"])
     calls = tuple(Call(f, tuple(_dec(a))) for f, a in raw["calls"])
-    return Case(regions, calls, raw.get("label", ""))
+    peers = tuple(_peer_from_json(p) for p in raw.get("peers", ()))
+    return Case(regions, calls, raw.get("label", ""), peers)

@@ -8,6 +8,7 @@ case in one world, runs its calls, and records everything observable.
 
 from __future__ import annotations
 
+import io
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from pyimpl.structs import (
     write_qiov,
 )
 
-from .case import GUARD_BYTE, Case, QiovInit, Ref
+from . import sockets as _sockets
+from .case import GUARD_BYTE, Case, QiovInit, Ref, Sock, Stream
 
 
 class WorldMemory(Protocol):
@@ -100,6 +102,8 @@ class CWorld(World):
 
 #: functions whose return value (or first tuple item) is a pointer
 POINTER_RETURNS = {"iov_skip_offset", "qiov_slice", "qemu_iovec_buf"}
+#: functions that set errno: a case calling one observes it
+ERRNO_FUNCS = {"do_send_recv", "iov_send_recv", "iov_send", "iov_recv"}
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,23 @@ class Run:
         self._fill_guards(parts)
         for region in case.regions:
             self._init(region.name, region.kind, region.init)
+        self._open_io()
+
+    def _open_io(self) -> None:
+        """Fresh sockets (peer scripts run) and text streams for the case's Sock/Stream args."""
+        self.pairs = _sockets.open_all(self.case)
+        self.streams = {
+            a.name: io.StringIO() for c in self.case.calls for a in c.args if isinstance(a, Stream)
+        }
 
     # -- addresses -------------------------------------------------------------
     def addr(self, arg: Any) -> Any:
         if isinstance(arg, Ref):
             return self.base + self.offsets[arg.region] + arg.offset
+        if isinstance(arg, Sock):
+            return self.pairs[arg.name].fd
+        if isinstance(arg, Stream):
+            return self.streams[arg.name]
         return arg
 
     def norm(self, ptr: int) -> Any:
@@ -183,9 +199,13 @@ class Run:
     def _fill_guards(self, parts: list[tuple[int, bool]]) -> None:
         pos = 0
         poke = getattr(self.mem, "poke", self.mem.write)
+        view = self._arena_view()  # one buffer: no byte-by-byte poke (pyimpl)
         for size, guard in parts:
             if guard:
-                poke(self.base + pos, bytes([GUARD_BYTE]) * size)
+                if view is not None:
+                    view[pos : pos + size] = bytes([GUARD_BYTE]) * size
+                else:
+                    poke(self.base + pos, bytes([GUARD_BYTE]) * size)
             pos += size
 
     def _init(self, name: str, kind: str, init: Any) -> None:
@@ -202,6 +222,8 @@ class Run:
                     self.addr(init.iov), init.niov, init.nalloc, self.addr(init.local_base), init.size
                 ),
             )
+        elif kind == "undo" and isinstance(init, bytes):
+            self.mem.write(at, init)
         elif kind == "ptr":
             self.mem.set_u64(at, self.addr(init))
         elif kind == "uint":
@@ -211,6 +233,7 @@ class Run:
     def call(self, call: Any) -> tuple[Any, ...]:
         """Make one call; the code's own ways of not returning become records too."""
         fn = self.world.function(call.func)
+        self.mem.errno = 0  # as the C facade does before each call
         try:
             ret = fn(self.mem, *[self.addr(a) for a in call.args])
         except Exception as exc:
@@ -233,6 +256,7 @@ class Run:
             self.close()
 
     def close(self) -> None:
+        _sockets.close_all(self.pairs)
         self.world.release(self.mem)
 
     def _norm_ret(self, func: str, ret: Any) -> Any:
@@ -272,6 +296,12 @@ class Run:
         guards += snapshot[pos:]
         obs.append(("guard bytes", bytes(guards)))
         obs.append(("heap (allocs, reallocs, frees, live)", tuple(vars(self.mem.heap_stats()).values())))
+        if self.pairs or any(c.func in ERRNO_FUNCS for c in self.case.calls):
+            obs.append(("errno", self.mem.errno))
+            for pair in self.pairs.values():
+                obs += _sockets.observe(pair)
+        for name, stream in self.streams.items():
+            obs.append((f"text of {name}", stream.getvalue()))
         return obs
 
     def _observe_qiov(self, name: str, at: int) -> list[tuple[str, Any]]:
@@ -288,6 +318,60 @@ class Run:
             for i, (b, n) in enumerate(read_iovecs(self.mem, q.iov, min(q.niov, 4096))):
                 obs.append((f"{name}.iov[{i}]", (self.norm(b), n)))
         return obs
+
+    # -- reuse (the exhaustive engine makes many calls against one layout) ----------
+    def _arena_view(self) -> memoryview | None:
+        """The arena as one writable buffer when the memory keeps it as one (pyimpl does), else None."""
+        region_at = getattr(self.mem, "region_at", None)
+        region = region_at(self.base) if region_at is not None else None
+        backing = getattr(getattr(region, "view", None), "obj", None)
+        if isinstance(backing, bytearray) and len(backing) == self.total:
+            return memoryview(backing)
+        return None
+
+    def arena_bytes(self) -> bytes:
+        """Every byte of the arena now, guards included."""
+        view = self._arena_view()
+        return bytes(view) if view is not None else bytes(self.mem.peek(self.base, self.total))
+
+    def checkpoint(self, spans: tuple[tuple[int, int], ...] = ()) -> Checkpoint:
+        """Remember the arena bytes, ``spans`` (addr, n) of heap blocks and the heap counters;
+        :meth:`reset` returns here (after the calls made so far, not before them)."""
+        return Checkpoint(
+            self.arena_bytes(),
+            tuple((addr, bytes(self.mem.read(addr, n))) for addr, n in spans),
+            self.mem.heap_stats(),
+        )
+
+    def reset(self, cp: Checkpoint, heap: Any = None) -> bool:
+        """Put the arena and the spans back as they were at ``cp``; False if that cannot be done.
+
+        It cannot once the heap was used since ``cp`` (its counters only grow, so equal counters
+        mean no block was allocated, resized or freed), nor with sockets or streams: then build
+        a new Run.  ``heap``: the heap counters now, if the caller has just read them.
+        """
+        if heap is None:
+            heap = self.mem.heap_stats()
+        if self.pairs or self.streams or heap != cp.heap:
+            return False
+        view = self._arena_view()
+        if view is not None:
+            view[:] = cp.arena
+        else:
+            getattr(self.mem, "poke", self.mem.write)(self.base, cp.arena)
+        for addr, saved in cp.spans:
+            self.mem.write(addr, saved)
+        self.mem.errno = 0
+        return True
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What :meth:`Run.reset` restores: the arena bytes, other spans (addr, bytes), the heap counters."""
+
+    arena: bytes
+    spans: tuple[tuple[int, bytes], ...]
+    heap: Any
 
 
 def run_case(world: World, case: Case) -> Outcome:
@@ -325,6 +409,10 @@ def _show(record: tuple[Any, ...]) -> str:
         return f"returned {record[1]!r}"
     if kind == "assert":
         return f"failed assert `{record[4]}` ({record[1]}:{record[2]} in {record[3]})"
+    if kind == "crash":
+        return f"crashed ({record[1]})"
+    if kind == "timeout":
+        return "hung (CPU time limit)"
     if kind == "ub":
         return f"undefined behaviour ({record[1]}: {record[2]})"
     return " ".join(map(str, record))

@@ -140,14 +140,22 @@ def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
 
 @cfunction(95, static=True, sockfd="int", iov="pointer", iov_cnt="unsigned", do_send="bool")
 def do_send_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, do_send: bool) -> int:
-    """iov.c:95 — one ``sendmsg``/``recvmsg`` over the vectors (EINTR is retried, as in C)."""
-    buffers = [mem.view(_base(mem, _at(iov, i)), _len(mem, _at(iov, i))) for i in range(iov_cnt)]
+    """iov.c:95 — one ``sendmsg``/``recvmsg`` over the vectors (EINTR is retried, as in C).
+
+    The descriptor is looked up first, as the kernel does before it reads the
+    iovecs: a negative one fails with EBADF (``socket.socket`` would raise
+    ValueError instead) and a non-socket with ENOTSOCK.
+    """
+    if sockfd < 0:
+        mem.errno = _errno.EBADF
+        return -1
     try:
         sock = socket.socket(fileno=sockfd)
     except OSError as exc:
         mem.errno = exc.errno or _errno.EBADF
         return -1
     try:
+        buffers = [mem.view(_base(mem, _at(iov, i)), _len(mem, _at(iov, i))) for i in range(iov_cnt)]
         if do_send:
             return sock.sendmsg(buffers)
         return sock.recvmsg_into(buffers)[0]
