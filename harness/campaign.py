@@ -22,6 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from .case import case_from_json
+from .io_strategies import IO_STRATEGIES
 from .judge import Discrepancy, Judge, Tally, counting_asserts
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld
@@ -68,6 +69,10 @@ class Config:
     seed: int
     database: str | None
     inflight_dir: str | None = None
+
+
+#: every function's campaign: memory functions, then sockets and hexdump
+CAMPAIGNS = {**STRATEGIES, **IO_STRATEGIES}
 
 
 def function_seed(seed: int, func: str) -> int:
@@ -119,7 +124,7 @@ def run_function(
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
         report_multiple_bugs=False,
     )
-    @given(STRATEGIES[func])
+    @given(CAMPAIGNS[func])
     def agrees(case: Any) -> None:
         judge.check(case, tally)
         if on_case is not None:

@@ -48,6 +48,3 @@ UNREACHABLE: dict[tuple[str, str], str] = {
         "the loop before it stops only at an entry longer than tail"
     ),
 }
-
-#: functions whose sites belong to the socket campaign (not covered by the memory campaign)
-SOCKET_FUNCTIONS = frozenset({"iov_send_recv", "do_send_recv", "iov_send", "iov_recv"})

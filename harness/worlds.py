@@ -191,9 +191,12 @@ class Run:
             return ("heap", block[0], block[1] + 1)
         if self.base <= ptr <= self.base + self.total:
             return ("arena", ptr - self.base)
-        if ptr < (1 << 16):
+        offset = ssize_t(ptr - self.base)
+        if ptr < (1 << 16) or abs(offset) >= (1 << 32):
+            # NULL + small, or a value no arithmetic on our objects made (stale junk):
+            # the same number in both worlds
             return ("abs", ptr)
-        return ("wild", ssize_t(ptr - self.base))
+        return ("wild", offset)
 
     # -- building ----------------------------------------------------------------
     def _fill_guards(self, parts: list[tuple[int, bool]]) -> None:

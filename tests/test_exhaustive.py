@@ -1,0 +1,268 @@
+"""The exhaustive engine: complete enumeration, agreement on iov.c, and a boundary mutant found.
+
+Expected case counts are derived here from the bound (layouts x counts x offsets x byte
+counts x ...), independently of the engine's enumeration code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reference_c
+from harness.case import Case, Ref, case_from_json, case_to_json
+from harness.exhaustive import (
+    FAMILIES,
+    NOT_MEMORY,
+    QUICK_BOUND,
+    Bound,
+    cases,
+    count_cases,
+    run_exhaustive,
+)
+from harness.judge import Discrepancy, Judge
+from harness.strategies import STRATEGIES
+from harness.worlds import CWorld, PyWorld
+from pyimpl.memory import SIZE_MAX
+
+TINY = Bound(
+    max_vectors=2,
+    max_len=1,
+    huge=(SIZE_MAX,),
+    arith_huge=(1 << 63,),
+    fills=(0, 0xAB),
+    null_buffer=True,
+    max_qiov_vectors=2,
+    owned_spare=(0, 1),
+    max_adds=1,
+    max_alloc_vectors=1,
+    hints=(-1, 0, 2),
+    end_lens=(1,),
+    max_zero_class_bytes=0,
+)
+
+NULL = "null"  # a zero-length entry with a NULL base
+
+
+def slot_options(bound: Bound) -> list[Any]:
+    """What one iovec entry of a layout can be: a length 0..max_len, or zero-length NULL."""
+    return [*range(bound.max_len + 1), NULL]
+
+
+def all_layouts(bound: Bound, max_n: int) -> list[tuple[Any, ...]]:
+    return [lay for n in range(max_n + 1) for lay in product(slot_options(bound), repeat=n)]
+
+
+def total(lay: tuple[Any, ...]) -> int:
+    return sum(0 if x == NULL else x for x in lay)
+
+
+def n_sizes(bound: Bound, t: int, arith: bool = False) -> int:
+    """Offsets / byte counts: 0..t+1 and the huge values (also the arith ones for arithmetic-only
+    sizes)."""
+    huge = [*bound.huge, *bound.arith_huge] if arith else bound.huge
+    return t + 2 + sum(1 for h in huge if h > t + 1)
+
+
+def qiov_kinds(bound: Bound, lay: tuple[Any, ...]) -> int:
+    """external + owned (one per spare) + embedded (one entry) + zeroed (no entry)."""
+    return 1 + len(bound.owned_spare) + (len(lay) == 1) + (len(lay) == 0)
+
+
+def test_every_memory_function_of_the_campaign_is_enumerated() -> None:
+    assert set(STRATEGIES) - NOT_MEMORY <= set(FAMILIES)
+
+
+def test_iov_memset_enumeration_is_every_layout_count_offset_bytes_and_fill() -> None:
+    """Rebuild each case's (layout, cnt, offset, bytes, fill) and compare with the full product."""
+    seen: Counter[tuple[Any, ...]] = Counter()
+    for case in cases("iov_memset", TINY):
+        (call,) = case.calls
+        arr, cnt, off, fill, nb = call.args
+        regions = {r.name: r for r in case.regions}
+        entries = regions[arr.region].init
+        data = next(r for r in case.regions if r.kind == "data")
+        lay = tuple(NULL if base == 0 else n for base, n in entries)
+        # back to back in one data region of exactly the total
+        pos = 0
+        for base, n in entries:
+            if base != 0:
+                assert base == Ref(data.name, pos)
+                pos += n
+        assert data.size == total(lay) == pos
+        seen[(lay, cnt, off, nb, fill)] += 1
+    expected = Counter(
+        (lay, cnt, off, nb, fill)
+        for lay in all_layouts(TINY, TINY.max_vectors)
+        for cnt in range(len(lay) + 1)
+        for off in [*range(total(lay) + 2), SIZE_MAX]
+        for nb in [*range(total(lay) + 2), SIZE_MAX]
+        for fill in TINY.fills
+    )
+    assert seen == expected
+    assert max(seen.values()) == 1
+
+
+def test_case_counts_follow_from_the_bound() -> None:
+    b = TINY
+    layouts = all_layouts(b, b.max_vectors)
+    qlayouts = all_layouts(b, b.max_qiov_vectors)
+    alayouts = all_layouts(b, b.max_alloc_vectors)
+    sq = {lay: n_sizes(b, total(lay)) ** 2 for lay in [*layouts, *qlayouts, *alayouts]}
+    # sizes that only meet arithmetic (sums, comparisons) also take the arith huge values
+    sqa = {lay: n_sizes(b, total(lay), arith=True) ** 2 for lay in [*qlayouts, *alayouts]}
+    expected = {
+        # each count, offset and byte count, with the buffer and with NULL
+        "iov_to_buf_full": sum((len(lay) + 1) * sq[lay] * 2 for lay in layouts),
+        # destination counts 0..n+1 of an n+1-entry array, source counts 0..n
+        "iov_copy": sum((len(lay) + 2) * (len(lay) + 1) * sq[lay] for lay in layouts),
+        # per count: each byte count x (NULL undo, undo, undo then iov_discard_undo)
+        "iov_discard_back_undoable": sum(
+            (len(lay) + 1) * n_sizes(b, total(lay), arith=True) * 3 for lay in layouts
+        ),
+        "iov_discard_front": sum((len(lay) + 1) * n_sizes(b, total(lay), arith=True) for lay in layouts),
+        # each vector kind x offset x byte count x fill
+        "qemu_iovec_memset": sum(qiov_kinds(b, lay) * sq[lay] * len(b.fills) for lay in qlayouts),
+        # content: every zero/non-zero pattern up to the cap, else all-zero and all-non-zero
+        "qemu_iovec_is_zero": sum(
+            qiov_kinds(b, lay) * sqa[lay] * (2 ** total(lay) if total(lay) <= b.max_zero_class_bytes else 2)
+            for lay in qlayouts
+        ),
+        # lengths may also be huge (NULL-based): more options per entry; counts 0..n
+        "iov_size": sum(
+            (n + 1) * (len(slot_options(b)) + len(b.huge) + len(b.arith_huge)) ** n
+            for n in range(b.max_vectors + 1)
+        ),
+        # functions that allocate take their vectors from the smaller alloc layouts
+        "qemu_iovec_init_slice": sum(qiov_kinds(b, lay) * sqa[lay] for lay in alayouts),
+        # each hint, followed by 0..max_adds adds
+        "qemu_iovec_init": len(b.hints) * (b.max_adds + 1),
+        # NULL or a buffer, each length 0..max_len+1 or huge, then qemu_iovec_buf or not
+        "qemu_iovec_init_buf": 2 * n_sizes(b, b.max_len, arith=True) * 2,
+        # a's kind (no zeroed) x zero/non-zero bytes x shape (same, fewer, longer) x
+        # (identical or differing at each byte) x both orders
+        "qemu_iovec_compare": sum(
+            (qiov_kinds(b, lay) - (len(lay) == 0)) * 2 * (3 if lay else 1) * (total(lay) + 1) * 2
+            for lay in alayouts
+        ),
+    }
+    for func, n in expected.items():
+        assert count_cases(func, b) == n, func
+
+
+def test_enumerated_cases_are_distinct_and_end_with_the_function() -> None:
+    for func in ("qemu_iovec_concat", "qemu_iovec_clone", "iov_discard_undo", "qemu_iovec_add"):
+        all_cases = list(cases(func, TINY))
+        assert len(set(all_cases)) == len(all_cases), func
+        for case in all_cases:
+            assert any(c.func == func for c in case.calls), func
+
+
+def test_quick_bound_agrees_on_the_original(reference: Any) -> None:
+    progress: list[tuple[str, int]] = []
+    result = run_exhaustive(reference, QUICK_BOUND, progress=lambda f, n: progress.append((f, n)))
+    assert result.ok, result.summary()
+    assert [f.func for f in result.functions] == list(FAMILIES)
+    for f in result.functions:
+        assert f.cases == count_cases(f.func, QUICK_BOUND) > 0
+        assert 0 <= f.ub_skipped < f.cases
+        assert (f.func, f.cases) in progress
+    assert result.cases == sum(f.cases for f in result.functions)
+    assert result.summary().startswith(f"{result.cases} cases, all agree")
+
+
+@pytest.mark.parametrize(
+    "funcs",
+    [
+        ("qemu_iovec_discard_back", "qemu_iovec_memset", "qemu_iovec_add", "qemu_iovec_reset"),
+        ("iov_discard_front_undoable", "iov_discard_back", "qemu_iovec_compare", "qemu_iovec_init_extended"),
+    ],
+)
+def test_reused_worlds_give_the_outcomes_of_fresh_runs(reference: Any, funcs: tuple[str, ...]) -> None:
+    """verify=True runs every case from scratch too and records an error on any difference."""
+    result = run_exhaustive(reference, TINY, list(funcs), verify=True)
+    assert result.ok, result.summary()
+    # the reuse actually happened: far fewer Runs built than cases
+    assert sum(f.builds for f in result.functions) < result.cases // 2
+
+
+def test_unknown_function_is_rejected(reference: Any) -> None:
+    with pytest.raises(ValueError, match="iov_bogus"):
+        run_exhaustive(reference, TINY, ["iov_bogus"])
+
+
+# -- a mutant that differs only at one boundary ------------------------------------------------------
+FRONT = "if (cur->iov_len > bytes) {"  # first occurrence: iov_discard_front_undoable (line 681)
+ASSERT_SIZE = "assert(qiov->size >= bytes);"  # qemu_iovec_discard_back (line 758)
+
+
+@pytest.fixture(scope="module")
+def mutant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    text = (Path(reference_c.DEFAULT_SOURCE)).read_text()
+    assert text.count(FRONT) == 2 and text.count(ASSERT_SIZE) == 1
+    # discard_front: an entry exactly as long as the bytes left is now kept (as a zero-length
+    # remainder) instead of dropped; discard_back: discarding exactly the whole size now fails
+    text = text.replace(FRONT, "if (cur->iov_len >= bytes) {", 1)
+    text = text.replace(ASSERT_SIZE, "assert(qiov->size > bytes);")
+    path = tmp_path_factory.mktemp("mutant") / "iov.c"
+    path.write_text(text)
+    return path, reference_c.load(path)
+
+
+def _lens(case: Case, array: Ref) -> list[int]:
+    region = next(r for r in case.regions if r.name == array.region)
+    return [n for _, n in region.init]
+
+
+def _qiov_size(case: Case, q: Ref) -> int:
+    """The size of vector ``q`` before the call under test: as initialised, or the added lengths."""
+    init = next(r for r in case.regions if r.name == q.region).init
+    if init is not None:
+        return int(init.size)
+    return sum(c.args[2] for c in case.calls[:-1] if c.func == "qemu_iovec_add" and c.args[0] == q)
+
+
+def test_mutant_found_only_at_a_boundary(
+    mutant: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, ref = mutant
+    result = run_exhaustive(
+        ref, QUICK_BOUND, ["iov_discard_front", "qemu_iovec_discard_back", "iov_discard_back"]
+    )
+    front, qback, back = result.functions
+    assert not result.ok
+    assert back.difference is None and back.error is None  # the second `if` is untouched
+    assert result.first_difference is front
+
+    # iov_discard_front: the bytes discarded end exactly where one of the counted entries ends
+    assert front.difference is not None and front.case is not None and front.error is None
+    call = front.case.calls[-1]
+    ptr_region = next(r for r in front.case.regions if r.name == call.args[0].region)
+    cnt_region = next(r for r in front.case.regions if r.name == call.args[1].region)
+    lens = _lens(front.case, ptr_region.init)[: cnt_region.init]
+    prefix_sums = {sum(lens[:k]) for k in range(1, len(lens) + 1)}
+    assert call.args[2] in prefix_sums
+
+    # qemu_iovec_discard_back: the assert now fails, and only for bytes == size
+    assert qback.difference is not None and qback.case is not None
+    assert "assert" in qback.difference
+    call = qback.case.calls[-1]
+    with pytest.raises(Discrepancy) as info:
+        Judge(PyWorld(), CWorld(ref)).check(qback.case)
+    c_outcome = info.value.outcomes[1]
+    assert c_outcome.assertion is not None and c_outcome.assertion[3] == "qiov->size > bytes"
+    assert call.args[1] == _qiov_size(qback.case, call.args[0])
+
+    # the report is a replayable case
+    case_json = qback.case_json
+    assert case_json is not None and case_from_json(case_json) == qback.case
+    assert case_to_json(qback.case) == case_json
+    from harness.report import replay_case_json
+
+    assert replay_case_json(case_json, str(path)) == 1
+    assert "DIFFERENT" in capsys.readouterr().out
+    assert "qemu_iovec_discard_back" in qback.case.describe()
