@@ -196,7 +196,6 @@ def _worker_run(func: str, config: Config) -> FunctionResult:
     return result
 
 
-
 def run_campaign(
     funcs: Sequence[str], config: Config, jobs: int, show: Callable[[str, int, FunctionResult | None], None]
 ) -> list[FunctionResult]:
@@ -227,8 +226,9 @@ def run_campaign(
     thread.start()
     results: list[FunctionResult] = []
     try:
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(config, progress)) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_worker_init, initargs=(config, progress)
+        ) as pool:
             pending = {pool.submit(_worker_run, f, config): f for f in funcs}
             for future in as_completed(pending):
                 try:
@@ -245,9 +245,14 @@ def run_campaign(
         # a worker died in C despite the signal guard: its case is still in flight
         for path in leftover_inflight(config):
             case = case_from_json(path.read_text())
-            results.append(FunctionResult(
-                case.func, difference="C crashed: it killed the worker process on this case",
-                case_json=path.read_text(), detail=case.describe()))
+            results.append(
+                FunctionResult(
+                    case.func,
+                    difference="C crashed: it killed the worker process on this case",
+                    case_json=path.read_text(),
+                    detail=case.describe(),
+                )
+            )
         results += crashed
     for path in leftover_inflight(config):
         path.unlink(missing_ok=True)
@@ -256,3 +261,48 @@ def run_campaign(
 
 def default_database() -> str:
     return str(Path.cwd() / ".hypothesis" / "iovconf")
+
+
+# -- the exhaustive engine, split over worker processes --------------------------------------------
+def _exhaustive_chunk(funcs: list[str], config: Config, bound_name: str) -> list[FunctionResult]:
+    import reference_c
+
+    from . import exhaustive
+
+    bound = exhaustive.QUICK_BOUND if bound_name == "quick" else exhaustive.DEFAULT_BOUND
+    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    result = exhaustive.run_exhaustive(reference, bound, funcs)
+    out = []
+    for f in result.functions:
+        out.append(
+            FunctionResult(
+                f.func,
+                cases=f.cases,
+                ub={"undefined": f.ub_skipped} if f.ub_skipped else {},
+                seconds=f.seconds,
+                difference=f.difference,
+                case_json=f.case_json,
+                detail=f.case.describe() if f.case is not None else None,
+                error=f.error,
+            )
+        )
+    return out
+
+
+def run_exhaustive_campaign(
+    funcs: Sequence[str], config: Config, jobs: int, bound_name: str
+) -> list[FunctionResult]:
+    """Every case up to the bound for each memory function, ``jobs`` processes sharing them."""
+    from .exhaustive import NOT_MEMORY
+
+    todo = [f for f in funcs if f not in NOT_MEMORY and f in STRATEGIES]
+    if jobs <= 1 or len(todo) < 2:
+        return _exhaustive_chunk(todo, config, bound_name)
+    chunks = [todo[k::jobs] for k in range(jobs)]
+    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    results: list[FunctionResult] = []
+    with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        for part in pool.map(_exhaustive_chunk, chunks, [config] * jobs, [bound_name] * jobs):
+            results += part
+    order = {f: k for k, f in enumerate(todo)}
+    return sorted(results, key=lambda r: order[r.func])

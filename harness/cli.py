@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="campaign seed (printed when not given)")
     run.add_argument("--assert-mode", choices=("trap", "abort"), default="trap")
     run.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
+    run.add_argument(
+        "--engine",
+        choices=("all", "hypothesis", "exhaustive"),
+        default="all",
+        help="Hypothesis campaigns, the exhaustive bounded engine, or both (default)",
+    )
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
     run.add_argument(
@@ -121,13 +127,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"  {name}: MISSING from the C source (reported, not run)")
     funcs = [f for f in funcs if f not in missing]
     replayed = _replay_leftovers(console, config, Path(args.report))
-    start = time.perf_counter()
-    show = _progress(console, len(funcs))
-    results = run_campaign(funcs, config, args.jobs, show)
-    elapsed = time.perf_counter() - start
-    _table(console, results, missing)
-    total = sum(r.cases for r in results)
-    console.print(f"{total} cases in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s), seed {seed}")
+    results: list[FunctionResult] = []
+    if args.engine in ("all", "hypothesis"):
+        start = time.perf_counter()
+        show = _progress(console, len(funcs))
+        results = run_campaign(funcs, config, args.jobs, show)
+        elapsed = time.perf_counter() - start
+        _table(console, results, missing)
+        total = sum(r.cases for r in results)
+        console.print(
+            f"Hypothesis: {total} cases in {elapsed:.1f}s "
+            f"({total / max(elapsed, 1e-9):.0f} cases/s), seed {seed}"
+        )
+    if args.engine in ("all", "exhaustive"):
+        results += _exhaustive(console, funcs, config, args)
     unconfirmed = _ub_campaign(console, args, seed, c_source) if args.ub_cases else 0
     failed = [r for r in results if r.difference]
     errors = [r for r in results if r.error]
@@ -147,6 +160,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failed or missing or replayed or unconfirmed:
         return EXIT_DIFFER
     return EXIT_USAGE if errors else EXIT_AGREE
+
+
+def _exhaustive(
+    console: Console, funcs: list[str], config: Config, args: argparse.Namespace
+) -> list[FunctionResult]:
+    """The exhaustive bounded engine over the memory functions; prints its table and totals."""
+    from .campaign import run_exhaustive_campaign
+    from .exhaustive import DEFAULT_BOUND, QUICK_BOUND
+
+    bound_name = "quick" if args.profile == "quick" else "default"
+    bound = QUICK_BOUND if bound_name == "quick" else DEFAULT_BOUND
+    console.print(f"exhaustive engine: {bound.describe()}")
+    start = time.perf_counter()
+    results = run_exhaustive_campaign(funcs, config, args.jobs, bound_name)
+    elapsed = time.perf_counter() - start
+    _table(console, results, [], title="exhaustive bounded proof")
+    cases = sum(r.cases for r in results)
+    bad = [r for r in results if r.difference or r.error]
+    verdict = "all agree" if not bad else f"{len(bad)} functions differ"
+    console.print(
+        f"exhaustive: {cases} cases, {verdict}, in {elapsed:.1f}s ({cases / max(elapsed, 1e-9):.0f} cases/s "
+        f"on {args.jobs} processes)"
+    )
+    return results
 
 
 def _ub_campaign(console: Console, args: argparse.Namespace, seed: int, c_source: str | None) -> int:
@@ -254,8 +291,10 @@ def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
     return show
 
 
-def _table(console: Console, results: list[FunctionResult], missing: list[str]) -> None:
-    table = Table(title="per-function results")
+def _table(
+    console: Console, results: list[FunctionResult], missing: list[str], title: str = "per-function results"
+) -> None:
+    table = Table(title=title)
     for col in ("function", "cases", "UB (C skipped)", "asserts fired", "time (s)", "status"):
         table.add_column(
             col, justify="right" if col not in ("function", "status", "asserts fired") else "left"
