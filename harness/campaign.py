@@ -6,13 +6,11 @@ import multiprocessing
 import os
 import queue
 import sys
-import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from .case import case_from_json
 from .io_strategies import IO_STRATEGIES
-from .judge import Discrepancy, Judge, Tally, counting_asserts
+from .judge import CCrashed, Discrepancy, Judge, Tally, counting_asserts
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld
 
@@ -137,6 +135,11 @@ def run_function(
         before = Counter(evaluated)
         try:
             test()
+        except CCrashed as crash:
+            result.difference = f"C crashed: {crash.difference}"
+            result.case_json = case_to_json(crash.case)
+            note = "(not shrunk: C crashed, and the process was not trusted any further)"
+            result.detail = f"{crash.case.describe()}\n  {note}"
         except Discrepancy as d:
             result.difference = d.difference
             result.case_json = case_to_json(d.case)
@@ -170,93 +173,108 @@ def _discrepancy_in(exc: BaseException) -> Discrepancy | None:
     return None
 
 
-# -- running many functions, possibly in parallel ------------------------------------------------
-_worker_judge: Judge | None = None
-_worker_queue: Any = None
+# -- running many functions, each in its own child process -----------------------------------------
+#: a child that reports no progress for this long is stuck (e.g. C left the heap locked): killed
+SILENCE_LIMIT = 120.0
 
 
-def _worker_init(config: Config, progress: Any) -> None:
-    global _worker_judge, _worker_queue
-    _worker_judge = make_judge(config)
-    _worker_queue = progress
-
-
-def _worker_run(func: str, config: Config) -> FunctionResult:
-    assert _worker_judge is not None
+def _child_main(func: str, config: Config, conn: Any, progress: Any) -> None:
+    """In a fresh process: one function's campaign; the result goes back through ``conn``."""
+    judge = make_judge(config)
     last = [0.0]
 
     def report(f: str, n: int) -> None:
         now = time.monotonic()
         if now - last[0] > 0.25:
             last[0] = now
-            _worker_queue.put((f, n))
+            progress.put((f, n))
 
-    result = run_function(func, config, _worker_judge, report)
-    _worker_queue.put((func, result.cases))
-    return result
+    result = run_function(func, config, judge, report)
+    if judge.tainted_by is None:
+        finish_inflight(judge)
+    conn.send(result)
+    conn.close()
+    if judge.tainted_by is not None:
+        os._exit(0)  # C wrote wild memory here: leave without running any more of this process
+
+
+def _lost_child(func: str, config: Config, pid: int, why: str) -> FunctionResult:
+    """A child died or hung: the case it had in flight in C is the culprit."""
+    path = Path(config.inflight_dir or ".") / f"inflight-{pid}.json"
+    if not path.is_file():
+        return FunctionResult(func, error=f"worker {why} with no C case in flight")
+    text = path.read_text()
+    path.unlink()
+    case = case_from_json(text)
+    return FunctionResult(
+        func,
+        difference=f"C crashed: the worker {why} on this case (C was running it)",
+        case_json=text,
+        detail=case.describe(),
+    )
 
 
 def run_campaign(
     funcs: Sequence[str], config: Config, jobs: int, show: Callable[[str, int, FunctionResult | None], None]
 ) -> list[FunctionResult]:
-    """Run every function in ``funcs``; ``show`` hears (func, cases so far, result when done)."""
-    if jobs <= 1:
-        judge = make_judge(config)
-        serial: list[FunctionResult] = []
-        for func in funcs:
-            result = run_function(func, config, judge, lambda f, n: show(f, n, None))
-            show(func, result.cases, result)
-            serial.append(result)
-        finish_inflight(judge)
-        return serial
-    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    """Run every function in ``funcs``, ``jobs`` child processes at a time.
+
+    A child per function isolates the functions from each other and from the parent:
+    a C crash that kills a child, or leaves it hung, is reported with the case it had
+    in flight, and the campaign goes on.
+    """
+    ctx = multiprocessing.get_context("fork")
     progress: Any = ctx.Queue()
-    crashed: list[FunctionResult] = []
-    done = threading.Event()
-
-    def pump() -> None:
-        while not done.is_set():
-            try:
-                f, n = progress.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            show(f, n, None)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
+    pending = list(funcs)
+    running: dict[str, tuple[Any, Any, float]] = {}
     results: list[FunctionResult] = []
-    try:
-        with ProcessPoolExecutor(
-            jobs, mp_context=ctx, initializer=_worker_init, initargs=(config, progress)
-        ) as pool:
-            pending = {pool.submit(_worker_run, f, config): f for f in funcs}
-            for future in as_completed(pending):
+
+    def finish(func: str, result: FunctionResult, pid: int | None) -> None:
+        show(func, result.cases, result)
+        results.append(result)
+        if config.inflight_dir and pid is not None:  # reported now: nothing left for the next run
+            (Path(config.inflight_dir) / f"inflight-{pid}.json").unlink(missing_ok=True)
+
+    while pending or running:
+        while pending and len(running) < max(jobs, 1):
+            func = pending.pop(0)
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child_main, args=(func, config, child, progress), daemon=True)
+            proc.start()
+            child.close()
+            running[func] = (proc, parent, time.monotonic())
+        try:
+            func, n = progress.get(timeout=0.2)
+            if func in running:
+                proc, conn, _ = running[func]
+                running[func] = (proc, conn, time.monotonic())
+            show(func, n, None)
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        for func, (proc, conn, last) in list(running.items()):
+            if conn.poll():
                 try:
-                    r = future.result()
-                except BrokenProcessPool:
-                    crashed.append(FunctionResult(pending[future], error="worker process died"))
-                    continue
-                show(r.func, r.cases, r)
-                results.append(r)
-    finally:
-        done.set()
-        thread.join()
-    if crashed:
-        # a worker died in C despite the signal guard: its case is still in flight
-        for path in leftover_inflight(config):
-            case = case_from_json(path.read_text())
-            results.append(
-                FunctionResult(
-                    case.func,
-                    difference="C crashed: it killed the worker process on this case",
-                    case_json=path.read_text(),
-                    detail=case.describe(),
+                    result: FunctionResult | None = conn.recv()
+                except EOFError:
+                    result = None
+                proc.join(5)
+                del running[func]
+                finish(
+                    func, result or _lost_child(func, config, proc.pid, f"died ({proc.exitcode})"), proc.pid
                 )
-            )
-        results += crashed
-    for path in leftover_inflight(config):
-        path.unlink(missing_ok=True)
-    return results
+            elif not proc.is_alive():
+                del running[func]
+                finish(
+                    func, _lost_child(func, config, proc.pid, f"died (exit status {proc.exitcode})"), proc.pid
+                )
+            elif now - last > SILENCE_LIMIT:
+                proc.kill()
+                proc.join(5)
+                del running[func]
+                finish(func, _lost_child(func, config, proc.pid, f"hung for {SILENCE_LIMIT:.0f}s"), proc.pid)
+    order = {f: k for k, f in enumerate(funcs)}
+    return sorted(results, key=lambda r: order.get(r.func, 0))
 
 
 def default_database() -> str:

@@ -27,6 +27,19 @@ class Discrepancy(AssertionError):
         self.names = names
 
 
+class CCrashed(BaseException):
+    """The C side crashed (or corrupted its caller) on ``case``.
+
+    A BaseException on purpose: Hypothesis stops at once instead of shrinking, since
+    a process whose C code just wrote wild memory should run as little as possible.
+    """
+
+    def __init__(self, case: Case, difference: str) -> None:
+        super().__init__(f"C crashed on case ({case.func}): {difference}\n{case.describe()}")
+        self.case = case
+        self.difference = difference
+
+
 @dataclass
 class Tally:
     """What a campaign saw for one function."""
@@ -46,6 +59,8 @@ class Judge:
         #: where the case about to run in the reference is saved first, so a C crash
         #: that kills the process still leaves the case behind for the next run
         self.inflight = inflight
+        #: the case on which C crashed in this process, after which C is not run again here
+        self.tainted_by: Case | None = None
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
         """Run ``case`` in both worlds; the reference is skipped when the port finds UB."""
@@ -56,12 +71,17 @@ class Judge:
             if tally is not None:
                 tally.ub[ours.ub] += 1
             return ours
+        if self.tainted_by is not None:
+            raise CCrashed(self.tainted_by, "an earlier C crash in this process; C is not run here again")
         if self.inflight is not None:
             self.inflight.write_text(case_to_json(case))
         theirs = run_case(self.reference, case)
         names = (self.port.name, self.reference.name)
         difference = first_difference(ours, theirs, names)
         if difference is not None:
+            if any(r[0] == "crash" for r in theirs.results):
+                self.tainted_by = case
+                raise CCrashed(case, difference)
             raise Discrepancy(case, difference, (ours, theirs), names)
         if tally is not None and ours.assertion is not None and ours.assertion[0] == "iov.c":
             tally.fired[ours.assertion[1]] += 1

@@ -57,6 +57,8 @@ def test_run_catches_a_changed_c_file_and_writes_a_reproducer(tmp_path: Path) ->
     )
     r = harness(
         "run",
+        "--engine",
+        "hypothesis",
         "--only",
         "qemu_iovec_add",
         "--examples",
@@ -130,3 +132,35 @@ def test_list_shows_functions_and_all_assert_sites(tmp_path: Path) -> None:
         if "assert(" in line:
             assert f"│ {lineno} " in r.stdout or f" {lineno} " in r.stdout
     assert "/24 assert sites" in r.stdout
+
+
+def test_a_crashing_source_is_reported_with_its_case_and_reproducers(tmp_path: Path) -> None:
+    """A source whose iov_size dereferences NULL for 3 entries: exit 1, 'C CRASHED on case',
+    a Python and a C reproducer, and nothing left in flight for the next run."""
+    crashing = mutant(
+        tmp_path,
+        "        len += iov[i].iov_len;\n",
+        "        len += (iov_cnt == 3 ? (const struct iovec *)0 : iov)[i].iov_len;\n",
+    )
+    r = harness(
+        "run",
+        "--engine",
+        "hypothesis",
+        "--only",
+        "iov_size,qemu_iovec_reset",
+        "--examples",
+        "300",
+        "--seed",
+        "3",
+        "--c-source",
+        str(crashing),
+        "--report",
+        str(tmp_path / "rep"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "C CRASHED on case (iov_size)" in r.stdout
+    assert "call  iov_size(&iov" in r.stdout and ", 3)" in r.stdout
+    assert "qemu_iovec_reset" in r.stdout  # the other function's campaign still ran
+    assert list((tmp_path / "rep").glob("iov_size-*.py")) and list((tmp_path / "rep").glob("iov_size-*.c"))
+    assert not list((tmp_path / ".iovconf" / "inflight").glob("*.json"))
