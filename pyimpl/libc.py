@@ -30,7 +30,8 @@ def memset(mem: Memory, dst: int, c: int, n: int) -> None:
     if dst == 0:
         raise UndefinedBehaviour("null-pointer", f"memset({dst:#x}, {c}, {n})")
     if n:
-        mem.view(dst, n)[:] = bytes([c & 0xFF]) * n
+        view = mem.view(dst, n)  # out of bounds is UB before a fill of n bytes is built
+        view[:] = bytes([c & 0xFF]) * n
 
 
 def g_new(mem: Memory, struct_size: int, n_structs: int, *, zero: bool = False) -> int:

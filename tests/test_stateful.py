@@ -1,0 +1,260 @@
+"""Stateful differential tests: QEMUIOVector lifecycles on the port and on C at once.
+
+The state machine (``harness.stateful.IovecMachine``) keeps one arena per side
+and makes random sequences of QEMUIOVector calls on both, comparing results and
+every observation after each call.  These tests run it, check that a sequence it
+records is a case the judge and ``python -m harness replay`` re-run to the same
+end, and check that it catches changes to iov.c that only show across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import seed as hseed
+from hypothesis import settings as hsettings
+from hypothesis.stateful import run_state_machine_as_test
+
+import reference_c
+from harness import stateful
+from harness.case import Arg, Ref, Region, case_from_json, case_to_json
+from harness.cli import main as cli_main
+from harness.judge import Discrepancy, Judge
+from harness.report import replay_case_json
+from harness.stateful import IovecMachine, SequenceDiscrepancy, compact_json, layout_regions, run_stateful
+from harness.worlds import CWorld, PyWorld, run_case
+
+IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
+
+#: one-line changes to iov.c that the machine must notice (old text, new text)
+CHANGES = {
+    "add grows to 2n+2": (
+        "        qiov->nalloc = 2 * qiov->nalloc + 1;",
+        "        qiov->nalloc = 2 * qiov->nalloc + 2;",
+    ),
+    "reset forgets the array": (
+        "    qiov->niov = 0;\n    qiov->size = 0;\n}",
+        "    qiov->niov = 0; qiov->nalloc = 0;\n    qiov->size = 0;\n}",
+    ),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_worlds(reference: Any) -> Iterator[None]:
+    """Machines built with no arguments compare the port with the ``reference`` fixture."""
+    with stateful.configured(PyWorld(), CWorld(reference)):
+        yield
+
+
+class TestIovecMachine(IovecMachine.TestCase):  # type: ignore[valid-type,misc]
+    """Property: for every sequence of up to 25 QEMUIOVector calls (init, init_external,
+    init_buf, add, concat, concat_iov, init_extended, init_slice, discard_back, reset,
+    destroy, to_buf, from_buf, memset, is_zero, compare, clone, subvec_niov, the iovec
+    discards and their undo) over one arena, the port and C return the same records and
+    leave the same arena, vectors, undo record, pointer/count variables and heap
+    counters after every call; and when the sequence runs to its end, every live heap
+    block is one owned vector's array and destroying the owned vectors empties both heaps.
+    """
+
+    settings = hsettings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+# -- a known sequence -------------------------------------------------------------------------
+D0 = bytes(range(0x10, 0x20))
+D1 = bytes(12)
+D2 = b"ABCDEFGH"
+IOV_A: list[tuple[Arg, int]] = [(Ref("d0"), 4), (Ref("d1"), 3), (Ref("d2", 1), 2), (0, 0)]
+IOV_B: list[tuple[Arg, int]] = [(Ref("d2", 4), 4), (Ref("d0", 8), 8), (Ref("d1", 2), 0)]
+
+
+def known_regions(src: bytes = bytes(range(64))) -> tuple[Region, ...]:
+    contents = {"d0": D0, "d1": D1, "d2": D2, "src": src}
+    return layout_regions(contents, {"iovA": IOV_A, "iovB": IOV_B})
+
+
+def known_machine(reference: Any, src: bytes = bytes(range(64))) -> IovecMachine:
+    m = IovecMachine(PyWorld(), CWorld(reference))
+    m.start(known_regions(src))
+    return m
+
+
+def test_a_known_sequence_agrees_and_replays_as_a_case(reference: Any, tmp_path: Path) -> None:
+    m = known_machine(reference)
+    m.step("qemu_iovec_init", Ref("q0"), 1)
+    m.step("qemu_iovec_add", Ref("q0"), Ref("d0", 2), 5)  # fits the hint
+    m.step("qemu_iovec_add", Ref("q0"), Ref("d2"), 3)  # full: grows to 2*1+1 = 3
+    m.step("qemu_iovec_init_external", Ref("q1"), Ref("iovA"), 3)  # size 4+3+2
+    m.step("qemu_iovec_concat", Ref("q0"), Ref("q1"), 1, 4)  # {d0+1, 3}, {d1, 1}: grows to 7
+    copied = m.step("qemu_iovec_to_buf", Ref("q0"), 0, Ref("out"), 100)
+    dropped = m.step("iov_discard_front_undoable", Ref("pA"), Ref("nA"), 3, Ref("undo"))
+    m.step("iov_discard_undo", Ref("undo"))
+    m.step("qemu_iovec_destroy", Ref("q0"))
+    assert m.ended is None and m.live
+    assert copied == ("ret", 5 + 3 + 3 + 1)
+    assert dropped == ("ret", 3)
+    assert m.port_run is not None
+    out = m.mem.read(m.at("out"), 12)
+    assert out == D0[2:7] + D2[0:3] + D0[1:4] + D1[0:1]
+    assert [m.kind(q) for q in ("q0", "q1", "q2", "q3")] == ["free", "external", "free", "free"]
+    observed = tuple(m.port_run.observe())
+    results = tuple(m.port_results)
+    assert dict(observed)["iovA[0]"] == (("arena", m.port_run.offsets["d0"]), 4)  # undone
+    assert dict(observed)["q1.size"] == 9
+    assert results == tuple(m.ref_results)
+    m.check_heap_and_destroy()  # nothing owned is left: both heaps already empty
+    m.teardown()
+
+    case = m.sequence_case()
+    assert case_from_json(case_to_json(case)) == case
+    assert case_from_json(compact_json(case)) == case
+    checked = Judge(PyWorld(), CWorld(reference)).check(case)  # raises Discrepancy on a difference
+    assert checked.results == results
+    alone = run_case(PyWorld(), case)
+    assert alone.results == results and alone.observations == observed
+
+    saved = tmp_path / "sequence.json"
+    saved.write_text(compact_json(case))
+    assert cli_main(["replay", str(saved)]) == 0
+
+
+def test_an_assert_ends_the_sequence_on_both_sides(reference: Any) -> None:
+    m = known_machine(reference)
+    m.step("qemu_iovec_init_external", Ref("q0"), Ref("iovB"), 2)
+    record = m.step("qemu_iovec_reset", Ref("q0"))  # reset of an external vector
+    assert record[0] == "assert" and record[3:] == ("qemu_iovec_reset", "qiov->nalloc != -1")
+    assert m.ended == "assert" and not m.live
+    assert m.ref_results == m.port_results
+    m.teardown()  # no heap check after the program would have aborted
+    outcome = Judge(PyWorld(), CWorld(reference)).check(m.sequence_case())
+    assert outcome.assertion is not None and outcome.assertion[2] == "qemu_iovec_reset"
+
+
+def test_undefined_behaviour_ends_the_sequence_without_running_c(reference: Any) -> None:
+    m = known_machine(reference)
+    m.step("qemu_iovec_init_buf", Ref("q0"), 0, 4)  # a NULL buffer of 4 bytes
+    record = m.step("qemu_iovec_to_buf", Ref("q0"), 0, Ref("out"), 4)  # memcpy from NULL
+    assert record[0] == "ub"
+    assert m.ended == "ub" and not m.live
+    assert len(m.ref_results) == len(m.port_results) - 1  # C never made the call
+    m.teardown()
+
+
+def test_owned_arrays_are_destroyed_at_the_end(reference: Any) -> None:
+    m = known_machine(reference)
+    m.step("qemu_iovec_init", Ref("q2"), 2)
+    m.step("qemu_iovec_add", Ref("q2"), Ref("d1"), 1)
+    m.step("qemu_iovec_init_buf", Ref("q3"), Ref("d2"), 8)  # embedded: nothing to free
+    m.check_heap_and_destroy()
+    assert [c.func for c in m.calls[-1:]] == ["qemu_iovec_destroy"] and m.calls[-1].args == (Ref("q2"),)
+    assert m.kind("q2") == "free" and m.mem.heap_stats().live == 0
+    m.teardown()
+
+
+def test_a_leak_is_reported(reference: Any) -> None:
+    m = known_machine(reference)
+    m.step("qemu_iovec_init", Ref("q2"), 2)
+    m.step("qemu_iovec_init", Ref("q2"), 1)  # re-initialising an owned vector loses its array
+    with pytest.raises(SequenceDiscrepancy, match="2 live heap blocks but the owned vectors hold 1"):
+        m.check_heap_and_destroy()
+    m.teardown()
+
+
+def test_an_invalid_free_in_the_port_is_reported(reference: Any) -> None:
+    m = known_machine(reference, src=(0x1000).to_bytes(8, "little") + bytes(56))
+    m.step("qemu_iovec_init", Ref("q0"), 1)
+    m.step("qemu_iovec_init_buf", Ref("q1"), Ref("q0"), 40)  # a vector over q0's own bytes
+    m.step("qemu_iovec_from_buf", Ref("q1"), 0, Ref("src"), 8)  # q0.iov = (void *)0x1000
+    with pytest.raises(SequenceDiscrepancy, match="invalid free"):
+        m.step("qemu_iovec_destroy", Ref("q0"))
+    assert len(m.ref_results) == len(m.port_results) - 1  # not run in C
+    m.teardown()
+
+
+class BrokenPort(PyWorld):
+    """The port with qemu_iovec_reset raising an exception no C call can stand for."""
+
+    def function(self, name: str) -> Callable[..., Any]:
+        if name != "qemu_iovec_reset":
+            return super().function(name)
+
+        def broken(mem: Any, qiov: int) -> None:
+            raise OverflowError("cannot fit 'int' into an index-sized integer")
+
+        return broken
+
+
+def test_an_exception_from_the_port_is_reported_with_the_case(reference: Any) -> None:
+    m = IovecMachine(BrokenPort(), CWorld(reference))
+    m.start(known_regions())
+    m.step("qemu_iovec_init", Ref("q3"), 0)
+    with pytest.raises(SequenceDiscrepancy, match="the port raised OverflowError") as info:
+        m.step("qemu_iovec_reset", Ref("q3"))
+    assert [c.func for c in info.value.case.calls] == ["qemu_iovec_init", "qemu_iovec_reset"]
+    m.teardown()
+    cut = stateful.minimise_case(info.value.case, BrokenPort(), CWorld(reference))
+    assert [c.func for c in cut.calls] == ["qemu_iovec_reset"]  # the init is not needed to fail
+
+
+def changed_source(tmp_path: Path, change: str) -> Path:
+    old, new = CHANGES[change]
+    text = IOV_C.read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "changed.c"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_the_machine_catches_a_change_that_shows_across_calls(change: str, tmp_path: Path) -> None:
+    path = changed_source(tmp_path, change)
+    changed = reference_c.load(path)
+    port, ref = PyWorld(), CWorld(changed)
+    with pytest.raises(SequenceDiscrepancy) as info:
+        run_state_machine_as_test(  # type: ignore[no-untyped-call]
+            hseed(0)(lambda: IovecMachine(port, ref)),  # a fixed seed: the same sequences every run
+            settings=hsettings(
+                max_examples=300,
+                stateful_step_count=25,
+                deadline=None,
+                database=None,
+                derandomize=False,
+                report_multiple_bugs=False,
+                phases=(Phase.generate,),  # found is enough here; run_stateful below shrinks
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    failure = info.value
+    assert "nalloc" in failure.difference
+    text = str(failure)
+    assert "python -m harness replay" in text and compact_json(failure.case) in text
+    # the printed case is a reproducer: it differs against the changed file only
+    with pytest.raises(Discrepancy):
+        Judge(port, ref).check(failure.case)
+    Judge(PyWorld(), CWorld(reference_c.load(IOV_C))).check(failure.case)  # the original agrees
+    assert replay_case_json(failure.case_json, str(path)) == 1
+    assert replay_case_json(failure.case_json, str(IOV_C)) == 0
+
+
+def test_run_stateful_reports_counts_and_a_cut_down_case(tmp_path: Path, reference: Any) -> None:
+    clean = run_stateful(reference, examples=5, seed=3)
+    assert clean["failure"] is None and clean["case_json"] is None
+    assert clean["cases"] >= 5 and clean["steps"] > 0 and clean["seconds"] >= 0
+    path = changed_source(tmp_path, "reset forgets the array")
+    changed = reference_c.load(path)
+    found = run_stateful(changed, examples=100, seed=3)
+    assert found["failure"] is not None and "nalloc" in found["difference"]
+    assert "python -m harness replay" in found["failure"]
+    case = case_from_json(found["case_json"])
+    assert case.calls[-1].func == "qemu_iovec_reset"
+    # cut down: dropping any one call before the reset loses the difference (or leaves UB)
+    with pytest.raises(Discrepancy):
+        Judge(PyWorld(), CWorld(changed)).check(case)
+    Judge(PyWorld(), CWorld(reference_c.load(IOV_C))).check(case)
+    for i in range(len(case.calls) - 1):
+        shorter = replace(case, calls=case.calls[:i] + case.calls[i + 1 :])
+        Judge(PyWorld(), CWorld(changed)).check(shorter)
