@@ -32,12 +32,13 @@ class Profile:
 
     name: str
     examples: int  # Hypothesis examples per function
+    sequences: int = 0  # stateful machine: QEMUIOVector call sequences
 
 
 PROFILES = {
-    "quick": Profile("quick", 500),
-    "default": Profile("default", 1500),
-    "deep": Profile("deep", 8000),
+    "quick": Profile("quick", 300, 40),
+    "default": Profile("default", 1500, 300),
+    "deep": Profile("deep", 8000, 2000),
 }
 
 
@@ -71,6 +72,8 @@ class Config:
 
 #: every function's campaign: memory functions, then sockets and hexdump
 CAMPAIGNS = {**STRATEGIES, **IO_STRATEGIES}
+#: the stateful machine's name in campaigns and tables
+STATEFUL = "stateful (QEMUIOVector lifecycles)"
 
 
 def function_seed(seed: int, func: str) -> int:
@@ -178,8 +181,27 @@ def _discrepancy_in(exc: BaseException) -> Discrepancy | None:
 SILENCE_LIMIT = 120.0
 
 
+def _run_stateful(config: Config) -> FunctionResult:
+    import reference_c
+
+    from .stateful import run_stateful
+
+    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    out = run_stateful(reference, config.profile.sequences, config.seed)
+    result = FunctionResult(STATEFUL, cases=out["cases"], seconds=out["seconds"], error=out["error"])
+    if out["case_json"] is not None:
+        result.difference = out["difference"]
+        result.case_json = out["case_json"]
+        result.detail = out["failure"]
+    return result
+
+
 def _child_main(func: str, config: Config, conn: Any, progress: Any) -> None:
     """In a fresh process: one function's campaign; the result goes back through ``conn``."""
+    if func == STATEFUL:
+        conn.send(_run_stateful(config))
+        conn.close()
+        return
     judge = make_judge(config)
     last = [0.0]
 

@@ -20,7 +20,7 @@ from rich.table import Table
 import pyimpl
 
 from . import sites as sites_mod
-from .campaign import CAMPAIGNS, PROFILES, Config, FunctionResult, default_database, run_campaign
+from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, FunctionResult, default_database, run_campaign
 from .report import load_case, replay_case_json, write_report
 
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
@@ -110,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     profile = PROFILES[args.profile]
     if args.examples:
-        profile = type(profile)(profile.name, args.examples)
+        profile = type(profile)(profile.name, args.examples, profile.sequences)
     config = Config(
         profile,
         c_source,
@@ -130,8 +130,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     results: list[FunctionResult] = []
     if args.engine in ("all", "hypothesis"):
         start = time.perf_counter()
-        show = _progress(console, len(funcs))
-        results = run_campaign(funcs, config, args.jobs, show)
+        stateful = [STATEFUL] if profile.sequences and not args.only else []
+        show = _progress(console, len(funcs) + len(stateful))
+        results = run_campaign([*funcs, *stateful], config, args.jobs, show)
         elapsed = time.perf_counter() - start
         _table(console, results, missing)
         total = sum(r.cases for r in results)
