@@ -71,3 +71,30 @@ def judge(reference: Any) -> Any:
     from .worlds import CWorld, PyWorld
 
     return Judge(PyWorld(), CWorld(reference))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test that failed on a discrepancy or a C crash leaves reproducers, as the CLI does."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None or report.when != "call":
+        return
+    from pathlib import Path
+
+    from .case import case_to_json
+    from .judge import CCrashed, Discrepancy
+    from .report import write_report
+
+    exc = call.excinfo.value
+    if isinstance(exc, (Discrepancy, CCrashed)):
+        c_source = item.config.getoption("--c-source")
+        script = write_report(
+            Path("iovconf-reports"),
+            exc.case.func or "case",
+            exc.difference,
+            case_to_json(exc.case),
+            exc.case.describe(),
+            c_source,
+        )
+        report.sections.append(("iovconf reproducer", f"{script} (and {script.with_suffix('.c')})"))
