@@ -1,0 +1,49 @@
+"""Trap mode and abort mode agree on every assert site of iov.c the harness reaches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, find, settings
+
+import reference_c
+from harness.campaign import CAMPAIGNS
+from harness.case import Case
+from harness.sites import UNREACHABLE, assert_sites
+from harness.worlds import CWorld, PyWorld, run_case
+
+ROOT = Path(__file__).resolve().parent.parent
+REACHABLE = [s for s in assert_sites(ROOT / "reference_c" / "iov.c") if (s.func, s.expr) not in UNREACHABLE]
+#: the campaign whose cases reach a site inside a helper
+CAMPAIGN_OF = {"iov_copy": "iov_copy", "qiov_slice": "qiov_slice"}
+
+
+def test_every_site_is_either_reachable_or_has_a_reason() -> None:
+    sites = assert_sites(ROOT / "reference_c" / "iov.c")
+    assert len(sites) == 24
+    assert len(REACHABLE) == 24 - len(UNREACHABLE)
+
+
+@pytest.mark.parametrize("site", REACHABLE, ids=lambda s: f"{s.func}:{s.line}")
+def test_trap_and_abort_mode_report_the_same_assertion(site: Any, reference: Any) -> None:
+    """A generated case that makes this site fail in the port fails at the same site, with the
+    same expression and the same memory, in the trap build and in the abort build (real glibc
+    assert in a forked child)."""
+    port = PyWorld()
+
+    def fires(case: Case) -> bool:
+        outcome = run_case(port, case)
+        return outcome.assertion is not None and outcome.assertion[:2] == ("iov.c", site.line)
+
+    campaign = CAMPAIGNS[CAMPAIGN_OF.get(site.func, site.func)]
+    case = find(campaign, fires, settings=settings(max_examples=3000, database=None,
+                                                    suppress_health_check=list(HealthCheck)))
+    trap = run_case(CWorld(reference), case) if reference.flavour == "trap" else None
+    aborting = run_case(CWorld(reference_c.load(reference.source_path, flavour="abort")), case)
+    expected = run_case(port, case)
+    assert aborting.assertion == expected.assertion == ("iov.c", site.line, site.func, site.expr)
+    assert aborting == expected
+    if trap is not None:
+        assert trap == aborting
