@@ -123,8 +123,15 @@ def mutants() -> list[tuple[int, str, str, str]]:
     funcs = function_of_lines(lines)
     out = []
     in_comment = False
+    dead = False  # inside `#else` of `#ifdef CONFIG_POSIX`: never compiled here
     for i, text in enumerate(lines):
         stripped = text.strip()
+        if stripped.startswith("#else"):
+            dead = True
+        elif stripped.startswith("#endif"):
+            dead = False
+        if dead:
+            continue
         if stripped.startswith("/*"):
             in_comment = not stripped.endswith("*/")
             continue
