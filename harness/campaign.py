@@ -117,21 +117,23 @@ def run_function(
         if os.environ.get("CI"):
             db = ReadOnlyDatabase(db)
 
-    @settings(
-        max_examples=config.profile.examples,
-        deadline=None,
-        database=db,
-        suppress_health_check=list(HealthCheck),
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
-        report_multiple_bugs=False,
-    )
-    @given(CAMPAIGNS[func])
     def agrees(case: Any) -> None:
         judge.check(case, tally)
         if on_case is not None:
             on_case(func, tally.cases)
 
-    test = hypothesis_seed(function_seed(config.seed, func))(agrees)
+    # its own name gives each function its own entries in the example database
+    agrees.__name__ = agrees.__qualname__ = f"agrees_{func}"
+    test = hypothesis_seed(function_seed(config.seed, func))(
+        settings(
+            max_examples=config.profile.examples,
+            deadline=None,
+            database=db,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+            report_multiple_bugs=False,
+        )(given(CAMPAIGNS[func])(agrees))
+    )
     result = FunctionResult(func)
     start = time.perf_counter()
     with counting_asserts() as evaluated:
