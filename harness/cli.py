@@ -285,7 +285,7 @@ def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
                 print(line, flush=True)
         elif live:
             progress.update(task, description=f"{func}: {cases} cases, {rate:.0f}/s")
-        elif now - state["last"] > 10:
+        elif now - state["last"] > 10 and now - t0 > 1:
             state["last"] = now
             print(f"  ... {func}: {cases} cases, {rate:.0f}/s", flush=True)
 
