@@ -56,6 +56,7 @@ class FunctionResult:
     case_json: str | None = None
     detail: str | None = None
     error: str | None = None
+    ub_samples: dict[str, str] = field(default_factory=dict)  # kind -> case JSON
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def run_function(
     result.seconds = time.perf_counter() - start
     result.cases = tally.cases
     result.ub = dict(tally.ub)
+    result.ub_samples = {kind: case_to_json(case) for kind, case in tally.ub_samples.items()}
     result.fired = dict(tally.fired)
     return result
 

@@ -142,7 +142,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.engine in ("all", "exhaustive"):
         results += _exhaustive(console, funcs, config, args)
-    unconfirmed = _ub_campaign(console, args, seed, c_source) if args.ub_cases else 0
+    unconfirmed = _confirm_port_ub(console, results, c_source, args)
+    if args.ub_cases:
+        unconfirmed += _ub_campaign(console, args, seed, c_source)
     failed = [r for r in results if r.difference]
     errors = [r for r in results if r.error]
     for r in failed:
@@ -185,6 +187,49 @@ def _exhaustive(
         f"on {args.jobs} processes)"
     )
     return results
+
+
+def _confirm_port_ub(
+    console: Console, results: list[FunctionResult], c_source: str | None, args: argparse.Namespace
+) -> int:
+    """Cases the port called UB were not run in C: the sanitizers must confirm one per kind
+    and function, or a port that wrongly claims UB would dodge the judge."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reference_c import build
+
+    from .case import case_from_json
+    from .ub import EXPECTED, confirms, sanitizer_report
+
+    samples = [(r.func, kind, text) for r in results for kind, text in r.ub_samples.items()]
+    if not samples:
+        return 0
+    build.build(c_source, flavour="sanitize")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max(args.jobs, 1)) as pool:
+        reports = list(pool.map(lambda s: sanitizer_report(case_from_json(s[2]), c_source), samples))
+    unconfirmed = 0
+    for (func, kind, text), report in zip(samples, reports, strict=True):
+        if kind in EXPECTED and confirms(kind, report):
+            continue
+        unconfirmed += 1
+        script = write_report(
+            Path(args.report),
+            func,
+            f"the port claims UB ({kind}); sanitizers: {report}",
+            text,
+            case_from_json(text).describe(),
+            c_source,
+        )
+        console.print(
+            f"\nUNCONFIRMED UB in {func}: the port says {kind}, the sanitizers say: {report}\n"
+            f"reproducer: {script}"
+        )
+    console.print(
+        f"UB claims of the port: {len(samples)} sampled, {len(samples) - unconfirmed} confirmed by "
+        f"ASan/UBSan ({time.perf_counter() - start:.1f}s)"
+    )
+    return unconfirmed
 
 
 def _ub_campaign(console: Console, args: argparse.Namespace, seed: int, c_source: str | None) -> int:

@@ -48,6 +48,9 @@ class Tally:
     ub: Counter[str] = field(default_factory=Counter)
     fired: Counter[int] = field(default_factory=Counter)  # assert line -> cases where it failed
     seconds: float = 0.0
+    #: the first UB-classified case of each kind: C was not run on them, so the
+    #: sanitizers must later confirm the port did not just claim UB to dodge the judge
+    ub_samples: dict[str, Case] = field(default_factory=dict)
 
 
 class Judge:
@@ -70,6 +73,7 @@ class Judge:
         if ours.ub is not None:
             if tally is not None:
                 tally.ub[ours.ub] += 1
+                tally.ub_samples.setdefault(ours.ub, case)
             return ours
         if self.tainted_by is not None:
             raise CCrashed(self.tainted_by, "an earlier C crash in this process; C is not run here again")

@@ -39,7 +39,6 @@ UB_KINDS = (
     "null-pointer",  # memcpy/memset with a NULL pointer, or a NULL dereference
     "zero-length-vla",  # a variable-length array of size <= 0 (qemu_iovec_clone)
     "signed-overflow",  # int arithmetic leaving the int range
-    "offset-wrap",  # offset + len wraps past 2**64, slipping past a bounds assert
     "overlapping-memcpy",  # memcpy between overlapping areas
     "stack-overflow",  # a variable-length array larger than the stack
 )

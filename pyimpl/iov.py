@@ -367,10 +367,9 @@ def iov_skip_offset(mem: Memory, iov: int, offset: int) -> tuple[int, int]:
 @cfunction(382, static=True, qiov="pointer", offset="size_t", len_="size_t")
 def qiov_slice(mem: Memory, qiov: int, offset: int, len_: int) -> tuple[int, int, int, int]:
     """iov.c:382 — the entries spanning [offset, offset+len); returns (iov, *head, *tail, *niov)."""
-    if offset + len_ > SIZE_MAX:
-        # The sum wraps and slips past the assert; the walk then leaves the array.
-        raise UndefinedBehaviour("offset-wrap", f"offset {offset} + len {len_} wraps in qiov_slice")
-    _assert(offset + len_ <= _qiov_size(mem, qiov), "offset + len <= qiov->size", "qiov_slice", 388)
+    # size_t arithmetic: a sum that wraps slips past the assert (defined in C); the walk
+    # that follows leaves the array or not, and the memory model sees which
+    _assert(size_t(offset + len_) <= _qiov_size(mem, qiov), "offset + len <= qiov->size", "qiov_slice", 388)
     iov, head = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
     end_iov, tail = iov_skip_offset(mem, iov, size_t(head + len_))
     if tail > 0:
@@ -450,12 +449,11 @@ def qemu_iovec_init_extended(
 @cfunction(481, qiov="pointer", offset="size_t", bytes_="size_t")
 def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool:
     """iov.c:481 — whether [offset, offset+bytes) of the vector is all zero bytes."""
-    if offset + bytes_ > SIZE_MAX:
-        raise UndefinedBehaviour(
-            "offset-wrap", f"offset {offset} + bytes {bytes_} wraps in qemu_iovec_is_zero"
-        )
     _assert(
-        offset + bytes_ <= _qiov_size(mem, qiov), "offset + bytes <= qiov->size", "qemu_iovec_is_zero", 486
+        size_t(offset + bytes_) <= _qiov_size(mem, qiov),
+        "offset + bytes <= qiov->size",
+        "qemu_iovec_is_zero",
+        486,
     )
     iov, current_offset = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
     while bytes_:
