@@ -199,6 +199,18 @@ def load_port_mutant(path: Path) -> object:
     return module
 
 
+def unconfirmed_ub(samples: dict[str, str]) -> str | None:
+    """The first UB claim of the port that the sanitizers do not confirm (as the CLI checks)."""
+    from harness.case import case_from_json
+    from harness.ub import EXPECTED, confirms, sanitizer_report
+
+    for kind, text in samples.items():
+        report = sanitizer_report(case_from_json(text), None)
+        if kind not in EXPECTED or not confirms(kind, report):
+            return f"{kind}: {report}"
+    return None
+
+
 def check_port(args: tuple[int, int, str, str, str, int, int]) -> dict[str, object]:
     """Run the campaign with a mutated port against the original C."""
     index, lineno, func, old, new, examples, seed = args
@@ -231,6 +243,10 @@ def check_port(args: tuple[int, int, str, str, str, int, int]) -> dict[str, obje
             r = run_function(name, config, judge)
             if r.difference or r.error:
                 verdict.update(status="killed", by=name, detail=(r.difference or r.error or "")[:200])
+                break
+            claim = unconfirmed_ub(r.ub_samples)
+            if claim:
+                verdict.update(status="killed", by=name, detail=f"UB claim not confirmed: {claim}"[:200])
                 break
         else:
             verdict.update(status="survived", tried=targets(func))
