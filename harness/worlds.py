@@ -54,7 +54,7 @@ class PyWorld(World):
         self.module = module
 
     def new_memory(self) -> pyimpl.Memory:
-        return pyimpl.Memory()
+        return pyimpl.Memory(strict=False)  # C semantics: no argument checks beyond C's own
 
     def function(self, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = getattr(self.module, name)

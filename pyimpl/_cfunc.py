@@ -60,6 +60,60 @@ def _check(name: str, ctype: str, value: object) -> None:
         raise ValueError(f"{name}: {value} does not fit C type {ctype} [{lo}, {hi}]")
 
 
+#: pointer parameters the functions dereference (others are only stored or offset)
+_DEREFERENCED = frozenset(
+    {
+        "iov",
+        "_iov",
+        "dst_iov",
+        "src_iov",
+        "qiov",
+        "dst",
+        "src",
+        "source",
+        "mid_qiov",
+        "dest",
+        "a",
+        "b",
+        "undo",
+        "iov_cnt",
+    }
+)
+#: (iovec array, entry count) parameter pairs
+_ARRAYS = (
+    ("iov", "iov_cnt"),
+    ("_iov", "iov_cnt"),
+    ("dst_iov", "dst_iov_cnt"),
+    ("src_iov", "src_cnt"),
+    ("iov", "niov"),
+)
+
+
+def _check_objects(mem: Memory, func: str, ctypes: dict[str, str], args: dict[str, Any]) -> None:
+    """Strict memories: pointers must lead to objects, and counts must fit their arrays.
+
+    C would read whatever lies there (undefined behaviour); a library user gets a
+    ValueError naming the argument before anything is written.
+    """
+    for name, value in args.items():
+        if name in _DEREFERENCED and ctypes[name] == "pointer" and value and mem.region_at(value) is None:
+            raise ValueError(f"{name}: {value:#x} is not inside any region of this memory")
+    for array_name, count_name in _ARRAYS:
+        if array_name not in args or count_name not in args:
+            continue
+        array, count = args[array_name], args[count_name]
+        if count_name == "iov_cnt" and "discard" in func:  # unsigned *iov_cnt (and iovec **iov)
+            count = mem.u32(count)
+            if "front" in func:
+                array = mem.u64(array)
+        if count <= 0:
+            continue
+        region = mem.region_at(array)
+        room = 0 if region is None else (region.end - array) // 16
+        if count > room:
+            raise ValueError(f"{count_name}: {count} entries, but the array at {array_name} holds {room}")
+
+
 def cfunction(line: int, *, static: bool = False, header: bool = False, **ctypes: str) -> Callable[[F], F]:
     """Declare a port of the C function at ``line`` with parameter C types ``ctypes``."""
 
@@ -78,7 +132,13 @@ def cfunction(line: int, *, static: bool = False, header: bool = False, **ctypes
                 raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
             for (pname, ctype), value in zip(spec, args, strict=True):
                 _check(pname, ctype, value)
-            return func(mem, *args)
+            if mem.strict and mem.depth == 0:
+                _check_objects(mem, func.__name__, ctypes, dict(zip(ctypes, args, strict=True)))
+            mem.depth += 1
+            try:
+                return func(mem, *args)
+            finally:
+                mem.depth -= 1
 
         return checked  # type: ignore[return-value]
 

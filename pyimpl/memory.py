@@ -98,7 +98,16 @@ class HeapStats:
 class Memory:
     """An address space: regions at integer addresses, plus a counted GLib heap."""
 
-    def __init__(self) -> None:
+    strict: bool
+    depth: int
+
+    def __init__(self, *, strict: bool = True) -> None:
+        #: strict (for library users): pointer arguments must lead to objects and counts must
+        #: fit their arrays, else ValueError before anything is written.  The harness uses
+        #: strict=False, where such calls run as in C and any stray access is UB.
+        self.strict = strict
+        #: how deep the port's functions are nested in each other (checks apply at depth 0)
+        self.depth = 0
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._next = FIRST_ADDRESS

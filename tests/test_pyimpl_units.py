@@ -160,12 +160,30 @@ def test_clone_of_an_empty_vector_is_a_zero_length_vla() -> None:
 
 
 def test_reading_past_the_iovec_array_is_undefined() -> None:
-    mem = pyimpl.Memory()
+    mem = pyimpl.Memory(strict=False)  # as C: the count is not checked against the array
     data = mem.buffer(b"ab")
     arr = vectors(mem, data, [2])
     with pytest.raises(pyimpl.UndefinedBehaviour) as info:
         pyimpl.iov_size(mem, arr, 2)
     assert info.value.kind == "out-of-bounds"
+
+
+def test_a_strict_memory_rejects_a_count_past_the_array_before_writing() -> None:
+    mem = pyimpl.Memory()
+    data = mem.buffer(b"abcd")
+    arr = vectors(mem, data, [2, 2])
+    src = mem.buffer(b"WXYZ")
+    with pytest.raises(ValueError, match="iov_cnt: 3 entries, but the array at iov holds 2"):
+        pyimpl.iov_from_buf(mem, arr, 3, 0, src, 4)
+    assert mem.read(data, 4) == b"abcd"
+    with pytest.raises(ValueError, match="qiov: 0x10 is not inside any region"):
+        pyimpl.qemu_iovec_reset(mem, 0x10)
+    cnt, var = mem.buffer(4), mem.buffer(8)
+    mem.set_u32(cnt, 5)
+    mem.set_u64(var, arr)
+    with pytest.raises(ValueError, match="iov_cnt: 5 entries"):
+        pyimpl.iov_discard_front(mem, var, cnt, 1)
+    assert pyimpl.iov_from_buf(mem, arr, 2, 0, src, 4) == 4  # within bounds: runs as in C
 
 
 def test_offset_plus_len_wrapping_is_defined_until_the_walk_leaves_the_array() -> None:
