@@ -8,7 +8,10 @@ case in one world, runs its calls, and records everything observable.
 
 from __future__ import annotations
 
+import functools
 import io
+import signal
+import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +61,33 @@ class PyWorld(World):
 
     def function(self, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = getattr(self.module, name)
-        return fn
+        return functools.partial(_bounded, fn)
+
+
+class PortTimeout(Exception):
+    """A port call ran for PORT_TIME_LIMIT seconds: it hangs where C returns (or also hangs)."""
+
+
+#: wall-clock seconds one port call may take before it counts as hung (they take microseconds)
+PORT_TIME_LIMIT = 20.0
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise PortTimeout(f"the port ran for {PORT_TIME_LIMIT:.0f}s")
+
+
+def _bounded(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a port function under a real-time alarm (main thread only), so a port that loops
+    forever becomes a ("timeout",) record instead of a hung worker."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, PORT_TIME_LIMIT)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class CWorld(World):
@@ -126,7 +155,7 @@ def classify(exc: BaseException) -> tuple[Any, ...] | None:
         return ("missing", str(exc))
     if name == "CCrash":
         return ("crash", str(exc))
-    if name == "CTimeout":
+    if name in ("CTimeout", "PortTimeout"):
         return ("timeout",)
     return None
 

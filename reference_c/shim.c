@@ -5,7 +5,7 @@
  *  - trapped assert / fatal GLib errors / missing functions (longjmp back
  *    to the wrapper that is running);
  *  - a guard for SIGSEGV, SIGBUS, SIGFPE, SIGILL (on an alternate stack)
- *    and a CPU timer (ITIMER_VIRTUAL, SIGVTALRM) around each call;
+ *    and a CPU timer (ITIMER_PROF, SIGPROF: user + system time, so a loop of syscalls is caught too) around each call;
  *  - the counted GLib heap with a table of live blocks;
  *  - qemu_hexdump and buffer_is_zero;
  *  - raw memory and stream helpers for the Python facade.
@@ -36,7 +36,7 @@ static long long timeout_usec = 2000000;
 static volatile sig_atomic_t timer_armed;
 
 static const int guarded_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-                                       SIGVTALRM };
+                                       SIGPROF };
 #define N_GUARDED (sizeof(guarded_signals) / sizeof(guarded_signals[0]))
 static struct sigaction previous[N_GUARDED];
 static int installed;
@@ -59,7 +59,7 @@ static void arm_timer(void)
                           (suseconds_t)(timeout_usec % 1000000) },
         };
         timer_armed = 1;
-        setitimer(ITIMER_VIRTUAL, &it, NULL);
+        setitimer(ITIMER_PROF, &it, NULL);
     }
 }
 
@@ -67,7 +67,7 @@ static void disarm_timer(void)
 {
     if (timer_armed) {
         static const struct itimerval zero;
-        setitimer(ITIMER_VIRTUAL, &zero, NULL);
+        setitimer(ITIMER_PROF, &zero, NULL);
         timer_armed = 0;
     }
 }
@@ -239,7 +239,7 @@ static void chain(int idx, int sig, siginfo_t *info, void *ctx)
         prev->sa_handler(sig);
         return;
     }
-    if (sig == SIGVTALRM) {
+    if (sig == SIGPROF) {
         return;     /* a late tick of our own timer after the call ended */
     }
     /* Default action: restore it and deliver the signal again; the
@@ -254,9 +254,9 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
 
     if (trapping()) {
         iovconf_trap.signum = sig;
-        trap_out(sig == SIGVTALRM ? IOVCONF_TIMEOUT : IOVCONF_CRASH, errno);
+        trap_out(sig == SIGPROF ? IOVCONF_TIMEOUT : IOVCONF_CRASH, errno);
     }
-    if (sig == SIGVTALRM && active) {
+    if (sig == SIGPROF && active) {
         /* The process timer fired on another thread: pass it on. */
         pthread_kill(active_thread, sig);
         return;
