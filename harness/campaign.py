@@ -142,7 +142,7 @@ def run_function(
         try:
             test()
         except CCrashed as crash:
-            result.difference = f"C crashed: {crash.difference}"
+            result.difference = f"{crash.what}: {crash.difference}"
             result.case_json = case_to_json(crash.case)
             note = "(not shrunk: C crashed, and the process was not trusted any further)"
             result.detail = f"{crash.case.describe()}\n  {note}"

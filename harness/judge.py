@@ -34,10 +34,22 @@ class CCrashed(BaseException):
     a process whose C code just wrote wild memory should run as little as possible.
     """
 
+    what = "C crashed"
+
     def __init__(self, case: Case, difference: str) -> None:
-        super().__init__(f"C crashed on case ({case.func}): {difference}\n{case.describe()}")
+        super().__init__(f"{self.what} on case ({case.func}): {difference}\n{case.describe()}")
         self.case = case
         self.difference = difference
+
+
+class PortHung(CCrashed):
+    """The port did not return within the harness's time limit on ``case``.
+
+    Like a crash it ends the campaign at once: shrinking would wait out the limit
+    again for every candidate.
+    """
+
+    what = "the port hung"
 
 
 @dataclass
@@ -70,6 +82,8 @@ class Judge:
         ours = run_case(self.port, case)
         if tally is not None:
             tally.cases += 1
+        if ours.last[0] == "timeout":
+            raise PortHung(case, f"{self.port.name} did not return (timeout) on call {len(ours.results)}")
         if ours.ub is not None:
             if tally is not None:
                 tally.ub[ours.ub] += 1
