@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,6 +301,28 @@ def check(args: tuple[int, int, str, str, str, int, int]) -> dict[str, object]:
         return verdict
 
 
+def isolated(job: tuple[int, int, str, str, str, int, int], target: str, timeout: float) -> dict[str, object]:
+    """Check one mutant in a fresh process: a mutant that wrecks or hangs it cannot stall the run.
+
+    A process that outlives ``timeout`` is what the CLI's watchdog reports as a hung
+    worker, so the mutant counts as caught."""
+    index, lineno, func, old, new = job[:5]
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", json.dumps([target, *job])],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        verdict: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        verdict = {"status": "killed", "by": "watchdog", "detail": f"no verdict in {timeout:.0f}s (hung)"}
+    except (IndexError, json.JSONDecodeError):
+        verdict = {"status": "killed", "by": "crash", "detail": f"checker died: {out.returncode}"}
+    verdict.update(index=index, line=lineno, func=func, old=old.strip(), new=new.strip() or "<deleted>")
+    return verdict
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--limit", type=int, help="check a random sample of this many mutants")
@@ -308,9 +331,18 @@ def main() -> int:
     ap.add_argument("--func", help="only mutants inside this C function")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="mutants.json")
+    ap.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds per mutant before it counts as hung"
+    )
+    ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--rerun", help="a previous --out file: check only the mutants it did not kill")
     ap.add_argument("--target", choices=("c", "port"), default="c", help="mutate iov.c or pyimpl/iov.py")
     a = ap.parse_args()
+    if a.one:
+        target, *job = json.loads(a.one)
+        verdict = (check if target == "c" else check_port)(tuple(job))  # type: ignore[arg-type]
+        print(json.dumps(verdict, default=str))
+        return 0
     source = mutants() if a.target == "c" else port_mutants()
     todo = list(source)
     if a.rerun:
@@ -324,8 +356,8 @@ def main() -> int:
     print(f"{len(todo)} mutants", flush=True)
     jobs = [(k, ln, f, old, new, a.examples, a.seed) for k, (ln, f, old, new) in enumerate(todo)]
     results = []
-    with multiprocessing.get_context("fork").Pool(a.jobs) as pool:
-        for v in pool.imap_unordered(check if a.target == "c" else check_port, jobs):
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for v in pool.map(lambda job: isolated(job, a.target, a.timeout), jobs):
             results.append(v)
             print(
                 f"[{len(results)}/{len(jobs)}] {v['status']:14} {v['func']}:{v['line']} "
