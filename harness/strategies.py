@@ -364,11 +364,23 @@ def _init_extended(draw: st.DrawFn) -> Case:
         mid, v = draw(qiov(b))
         mid_offset, mid_len = draw(size_arg(v)), draw(size_arg(v))
     # sizes whose sum is exactly SIZE_MAX or just past it probe the overflow checks
-    head_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE),
-                              st.sampled_from([(SIZE_MAX - mid_len + d) % (1 << 64) for d in (-1, 0, 1)])))
+    head_len = draw(
+        st.one_of(
+            st.just(0),
+            st.integers(1, 3),
+            st.sampled_from(HUGE),
+            st.sampled_from([(SIZE_MAX - mid_len + d) % (1 << 64) for d in (-1, 0, 1)]),
+        )
+    )
     rest = (SIZE_MAX - head_len - mid_len) % (1 << 64)
-    tail_len = draw(st.one_of(st.just(0), st.integers(1, 3), st.sampled_from(HUGE),
-                              st.sampled_from([(rest + d) % (1 << 64) for d in (0, 1)])))
+    tail_len = draw(
+        st.one_of(
+            st.just(0),
+            st.integers(1, 3),
+            st.sampled_from(HUGE),
+            st.sampled_from([(rest + d) % (1 << 64) for d in (0, 1)]),
+        )
+    )
     head = draw(st.sampled_from((0, b.data(b"HEAD"))))
     tail = draw(st.sampled_from((0, b.data(b"TAIL"))))
     if draw(st.integers(0, 9)) == 0:
