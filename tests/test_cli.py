@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from changes import changed_iov_c
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,11 +26,7 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def mutant(tmp_path: Path, old: str, new: str) -> Path:
     """reference iov.c with one line changed (the change must exist exactly once)."""
-    text = (ROOT / "reference_c" / "iov.c").read_text()
-    assert text.count(old) == 1
-    path = tmp_path / "changed.c"
-    path.write_text(text.replace(old, new))
-    return path
+    return changed_iov_c(tmp_path, old, new)
 
 
 def test_run_agrees_on_the_original(tmp_path: Path) -> None:

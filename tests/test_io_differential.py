@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from changes import changed_iov_c
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -375,12 +376,7 @@ CHANGES = {
 
 
 def changed_source(tmp_path: Path, change: str) -> Path:
-    old, new = CHANGES[change]
-    text = IOV_C.read_text()
-    assert text.count(old) == 1
-    path = tmp_path / "changed_iov.c"
-    path.write_text(text.replace(old, new))
-    return path
+    return changed_iov_c(tmp_path, *CHANGES[change], name="changed_iov.c")
 
 
 def shows_after_partial(change: str) -> Case:

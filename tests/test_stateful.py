@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from changes import changed_iov_c
 from hypothesis import HealthCheck, Phase
 from hypothesis import seed as hseed
 from hypothesis import settings as hsettings
@@ -201,12 +202,7 @@ def test_an_exception_from_the_port_is_reported_with_the_case(reference: Any) ->
 
 
 def changed_source(tmp_path: Path, change: str) -> Path:
-    old, new = CHANGES[change]
-    text = IOV_C.read_text()
-    assert text.count(old) == 1
-    path = tmp_path / "changed.c"
-    path.write_text(text.replace(old, new))
-    return path
+    return changed_iov_c(tmp_path, *CHANGES[change], name="changed.c")
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
