@@ -153,12 +153,18 @@ def port_mutants() -> list[tuple[int, str, str, str]]:
     """One-line mutants of the port's function bodies (a deleted statement becomes ``pass``)."""
     lines = PORT.read_text().split("\n")
     out, func = [], "?"
+    in_docstring = False
     for i, text in enumerate(lines):
         m = re.match(r"^def (\w+)\(", text)
         if m:
             func = m.group(1)
             continue
         stripped = text.strip()
+        if text.count('"""') % 2:  # a docstring opens or closes on this line
+            in_docstring = not in_docstring
+            continue
+        if in_docstring:
+            continue
         if (
             func.startswith("_")
             or not text.startswith("    ")
