@@ -103,6 +103,17 @@ CALLERS = {
 }
 
 
+def swapped(text: str, code: str, swaps: list[tuple[str, str]]) -> list[str]:
+    """Each distinct line made by applying one swap at one place in ``code`` (a prefix of ``text``)."""
+    seen: list[str] = []
+    for pattern, repl in swaps:
+        for m in re.finditer(pattern, code):
+            new = text[: m.start()] + repl + text[m.end() :]
+            if new != text and new not in seen:
+                seen.append(new)
+    return seen
+
+
 def function_of_lines(lines: list[str]) -> list[str]:
     func, out = "?", []
     for text in lines:
@@ -136,14 +147,7 @@ def mutants() -> list[tuple[int, str, str, str]]:
             continue
         if i < 24 or not stripped or stripped.startswith(("//", "*", "#")) or funcs[i] == "?":
             continue
-        code = text.split("/*")[0]
-        seen = set()
-        for pattern, repl in SWAPS:
-            for m in re.finditer(pattern, code):
-                new = text[: m.start()] + repl + text[m.end() :]
-                if new != text and new not in seen:
-                    seen.add(new)
-                    out.append((i + 1, funcs[i], text, new))
+        out += [(i + 1, funcs[i], text, new) for new in swapped(text, text.split("/*")[0], SWAPS)]
         if stripped.endswith(";") and not stripped.startswith(("return", "}")) and "{" not in stripped:
             out.append((i + 1, funcs[i], text, ""))  # the statement deleted, line kept
     return out
@@ -175,13 +179,7 @@ def port_mutants() -> list[tuple[int, str, str, str]]:
         code = text.split("#")[0]
         if re.search(r'"[^"]*"', code) and "_assert(" in code:
             code = code.split('"')[0]  # mutate the condition, not the expression text
-        seen = set()
-        for pattern, repl in PY_SWAPS:
-            for m in re.finditer(pattern, code):
-                new = text[: m.start()] + repl + text[m.end() :]
-                if new != text and new not in seen:
-                    seen.add(new)
-                    out.append((i + 1, func, text, new))
+        out += [(i + 1, func, text, new) for new in swapped(text, code, PY_SWAPS)]
         if not stripped.endswith((":", ",", "(")) and not stripped.startswith(
             ("return", "raise", "if ", "while ")
         ):

@@ -10,6 +10,7 @@ pass silently is *unconfirmed*: a finding about the port or the oracle.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -197,6 +198,7 @@ class KindResult:
     reports: dict[str, int] = field(default_factory=dict)
 
 
+@functools.cache
 def libasan() -> str:
     out = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True)
     return out.stdout.strip()

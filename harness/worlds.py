@@ -211,16 +211,15 @@ class Run:
         return ("wild", offset)
 
     # -- building ----------------------------------------------------------------
+    def _poke(self, addr: int, data: bytes) -> None:
+        """Store as an observer: pyimpl refuses ordinary stores into guards, C memory does not."""
+        getattr(self.mem, "poke", self.mem.write)(addr, data)
+
     def _fill_guards(self, parts: list[tuple[int, bool]]) -> None:
         pos = 0
-        poke = getattr(self.mem, "poke", self.mem.write)
-        view = self._arena_view()  # one buffer: no byte-by-byte poke (pyimpl)
         for size, guard in parts:
             if guard:
-                if view is not None:
-                    view[pos : pos + size] = bytes([GUARD_BYTE]) * size
-                else:
-                    poke(self.base + pos, bytes([GUARD_BYTE]) * size)
+                self._poke(self.base + pos, bytes([GUARD_BYTE]) * size)
             pos += size
 
     def _init(self, name: str, kind: str, init: Any) -> None:
@@ -335,19 +334,9 @@ class Run:
         return obs
 
     # -- reuse (the exhaustive engine makes many calls against one layout) ----------
-    def _arena_view(self) -> memoryview | None:
-        """The arena as one writable buffer when the memory keeps it as one (pyimpl does), else None."""
-        region_at = getattr(self.mem, "region_at", None)
-        region = region_at(self.base) if region_at is not None else None
-        backing = getattr(getattr(region, "view", None), "obj", None)
-        if isinstance(backing, bytearray) and len(backing) == self.total:
-            return memoryview(backing)
-        return None
-
     def arena_bytes(self) -> bytes:
         """Every byte of the arena now, guards included."""
-        view = self._arena_view()
-        return bytes(view) if view is not None else bytes(self.mem.peek(self.base, self.total))
+        return bytes(self.mem.peek(self.base, self.total))
 
     def checkpoint(self, spans: tuple[tuple[int, int], ...] = ()) -> Checkpoint:
         """Remember the arena bytes, ``spans`` (addr, n) of heap blocks and the heap counters;
@@ -369,11 +358,7 @@ class Run:
             heap = self.mem.heap_stats()
         if self.pairs or self.streams or heap != cp.heap:
             return False
-        view = self._arena_view()
-        if view is not None:
-            view[:] = cp.arena
-        else:
-            getattr(self.mem, "poke", self.mem.write)(self.base, cp.arena)
+        self._poke(self.base, cp.arena)
         for addr, saved in cp.spans:
             self.mem.write(addr, saved)
         self.mem.errno = 0

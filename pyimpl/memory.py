@@ -303,13 +303,18 @@ class Memory:
             n -= len(chunk)
         return bytes(out)
 
-    def poke(self, addr: int, data: bytes) -> None:
+    def poke(self, addr: int, data: bytes | memoryview) -> None:
         """Store ``data`` even into guard regions; for observers setting up a world."""
-        for i, byte in enumerate(data):
-            region = self.region_at(addr + i)
+        src = memoryview(data)
+        while len(src):
+            region = self.region_at(addr)
             if region is None:
-                raise ValueError(f"addr: {addr + i:#x} is not mapped")
-            region.view[addr + i - region.start] = byte
+                raise ValueError(f"addr: {addr:#x} is not mapped")
+            off = addr - region.start
+            n = min(len(src), region.size - off)
+            region.view[off : off + n] = src[:n]
+            addr += n
+            src = src[n:]
 
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` points into a live heap block, else None."""

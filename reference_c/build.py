@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,34 +75,13 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "coverage": (("-O0", "-g", "-fwrapv", "--coverage"), ("--coverage",)),
 }
 
-_SHIM_CDEF = """
-struct iovconf_trap {
-    int status; int signum; int line; int err;
-    const char *expr; const char *func; const char *file;
-    char message[256];
-};
-struct iovconf_heap_stats { uint64_t allocs; uint64_t reallocs; uint64_t frees; uint64_t serial; };
-struct iovconf_stream { FILE *fp; char *text; size_t len; };
-void iovconf_install(void);
-void iovconf_set_timeout_usec(long long usec);
-long long iovconf_get_timeout_usec(void);
-const struct iovconf_trap *iovconf_last(void);
-int iovconf_load(char *dst, uintptr_t src, size_t n);
-int iovconf_store(uintptr_t dst, const char *src, size_t n);
-uintptr_t iovconf_raw_alloc(size_t n);
-void iovconf_raw_free(uintptr_t p);
-void iovconf_heap_get_stats(struct iovconf_heap_stats *out);
-size_t iovconf_heap_live_since(uint64_t serial);
-int iovconf_heap_find(uintptr_t addr, uint64_t *serial, size_t *offset);
-size_t iovconf_heap_release_since(uint64_t serial);
-struct iovconf_stream *iovconf_stream_open(void);
-int iovconf_stream_close(struct iovconf_stream *s);
-void iovconf_stream_free(struct iovconf_stream *s);
-void iovconf_child_begin(int fd);
-void iovconf_child_end(int status);
-void iovconf_replay_begin(const char *log, size_t len);
-int iovconf_replay_end(void);
-"""
+def _shim_cdef() -> str:
+    """What Python needs of shim.h, taken from shim.h itself: its structs and the
+    declarations after the "For Python" marker (comments dropped for cffi)."""
+    text = (HERE / "shim.h").read_text()
+    structs = re.findall(r"^struct iovconf_\w+ \{.*?^\};", text, re.S | re.M)
+    for_python = text.split("/* For Python", 1)[1].split("*/", 1)[1].rsplit("#endif", 1)[0]
+    return re.sub(r"/\*.*?\*/", "", "\n".join([*structs, for_python]), flags=re.S)
 
 
 def compile_flags(flavour: str) -> list[str]:
@@ -194,7 +174,7 @@ def stubs_source() -> str:
 
 
 def cdef_text(available: frozenset[str]) -> str:
-    lines = [_SHIM_CDEF]
+    lines = [_shim_cdef()]
     for f in FUNCTIONS:
         if f.name in available:
             lines.append(f"int {wrapper_name(f.name)}({', '.join(_wrapper_params(f))});")

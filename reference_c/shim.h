@@ -63,7 +63,7 @@ void iovconf_fatal(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 void iovconf_missing(const char *name) __attribute__((noreturn));
 
-/* For Python (declared in the cffi cdef too). */
+/* For Python (build.py reads the cffi cdef from here to the end). */
 void iovconf_install(void);
 void iovconf_set_timeout_usec(long long usec);
 long long iovconf_get_timeout_usec(void);
