@@ -1,17 +1,25 @@
-"""Differential campaigns: Hypothesis drives every function's strategy through the judge."""
+"""Differential campaigns: each (engine, function) job runs in its own child process.
+
+Engines: ``hypothesis`` (a function's strategy, shrinking to a minimal case),
+``exhaustive`` (every case up to a bound, smallest first) and ``stateful`` (the
+QEMUIOVector lifecycle machine).  Every engine judges through the one
+:class:`~harness.judge.Judge` step and reports a :class:`~harness.results.FunctionResult`.
+
+A child per job isolates the jobs from each other and from the parent: a C crash
+that kills a child, or leaves it hung, is reported with the case it had in flight
+(``harness.inflight``), and the campaign goes on.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import queue
-import sys
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +27,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
-from .case import case_from_json
+from pyimpl.hooks import observing_asserts
+
+from . import inflight
+from .case import Case, case_to_json
 from .io_strategies import IO_STRATEGIES
-from .judge import CCrashed, Discrepancy, Judge, Tally, counting_asserts
+from .judge import CCrashed, Discrepancy, Judge, Tally, describe_failure, discrepancy_in
+from .results import HOW, FunctionResult
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld
 
@@ -33,30 +45,15 @@ class Profile:
     name: str
     examples: int  # Hypothesis examples per function
     sequences: int = 0  # stateful machine: QEMUIOVector call sequences
+    bound: str = "default"  # the exhaustive engine's bound (harness.exhaustive.BOUNDS)
+    ub_cases: int = 0  # UB campaign: generated cases per kind
 
 
 PROFILES = {
-    "quick": Profile("quick", 300, 40),
-    "default": Profile("default", 1500, 300),
-    "deep": Profile("deep", 8000, 2000),
+    "quick": Profile("quick", 300, 40, "quick", 0),
+    "default": Profile("default", 1500, 300, "default", 0),
+    "deep": Profile("deep", 8000, 2000, "default", 8),
 }
-
-
-@dataclass
-class FunctionResult:
-    """The outcome of one function's campaign, small enough to pass between processes."""
-
-    func: str
-    cases: int = 0
-    ub: dict[str, int] = field(default_factory=dict)
-    fired: dict[int, int] = field(default_factory=dict)
-    evaluated: dict[int, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    difference: str | None = None
-    case_json: str | None = None
-    detail: str | None = None
-    error: str | None = None
-    ub_samples: dict[str, str] = field(default_factory=dict)  # kind -> case JSON
 
 
 @dataclass(frozen=True)
@@ -71,10 +68,13 @@ class Config:
     inflight_dir: str | None = None
 
 
-#: every function's campaign: memory functions, then sockets and hexdump
+#: every function's Hypothesis campaign: memory functions, then sockets and hexdump
 CAMPAIGNS = {**STRATEGIES, **IO_STRATEGIES}
 #: the stateful machine's name in campaigns and tables
 STATEFUL = "stateful (QEMUIOVector lifecycles)"
+
+#: a job: (engine, function)
+Job = tuple[str, str]
 
 
 def function_seed(seed: int, func: str) -> int:
@@ -85,32 +85,37 @@ def make_judge(config: Config) -> Judge:
     import reference_c
 
     reference = reference_c.load(config.c_source, flavour=config.assert_mode)
-    inflight = None
-    if config.inflight_dir:
-        Path(config.inflight_dir).mkdir(parents=True, exist_ok=True)
-        inflight = Path(config.inflight_dir) / f"inflight-{os.getpid()}.json"
-    return Judge(PyWorld(), CWorld(reference), inflight)
+    flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
+    return Judge(PyWorld(), CWorld(reference), flight=flight)
 
 
-def finish_inflight(judge: Judge) -> None:
-    """The run ended normally: nothing was left in flight."""
-    if judge.inflight is not None:
-        judge.inflight.unlink(missing_ok=True)
+def _key(*parts: object) -> str:
+    return "|".join(map(str, parts))
 
 
-def leftover_inflight(config: Config) -> list[Path]:
-    """Cases a previous run was running in C when its process died."""
-    if not config.inflight_dir or not Path(config.inflight_dir).is_dir():
-        return []
-    return sorted(Path(config.inflight_dir).glob("inflight-*.json"))
+def _fill(result: FunctionResult, tally: Tally, evaluated: Counter[tuple[str, str, int]]) -> None:
+    result.cases = tally.cases
+    result.ub = dict(tally.ub)
+    result.fired = {_key(*k): n for k, n in tally.fired.items()}
+    result.evaluated = {_key(*k): n for k, n in evaluated.items()}
+    result.ub_checked = {_key(*k): v for k, v in tally.ub_checked.items()}
 
 
-def run_function(
-    func: str, config: Config, judge: Judge, on_case: Callable[[str, int], None] | None = None
+def _failed(result: FunctionResult, exc: BaseException, how: str) -> bool:
+    """Record a failure the judge raised; False if ``exc`` is not one."""
+    found = describe_failure(exc)
+    if found is None:
+        return False
+    result.difference, case = found
+    result.case_json = case_to_json(case)
+    result.how = HOW["crash"] if isinstance(exc, CCrashed) else how
+    return True
+
+
+def run_hypothesis(
+    func: str, config: Config, judge: Judge, on_case: Callable[[int], None] | None = None
 ) -> FunctionResult:
-    """Run the Hypothesis campaign for one function; a discrepancy ends it, shrunk."""
-    from .case import case_to_json
-
+    """The Hypothesis campaign for one function; a failure ends it, shrunk."""
     tally = Tally()
     db: Any = None
     if config.database:
@@ -118,10 +123,10 @@ def run_function(
         if os.environ.get("CI"):
             db = ReadOnlyDatabase(db)
 
-    def agrees(case: Any) -> None:
+    def agrees(case: Case) -> None:
         judge.check(case, tally)
         if on_case is not None:
-            on_case(func, tally.cases)
+            on_case(tally.cases)
 
     # its own name gives each function its own entries in the example database
     agrees.__name__ = agrees.__qualname__ = f"agrees_{func}"
@@ -135,218 +140,202 @@ def run_function(
             report_multiple_bugs=False,
         )(given(CAMPAIGNS[func])(agrees))
     )
-    result = FunctionResult(func)
+    result = FunctionResult(func, "hypothesis")
+    evaluated: Counter[tuple[str, str, int]] = Counter()
     start = time.perf_counter()
-    with counting_asserts() as evaluated:
-        before = Counter(evaluated)
+    with observing_asserts(lambda f, e, line, ok: evaluated.update(((f, e, line),))):
         try:
             test()
-        except CCrashed as crash:
-            result.difference = f"{crash.what}: {crash.difference}"
-            result.case_json = case_to_json(crash.case)
-            note = "(not shrunk: C crashed, and the process was not trusted any further)"
-            result.detail = f"{crash.case.describe()}\n  {note}"
-        except Discrepancy as d:
-            result.difference = d.difference
-            result.case_json = case_to_json(d.case)
-            result.detail = d.case.describe()
+        except (CCrashed, Discrepancy) as exc:
+            _failed(result, exc, HOW["hypothesis"])
         except Exception as exc:
-            inner = _discrepancy_in(exc)
+            inner = discrepancy_in(exc)
             if inner is not None:
-                # the C side differed but not every time (e.g. it read uninitialised
-                # stack): still a discrepancy, reported as nondeterministic
-                result.difference = f"nondeterministic: {inner.difference}"
-                result.case_json = case_to_json(inner.case)
-                result.detail = inner.case.describe()
+                # the C side differed but not every time (e.g. it read uninitialised stack)
+                _failed(result, inner, HOW["hypothesis"])
+                result.difference = f"nondeterministic: {result.difference}"
             else:  # a harness or build failure, not a verdict on the code
                 result.error = f"{type(exc).__name__}: {exc}"
-        result.evaluated = dict(evaluated - before)
     result.seconds = time.perf_counter() - start
-    result.cases = tally.cases
-    result.ub = dict(tally.ub)
-    result.ub_samples = {kind: case_to_json(case) for kind, case in tally.ub_samples.items()}
-    result.fired = dict(tally.fired)
+    _fill(result, tally, evaluated)
     return result
 
 
-def _discrepancy_in(exc: BaseException) -> Discrepancy | None:
-    """The Discrepancy inside a Hypothesis flaky-failure group, if there is one."""
-    if isinstance(exc, Discrepancy):
-        return exc
-    for sub in getattr(exc, "exceptions", ()):
-        found = _discrepancy_in(sub)
-        if found is not None:
-            return found
-    return None
+def run_exhaustive(
+    func: str, config: Config, judge: Judge, on_case: Callable[[int], None] | None = None
+) -> FunctionResult:
+    """Every case of the profile's bound for one function, smallest first."""
+    from . import exhaustive
+
+    result = FunctionResult(func, "exhaustive")
+    tally = Tally()
+    start = time.perf_counter()
+    try:
+        exhaustive.check_function(func, exhaustive.BOUNDS[config.profile.bound], judge, tally, on_case)
+    except (CCrashed, Discrepancy) as exc:
+        _failed(result, exc, HOW["exhaustive"])
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - start
+    _fill(result, tally, Counter())
+    return result
 
 
-# -- running many functions, each in its own child process -----------------------------------------
+def run_stateful(
+    func: str, config: Config, judge: Judge, on_case: Callable[[int], None] | None = None
+) -> FunctionResult:
+    """The QEMUIOVector lifecycle machine."""
+    from . import stateful
+
+    result = FunctionResult(STATEFUL, "stateful")
+    tally = Tally()
+    start = time.perf_counter()
+    try:
+        stateful.run(judge, config.profile.sequences, config.seed, tally, on_case)
+    except (CCrashed, Discrepancy) as exc:
+        _failed(result, exc, HOW["stateful"])
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - start
+    _fill(result, tally, Counter())
+    return result
+
+
+ENGINES: dict[str, Callable[..., FunctionResult]] = {
+    "hypothesis": run_hypothesis,
+    "exhaustive": run_exhaustive,
+    "stateful": run_stateful,
+}
+
+
+# -- running many jobs, each in its own child process -----------------------------------------------
 #: a child that reports no progress for this long is stuck (e.g. C left the heap locked): killed
 SILENCE_LIMIT = 120.0
 
 
-def _run_stateful(config: Config) -> FunctionResult:
-    import reference_c
-
-    from .stateful import run_stateful
-
-    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
-    out = run_stateful(reference, config.profile.sequences, config.seed)
-    result = FunctionResult(STATEFUL, cases=out["cases"], seconds=out["seconds"], error=out["error"])
-    if out["case_json"] is not None:
-        result.difference = out["difference"]
-        result.case_json = out["case_json"]
-        result.detail = out["failure"]
-    return result
-
-
-def _child_main(func: str, config: Config, conn: Any, progress: Any) -> None:
-    """In a fresh process: one function's campaign; the result goes back through ``conn``."""
-    if func == STATEFUL:
-        conn.send(_run_stateful(config))
-        conn.close()
-        return
+def _child_main(job: Job, config: Config, conn: Any, progress: Any) -> None:
+    """In a fresh process: one job; the result goes back through ``conn``."""
+    engine, func = job
     judge = make_judge(config)
     last = [0.0]
 
-    def report(f: str, n: int) -> None:
+    def report(n: int) -> None:
         now = time.monotonic()
         if now - last[0] > 0.25:
             last[0] = now
-            progress.put((f, n))
+            progress.put((job, n))
 
-    result = run_function(func, config, judge, report)
-    if judge.tainted_by is None:
-        finish_inflight(judge)
+    result = ENGINES[engine](func, config, judge, report)
+    if judge.tainted_by is None and judge.flight is not None:
+        judge.flight.close()
     conn.send(result)
     conn.close()
     if judge.tainted_by is not None:
         os._exit(0)  # C wrote wild memory here: leave without running any more of this process
 
 
-def _lost_child(func: str, config: Config, pid: int, why: str) -> FunctionResult:
+def _lost_child(job: Job, config: Config, pid: int, why: str) -> FunctionResult:
     """A child died or hung: the case it had in flight in C is the culprit."""
-    path = Path(config.inflight_dir or ".") / f"inflight-{pid}.json"
-    if not path.is_file():
-        return FunctionResult(func, error=f"worker {why} with no C case in flight")
-    text = path.read_text()
-    path.unlink()
-    case = case_from_json(text)
+    engine, func = job
+    name = STATEFUL if engine == "stateful" else func
+    left = inflight.of_process(Path(config.inflight_dir), pid) if config.inflight_dir else None
+    if left is None:
+        return FunctionResult(name, engine, error=f"worker {why} with no C case in flight")
+    case = left.cases[0] if not left.batch else locate(left.cases, config)
     return FunctionResult(
-        func,
+        name,
+        engine,
         difference=f"C crashed: the worker {why} on this case (C was running it)",
-        case_json=text,
-        detail=case.describe(),
+        case_json=case_to_json(case),
+        how=HOW["lost"],
     )
 
 
-def run_campaign(
-    funcs: Sequence[str], config: Config, jobs: int, show: Callable[[str, int, FunctionResult | None], None]
-) -> list[FunctionResult]:
-    """Run every function in ``funcs``, ``jobs`` child processes at a time.
+def _locate_child(cases: Sequence[Case], config: Config, conn: Any) -> None:
+    judge = make_judge(config)
+    for k, case in enumerate(cases):
+        try:
+            judge.check(case)
+        except (CCrashed, Discrepancy):
+            conn.send(k)
+            os._exit(0)
+        except Exception:
+            continue
+    conn.send(-1)
+    os._exit(0)
 
-    A child per function isolates the functions from each other and from the parent:
-    a C crash that kills a child, or leaves it hung, is reported with the case it had
-    in flight, and the campaign goes on.
-    """
+
+def locate(cases: Sequence[Case], config: Config) -> Case:
+    """The first of a dead worker's batch that kills C (or differs), run afresh in a child."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_locate_child, args=(cases, config, child), daemon=True)
+    proc.start()
+    child.close()
+    proc.join(SILENCE_LIMIT)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    k = parent.recv() if parent.poll() else None
+    if k is None and config.inflight_dir:  # it died on a case: the one it had in flight
+        left = inflight.of_process(Path(config.inflight_dir), proc.pid or 0)
+        if left is not None:
+            return left.cases[0]
+    return cases[k] if isinstance(k, int) and k >= 0 else cases[0]
+
+
+def run_jobs(
+    jobs: Sequence[Job], config: Config, n_jobs: int, show: Callable[[Job, int, FunctionResult | None], None]
+) -> list[FunctionResult]:
+    """Run every job, ``n_jobs`` child processes at a time; results in the order of ``jobs``."""
     ctx = multiprocessing.get_context("fork")
     progress: Any = ctx.Queue()
-    pending = list(funcs)
-    running: dict[str, tuple[Any, Any, float]] = {}
-    results: list[FunctionResult] = []
+    pending = list(jobs)
+    running: dict[Job, tuple[Any, Any, float]] = {}
+    results: dict[Job, FunctionResult] = {}
 
-    def finish(func: str, result: FunctionResult, pid: int | None) -> None:
-        show(func, result.cases, result)
-        results.append(result)
-        if config.inflight_dir and pid is not None:  # reported now: nothing left for the next run
-            (Path(config.inflight_dir) / f"inflight-{pid}.json").unlink(missing_ok=True)
+    def finish(job: Job, result: FunctionResult) -> None:
+        show(job, result.cases, result)
+        results[job] = result
 
     while pending or running:
-        while pending and len(running) < max(jobs, 1):
-            func = pending.pop(0)
+        while pending and len(running) < max(n_jobs, 1):
+            job = pending.pop(0)
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child_main, args=(func, config, child, progress), daemon=True)
+            proc = ctx.Process(target=_child_main, args=(job, config, child, progress), daemon=True)
             proc.start()
             child.close()
-            running[func] = (proc, parent, time.monotonic())
+            running[job] = (proc, parent, time.monotonic())
         try:
-            func, n = progress.get(timeout=0.2)
-            if func in running:
-                proc, conn, _ = running[func]
-                running[func] = (proc, conn, time.monotonic())
-            show(func, n, None)
+            job, n = progress.get(timeout=0.2)
+            if job in running:
+                proc, conn, _ = running[job]
+                running[job] = (proc, conn, time.monotonic())
+            show(job, n, None)
         except queue.Empty:
             pass
         now = time.monotonic()
-        for func, (proc, conn, last) in list(running.items()):
+        for job, (proc, conn, last) in list(running.items()):
             if conn.poll():
                 try:
                     result: FunctionResult | None = conn.recv()
                 except EOFError:
                     result = None
                 proc.join(5)
-                del running[func]
-                finish(
-                    func, result or _lost_child(func, config, proc.pid, f"died ({proc.exitcode})"), proc.pid
-                )
+                del running[job]
+                if result is not None and config.inflight_dir:  # reported: nothing left in flight
+                    inflight.of_process(Path(config.inflight_dir), proc.pid)
+                finish(job, result or _lost_child(job, config, proc.pid, f"died ({proc.exitcode})"))
             elif not proc.is_alive():
-                del running[func]
-                finish(
-                    func, _lost_child(func, config, proc.pid, f"died (exit status {proc.exitcode})"), proc.pid
-                )
+                del running[job]
+                finish(job, _lost_child(job, config, proc.pid, f"died (exit status {proc.exitcode})"))
             elif now - last > SILENCE_LIMIT:
                 proc.kill()
                 proc.join(5)
-                del running[func]
-                finish(func, _lost_child(func, config, proc.pid, f"hung for {SILENCE_LIMIT:.0f}s"), proc.pid)
-    order = {f: k for k, f in enumerate(funcs)}
-    return sorted(results, key=lambda r: order.get(r.func, 0))
+                del running[job]
+                finish(job, _lost_child(job, config, proc.pid, f"hung for {SILENCE_LIMIT:.0f}s"))
+    return [results[j] for j in jobs]
 
 
 def default_database() -> str:
     return str(Path.cwd() / ".hypothesis" / "iovconf")
-
-
-# -- the exhaustive engine, split over worker processes --------------------------------------------
-def _exhaustive_chunk(funcs: list[str], config: Config, bound_name: str) -> list[FunctionResult]:
-    import reference_c
-
-    from . import exhaustive
-
-    bound = exhaustive.QUICK_BOUND if bound_name == "quick" else exhaustive.DEFAULT_BOUND
-    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
-    result = exhaustive.run_exhaustive(reference, bound, funcs)
-    out = []
-    for f in result.functions:
-        out.append(
-            FunctionResult(
-                f.func,
-                cases=f.cases,
-                ub={"undefined": f.ub_skipped} if f.ub_skipped else {},
-                seconds=f.seconds,
-                difference=f.difference,
-                case_json=f.case_json,
-                detail=f.case.describe() if f.case is not None else None,
-                error=f.error,
-            )
-        )
-    return out
-
-
-def run_exhaustive_campaign(
-    funcs: Sequence[str], config: Config, jobs: int, bound_name: str
-) -> list[FunctionResult]:
-    """Every case up to the bound for each memory function, ``jobs`` processes sharing them."""
-    from .exhaustive import NOT_MEMORY
-
-    todo = [f for f in funcs if f not in NOT_MEMORY and f in STRATEGIES]
-    if jobs <= 1 or len(todo) < 2:
-        return _exhaustive_chunk(todo, config, bound_name)
-    chunks = [todo[k::jobs] for k in range(jobs)]
-    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    results: list[FunctionResult] = []
-    with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-        for part in pool.map(_exhaustive_chunk, chunks, [config] * jobs, [bound_name] * jobs):
-            results += part
-    order = {f: k for k, f in enumerate(todo)}
-    return sorted(results, key=lambda r: order[r.func])

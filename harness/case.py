@@ -13,29 +13,32 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyimpl.structs import IOVEC_SIZE
+
+from .regions import FIXED_SIZES, KINDS, Arg, QiovInit, Ref, Region
+
+__all__ = [
+    "ALIGN",
+    "GUARD",
+    "GUARD_BYTE",
+    "Arg",
+    "Builder",
+    "Call",
+    "Case",
+    "Peer",
+    "QiovInit",
+    "Ref",
+    "Region",
+    "Sock",
+    "Stream",
+    "case_from_json",
+    "case_to_json",
+]
+
 #: bytes between regions (and before the first / after the last), filled with GUARD_BYTE
 GUARD = 16
 GUARD_BYTE = 0xA5
 ALIGN = 16
-
-REGION_KINDS = ("data", "iovs", "qiov", "undo", "ptr", "uint")
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The address ``offset`` bytes into region ``region``."""
-
-    region: str
-    offset: int = 0
-
-    def __add__(self, n: int) -> Ref:
-        return Ref(self.region, self.offset + n)
-
-    def __repr__(self) -> str:
-        return f"&{self.region}" + (f"+{self.offset}" if self.offset else "")
-
-
-Arg = int | Ref
 
 
 @dataclass(frozen=True)
@@ -85,31 +88,6 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class QiovInit:
-    """Raw field values for a QEMUIOVector region (written directly, not via the API)."""
-
-    iov: Arg
-    niov: int
-    nalloc: int
-    local_base: Arg
-    size: int
-
-
-@dataclass(frozen=True)
-class Region:
-    """One object in the arena.
-
-    ``init`` depends on ``kind``: data -> bytes; iovs -> tuple of (base, len);
-    qiov -> QiovInit or None (zeroed); undo -> None; ptr -> an Arg; uint -> int.
-    """
-
-    name: str
-    kind: str
-    size: int
-    init: Any = None
-
-
-@dataclass(frozen=True)
 class Call:
     """One call of a C function (by name) with C arguments."""
 
@@ -150,14 +128,7 @@ class Case:
 
     def describe(self) -> str:
         """A readable listing of the case."""
-        lines = []
-        for r in self.regions:
-            init = r.init
-            if isinstance(init, bytes):
-                init = init.hex() if len(init) <= 32 else init[:32].hex() + f"...({len(init)} bytes)"
-            elif isinstance(init, tuple) and len(init) > 8:
-                init = f"{init[:8]!r}... ({len(init)} entries)"
-            lines.append(f"  {r.kind:5} {r.name:8} size {r.size:<6} {init}")
+        lines = [f"  {r.kind:5} {r.name:8} size {r.size:<6} {r.spec.describe(r)}" for r in self.regions]
         for p in self.peers:
             chunks = [
                 (d.hex() if len(d) <= 16 else f"{d[:16].hex()}...({len(d)} bytes)", m) for d, m in p.chunks
@@ -172,12 +143,11 @@ class Case:
 
 # -- JSON -------------------------------------------------------------------------
 def _enc(value: Any) -> Any:
+    """A call argument (or peer chunk) as JSON."""
     if isinstance(value, Ref):
         return {"ref": value.region, "off": value.offset}
     if isinstance(value, bytes):
         return {"b64": base64.b64encode(value).decode()}
-    if isinstance(value, QiovInit):
-        return {"qiov": [_enc(value.iov), value.niov, value.nalloc, _enc(value.local_base), value.size]}
     if isinstance(value, Sock):
         return {"sock": value.name}
     if isinstance(value, Stream):
@@ -193,9 +163,6 @@ def _dec(value: Any) -> Any:
             return Ref(value["ref"], value["off"])
         if "b64" in value:
             return base64.b64decode(value["b64"])
-        if "qiov" in value:
-            iov, niov, nalloc, local, size = value["qiov"]
-            return QiovInit(_dec(iov), niov, nalloc, _dec(local), size)
         if "sock" in value:
             return Sock(value["sock"])
         if "stream" in value:
@@ -233,7 +200,7 @@ def _peer_from_json(raw: dict[str, Any]) -> Peer:
 def case_to_json(case: Case) -> str:
     raw: dict[str, Any] = {
         "label": case.label,
-        "regions": [[r.name, r.kind, r.size, _enc(r.init)] for r in case.regions],
+        "regions": [[r.name, r.kind, r.size, r.spec.to_json(r.init)] for r in case.regions],
         "calls": [[c.func, _enc(c.args)] for c in case.calls],
     }
     if case.peers:
@@ -243,7 +210,55 @@ def case_to_json(case: Case) -> str:
 
 def case_from_json(text: str) -> Case:
     raw = json.loads(text)
-    regions = tuple(Region(n, k, s, _dec(i)) for n, k, s, i in raw["regions"])
+    regions = tuple(Region(n, k, s, KINDS[k].from_json(i)) for n, k, s, i in raw["regions"])
     calls = tuple(Call(f, tuple(_dec(a))) for f, a in raw["calls"])
     peers = tuple(_peer_from_json(p) for p in raw.get("peers", ()))
     return Case(regions, calls, raw.get("label", ""), peers)
+
+
+class Builder:
+    """Collects regions and calls while a case is drawn or enumerated, then makes the :class:`Case`."""
+
+    def __init__(self) -> None:
+        self.regions: list[Region] = []
+        self.calls: list[Call] = []
+        self.peers: list[Peer] = []
+
+    def _add(self, prefix: str, kind: str, size: int, init: Any) -> Ref:
+        name = f"{prefix}{len(self.regions)}"
+        self.regions.append(Region(name, kind, size, init))
+        return Ref(name)
+
+    def data(self, content: bytes) -> Ref:
+        return self._add("buf", "data", len(content), bytes(content))
+
+    def iovs(self, entries: list[tuple[Arg, int]]) -> Ref:
+        return self._add("iov", "iovs", IOVEC_SIZE * len(entries), tuple(entries))
+
+    def qiov(self, init: QiovInit | None = None) -> Ref:
+        return self._add("q", "qiov", FIXED_SIZES["qiov"], init)
+
+    def set_qiov(self, q: Ref, init: QiovInit) -> None:
+        """Give the QEMUIOVector ``q`` (already added) its fields, e.g. pointing into itself."""
+        k = next(i for i, r in enumerate(self.regions) if r.name == q.region)
+        self.regions[k] = Region(q.region, "qiov", FIXED_SIZES["qiov"], init)
+
+    def undo(self) -> Ref:
+        # stale contents, so a call that must clear modified_iov is seen doing it
+        return self._add("undo", "undo", FIXED_SIZES["undo"], bytes([0x5A]) * FIXED_SIZES["undo"])
+
+    def ptr(self, value: Arg) -> Ref:
+        return self._add("p", "ptr", FIXED_SIZES["ptr"], value)
+
+    def uint(self, value: int) -> Ref:
+        return self._add("n", "uint", FIXED_SIZES["uint"], value)
+
+    def sock(self, peer: Peer) -> Sock:
+        self.peers.append(peer)
+        return Sock(peer.name)
+
+    def call(self, func: str, *args: Any) -> None:
+        self.calls.append(Call(func, tuple(args)))
+
+    def case(self, label: str = "") -> Case:
+        return Case(tuple(self.regions), tuple(self.calls), label, tuple(self.peers))

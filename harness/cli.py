@@ -7,9 +7,13 @@ Exit status: 0 every case agreed; 1 a discrepancy (report + reproducer written);
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
+import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,9 +23,12 @@ from rich.table import Table
 
 import pyimpl
 
+from . import inflight
 from . import sites as sites_mod
-from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, FunctionResult, default_database, run_campaign
+from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, default_database, run_jobs
+from .case import case_to_json
 from .report import load_case, replay_case_json, write_report
+from .results import HOW, FunctionResult, dedupe
 
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 
@@ -45,16 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
     run.add_argument(
         "--engine",
-        choices=("all", "hypothesis", "exhaustive"),
+        choices=("all", "hypothesis", "exhaustive", "stateful"),
         default="all",
-        help="Hypothesis campaigns, the exhaustive bounded engine, or both (default)",
+        help="Hypothesis campaigns, the exhaustive bounded engine, the stateful machine, or all (default)",
     )
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
     run.add_argument(
         "--ub-cases",
         type=int,
-        help="UB cases per kind to confirm with the sanitizers (default: 8 in the deep profile, else 0)",
+        help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
@@ -86,14 +93,25 @@ def _selected(only: str | None) -> list[str] | str:
     return names
 
 
+def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job]:
+    from .exhaustive import FAMILIES
+
+    jobs: list[Job] = []
+    if engine in ("all", "hypothesis"):
+        jobs += [("hypothesis", f) for f in funcs]
+    if engine in ("all", "stateful") and sequences and (not only or engine == "stateful"):
+        jobs.append(("stateful", STATEFUL))
+    if engine in ("all", "exhaustive"):
+        jobs += [("exhaustive", f) for f in funcs if f in FAMILIES]
+    return jobs
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     funcs = _selected(args.only)
     if isinstance(funcs, str):
         console.print(funcs)
         return EXIT_USAGE
-    if args.ub_cases is None:
-        args.ub_cases = 8 if args.profile == "deep" else 0
     c_source = args.c_source or os.environ.get("IOVCONF_C_SOURCE")
     if c_source and not Path(c_source).is_file():
         console.print(f"--c-source: {c_source} is not a file")
@@ -110,7 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     profile = PROFILES[args.profile]
     if args.examples:
-        profile = type(profile)(profile.name, args.examples, profile.sequences)
+        profile = dataclasses.replace(profile, examples=args.examples)
+    ub_cases = profile.ub_cases if args.ub_cases is None else args.ub_cases
     config = Config(
         profile,
         c_source,
@@ -126,119 +145,68 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name in missing:
         console.print(f"  {name}: MISSING from the C source (reported, not run)")
     funcs = [f for f in funcs if f not in missing]
-    replayed = _replay_leftovers(console, config, Path(args.report))
-    results: list[FunctionResult] = []
-    if args.engine in ("all", "hypothesis"):
+    report_dir = Path(args.report)
+    failures = _replay_leftovers(console, config, report_dir)
+    jobs = _jobs(funcs, args.engine, profile.sequences, bool(args.only))
+    from .oracle import Sanitizer
+
+    oracle = Sanitizer(c_source)  # one UB oracle for every worker of this run
+    try:
+        os.environ["IOVCONF_ORACLE"] = f"{oracle._ensure()}|{c_source or ''}"
         start = time.perf_counter()
-        stateful = [STATEFUL] if profile.sequences and not args.only else []
-        show = _progress(console, len(funcs) + len(stateful))
-        results = run_campaign([*funcs, *stateful], config, args.jobs, show)
+        results = run_jobs(jobs, config, args.jobs, _progress(console, len(jobs)))
         elapsed = time.perf_counter() - start
-        _table(console, results, missing)
+        for engine in ("hypothesis", "stateful", "exhaustive"):
+            mine = [r for r in results if r.engine == engine]
+            if mine:
+                _table(console, mine, missing if engine == "hypothesis" else [], f"{engine} engine")
         total = sum(r.cases for r in results)
         console.print(
-            f"Hypothesis: {total} cases in {elapsed:.1f}s "
-            f"({total / max(elapsed, 1e-9):.0f} cases/s), seed {seed}"
+            f"{total} cases judged in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s "
+            f"on {args.jobs} processes), seed {seed}"
         )
-    if args.engine in ("all", "exhaustive"):
-        results += _exhaustive(console, funcs, config, args)
-    unconfirmed = _confirm_port_ub(console, results, c_source, args)
-    if args.ub_cases:
-        unconfirmed += _ub_campaign(console, args, seed, c_source)
-    failed = [r for r in results if r.difference]
-    errors = [r for r in results if r.error]
-    for r in failed:
+        if ub_cases:
+            failures += _ub_campaign(console, ub_cases, seed, c_source, report_dir)
+    finally:
+        os.environ.pop("IOVCONF_ORACLE", None)
+        oracle.close()
+    replay_cmd = _replay_command(args, seed)
+    for r in dedupe([r for r in results if r.failed]):
         assert r.case_json is not None
-        if "crashed" in (r.difference or ""):
-            console.print(f"\nC CRASHED on case ({r.func}):\n{r.detail}")
-        script = write_report(
-            Path(args.report), r.func, r.difference or "", r.case_json, r.detail or "", c_source
-        )
+        failures += 1
+        script = write_report(report_dir, r.func, r.difference or "", r.case_json, r.detail, c_source)
+        headline = "C CRASHED on case" if r.crashed else "DISCREPANCY in"
+        also = f" (also found by the {', '.join(r.also_found_by)} engine)" if r.also_found_by else ""
         console.print(
-            f"\nDISCREPANCY in {r.func}: {r.difference}\nshrunk case:\n{r.detail}\n"
-            f"reproducer: {script}  (python -m harness replay {script})"
+            f"\n{headline} {r.func} ({r.engine} engine{also}): {r.difference}\ncase:\n{r.detail}\n"
+            f"reproducer: {script}  (python -m harness replay {script})\n"
+            f"the whole run again: {replay_cmd}"
         )
+    errors = [r for r in results if r.error]
     for r in errors:
-        console.print(f"\nHARNESS ERROR in {r.func}: {r.error}")
-    if failed or missing or replayed or unconfirmed:
+        console.print(f"\nHARNESS ERROR in {r.func} ({r.engine} engine): {r.error}")
+    if failures or missing:
         return EXIT_DIFFER
     return EXIT_USAGE if errors else EXIT_AGREE
 
 
-def _exhaustive(
-    console: Console, funcs: list[str], config: Config, args: argparse.Namespace
-) -> list[FunctionResult]:
-    """The exhaustive bounded engine over the memory functions; prints its table and totals."""
-    from .campaign import run_exhaustive_campaign
-    from .exhaustive import DEFAULT_BOUND, QUICK_BOUND
-
-    bound_name = "quick" if args.profile == "quick" else "default"
-    bound = QUICK_BOUND if bound_name == "quick" else DEFAULT_BOUND
-    console.print(f"exhaustive engine: {bound.describe()}")
-    start = time.perf_counter()
-    results = run_exhaustive_campaign(funcs, config, args.jobs, bound_name)
-    elapsed = time.perf_counter() - start
-    _table(console, results, [], title="exhaustive bounded proof")
-    cases = sum(r.cases for r in results)
-    bad = [r for r in results if r.difference or r.error]
-    verdict = "all agree" if not bad else f"{len(bad)} functions differ"
-    console.print(
-        f"exhaustive: {cases} cases, {verdict}, in {elapsed:.1f}s ({cases / max(elapsed, 1e-9):.0f} cases/s "
-        f"on {args.jobs} processes)"
-    )
-    return results
+def _replay_command(args: argparse.Namespace, seed: int) -> str:
+    """The command that runs this campaign again with the same seed."""
+    parts = ["python", "-m", "harness", "run", "--profile", args.profile, "--seed", str(seed)]
+    for flag in ("only", "c_source", "engine", "examples", "assert_mode", "jobs"):
+        value = getattr(args, flag)
+        if value is not None:
+            parts += [f"--{flag.replace('_', '-')}", str(value)]
+    return shlex.join(parts)
 
 
-def _confirm_port_ub(
-    console: Console, results: list[FunctionResult], c_source: str | None, args: argparse.Namespace
-) -> int:
-    """Cases the port called UB were not run in C: the sanitizers must confirm one per kind
-    and function, or a port that wrongly claims UB would dodge the judge."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from reference_c import build
-
-    from .case import case_from_json
-    from .ub import EXPECTED, confirms, sanitizer_report
-
-    samples = [(r.func, kind, text) for r in results for kind, text in r.ub_samples.items()]
-    if not samples:
-        return 0
-    build.build(c_source, flavour="sanitize")
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max(args.jobs, 1)) as pool:
-        reports = list(pool.map(lambda s: sanitizer_report(case_from_json(s[2]), c_source), samples))
-    unconfirmed = 0
-    for (func, kind, text), report in zip(samples, reports, strict=True):
-        if kind in EXPECTED and confirms(kind, report):
-            continue
-        unconfirmed += 1
-        script = write_report(
-            Path(args.report),
-            func,
-            f"the port claims UB ({kind}); sanitizers: {report}",
-            text,
-            case_from_json(text).describe(),
-            c_source,
-        )
-        console.print(
-            f"\nUNCONFIRMED UB in {func}: the port says {kind}, the sanitizers say: {report}\n"
-            f"reproducer: {script}"
-        )
-    console.print(
-        f"UB claims of the port: {len(samples)} sampled, {len(samples) - unconfirmed} confirmed by "
-        f"ASan/UBSan ({time.perf_counter() - start:.1f}s)"
-    )
-    return unconfirmed
-
-
-def _ub_campaign(console: Console, args: argparse.Namespace, seed: int, c_source: str | None) -> int:
+def _ub_campaign(console: Console, per_kind: int, seed: int, c_source: str | None, report: Path) -> int:
     """Confirm the port's UB kinds with the sanitizers; returns how many cases were not confirmed."""
     from .ub import run_ub_campaign
 
-    console.print(f"UB campaign: {args.ub_cases} cases per kind, sanitize flavour in child processes")
+    console.print(f"UB campaign: {per_kind} cases per kind, confirmed by the UB oracle")
     start = time.perf_counter()
-    results = run_ub_campaign(args.ub_cases, seed, c_source, show=console.print)
+    results = run_ub_campaign(per_kind, seed, c_source, show=console.print)
     cases = sum(r.cases for r in results)
     confirmed = sum(r.confirmed for r in results)
     unconfirmed = sum(len(r.unconfirmed) for r in results)
@@ -249,55 +217,57 @@ def _ub_campaign(console: Console, args: argparse.Namespace, seed: int, c_source
     for r in results:
         for case_json in r.unconfirmed:
             script = write_report(
-                Path(args.report),
-                f"ub-{r.kind}",
-                "UB not confirmed by the sanitizers",
-                case_json,
-                "",
-                c_source,
+                report, f"ub-{r.kind}", "UB not confirmed by the sanitizers", case_json, "", c_source
             )
             console.print(f"UNCONFIRMED {r.kind}: reproducer {script}")
     return unconfirmed
 
 
 def _replay_leftovers(console: Console, config: Config, report: Path) -> int:
-    """Cases a previous run died on (in C), replayed first, each in a child process."""
-    import subprocess
+    """Cases a run that died was running in C: replayed first, each in a child process.
 
-    from .campaign import leftover_inflight
-    from .case import case_from_json
+    Only a dead process's files are taken (their locks are free).  A leftover that now
+    agrees is a note; one that still fails is a failure of this run.  Returns the failures.
+    """
+    failures = 0
+    with inflight.claimed(Path(config.inflight_dir or ".iovconf/inflight")) as leftovers:
+        for left in leftovers:
+            case = left.cases[0]
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                f.write(case_to_json(case))
+            try:
+                cmd = [sys.executable, "-m", "harness", "replay", f.name]
+                if config.c_source:
+                    cmd += ["--c-source", config.c_source]
+                child = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            finally:
+                os.unlink(f.name)
+            if child.returncode == 0:
+                console.print(
+                    f"note: a run that died was running a case of {case.func} in C; it agrees when "
+                    f"replayed alone ({left.path.name})"
+                )
+                continue
+            failures += 1
+            script = write_report(
+                report,
+                case.func,
+                f"a run died while C ran this case, and it still fails alone (exit {child.returncode})",
+                case_to_json(case),
+                f"{case.describe()}\n  ({HOW['leftover']})",
+                config.c_source,
+            )
+            console.print(
+                f"\nLEFTOVER of a run that died, still failing ({case.func}):\n{child.stdout[-2000:]}"
+                f"reproducer: {script}"
+            )
+    return failures
 
-    leftovers = leftover_inflight(config)
-    for path in leftovers:
-        text = path.read_text()
-        case = case_from_json(text)
-        script = write_report(
-            report,
-            case.func,
-            "the previous run died while C ran this case",
-            text,
-            case.describe(),
-            config.c_source,
-        )
-        console.print(
-            f"the previous run died while C ran a case of {case.func}; replaying it first "
-            f"in a child process (reproducer: {script})"
-        )
-        child = subprocess.run(
-            [sys.executable, "-m", "harness", "replay", str(script)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        console.print(child.stdout[-2000:] + f"child exit status {child.returncode}")
-        path.unlink()
-    return len(leftovers)
 
-
-def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
-    """Live progress on a terminal; plain lines (one per function, and a heartbeat) in CI."""
+def _progress(console: Console, njobs: int):  # type: ignore[no-untyped-def]
+    """Live progress on a terminal; plain lines (one per job, and a heartbeat) in CI."""
     live = console.is_terminal and not os.environ.get("CI")
-    state = {"done": 0, "last": 0.0, "t0": time.monotonic()}
+    state = {"done": 0, "last": 0.0}
     if live:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -309,46 +279,45 @@ def _progress(console: Console, nfuncs: int):  # type: ignore[no-untyped-def]
             console=console,
             transient=True,
         )
-        task = progress.add_task("starting", total=nfuncs)
+        task = progress.add_task("starting", total=njobs)
         progress.start()
-    starts: dict[str, float] = {}
+    starts: dict[Job, float] = {}
 
-    def show(func: str, cases: int, result: FunctionResult | None) -> None:
+    def show(job: Job, cases: int, result: FunctionResult | None) -> None:
         now = time.monotonic()
-        t0 = starts.setdefault(func, now)
+        t0 = starts.setdefault(job, now)
         rate = cases / max(now - t0, 1e-9)
+        engine, func = job
         if result is not None:
             state["done"] += 1
-            status = "DIFFERS" if result.difference else ("ERROR" if result.error else "agree")
-            line = f"[{state['done']}/{nfuncs}] {func}: {result.cases} cases, {result.seconds:.1f}s, {status}"
+            line = (
+                f"[{state['done']}/{njobs}] {engine} {func}: {result.cases} cases, "
+                f"{result.seconds:.1f}s, {result.status}"
+            )
             if live:
                 progress.update(task, advance=1)
                 progress.console.print(line)
-                if state["done"] == nfuncs:
+                if state["done"] == njobs:
                     progress.stop()
             else:
                 print(line, flush=True)
         elif live:
-            progress.update(task, description=f"{func}: {cases} cases, {rate:.0f}/s")
+            progress.update(task, description=f"{engine} {func}: {cases} cases, {rate:.0f}/s")
         elif now - state["last"] > 10 and now - t0 > 1:
             state["last"] = now
-            print(f"  ... {func}: {cases} cases, {rate:.0f}/s", flush=True)
+            print(f"  ... {engine} {func}: {cases} cases, {rate:.0f}/s", flush=True)
 
     return show
 
 
-def _table(
-    console: Console, results: list[FunctionResult], missing: list[str], title: str = "per-function results"
-) -> None:
+def _table(console: Console, results: list[FunctionResult], missing: list[str], title: str) -> None:
     table = Table(title=title)
-    for col in ("function", "cases", "UB (C skipped)", "asserts fired", "time (s)", "status"):
-        table.add_column(
-            col, justify="right" if col not in ("function", "status", "asserts fired") else "left"
-        )
+    for col in ("function", "cases", "UB (C skipped)", "asserts failed on both sides", "time (s)", "status"):
+        table.add_column(col, justify="right" if col in ("cases", "UB (C skipped)", "time (s)") else "left")
     for r in results:
-        fired = ", ".join(f"{line}x{n}" for line, n in sorted(r.fired.items())) or "-"
-        status = "DIFFERS" if r.difference else ("ERROR" if r.error else "agree")
-        table.add_row(r.func, str(r.cases), str(sum(r.ub.values())), fired, f"{r.seconds:.1f}", status)
+        fired = Counter({key.split("|")[1]: n for key, n in r.fired.items()})
+        shown = ", ".join(f"`{expr}` x{n}" for expr, n in sorted(fired.items())) or "-"
+        table.add_row(r.func, str(r.cases), str(sum(r.ub.values())), shown, f"{r.seconds:.1f}", r.status)
     for name in missing:
         table.add_row(name, "0", "0", "-", "0.0", "MISSING")
     console.print(table)
@@ -356,19 +325,25 @@ def _table(
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Every C function with its coverage, and every assert site with how often cases reach it."""
-    from .campaign import Profile, run_function
+    from .campaign import Profile, run_hypothesis
     from .judge import Judge
+    from .oracle import Trusting
     from .worlds import PyWorld
 
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
     config = Config(Profile("list", args.examples), None, "trap", 0, None)
-    judge = Judge(PyWorld(), PyWorld())  # the port alone is enough to see which sites cases reach
-    evaluated: Counter[int] = Counter()
-    fired: Counter[int] = Counter()
+    # the port alone is enough to see which sites cases reach: not a verdict, so nothing to confirm
+    judge = Judge(PyWorld(), PyWorld(), oracle=Trusting())
+    evaluated: Counter[tuple[str, str, int]] = Counter()
+    fired: Counter[tuple[str, str]] = Counter()
     for func in CAMPAIGNS:
-        r = run_function(func, config, judge)
-        evaluated.update(r.evaluated)
-        fired.update(r.fired)
+        r = run_hypothesis(func, config, judge)
+        for key, n in r.evaluated.items():
+            f, expr, line = key.split("|")
+            evaluated[(f, expr, int(line))] += n
+        for key, n in r.fired.items():
+            f, expr, _ = key.split("|")
+            fired[(f, expr)] += n
     funcs = Table(title="C functions")
     for col in ("line", "function", "kind", "status"):
         funcs.add_column(col)
@@ -393,12 +368,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             str(s.line),
             s.func,
             s.expr,
-            str(evaluated[s.line]),
-            str(fired[s.line]),
+            str(evaluated[(s.func, s.expr, s.line)]),
+            str(fired[(s.func, s.expr)]),
             f"unreachable: {note}" if note else "",
         )
     console.print(table)
-    n_fired = sum(1 for s in all_sites if fired[s.line])
+    n_fired = sum(1 for s in all_sites if fired[(s.func, s.expr)])
     console.print(f"{n_fired}/{len(all_sites)} assert sites made to fail by generated cases")
     return EXIT_AGREE
 
@@ -413,6 +388,4 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from .case import case_to_json
-
     return replay_case_json(case_to_json(case), args.c_source or c_source)

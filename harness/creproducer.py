@@ -4,7 +4,7 @@ It includes the chosen ``iov.c`` with our shims, compiled in the abort flavour
 (the real glibc ``assert``), so it can run under gdb, valgrind or ASan::
 
     gcc -g -O0 -D_GNU_SOURCE -DCONFIG_POSIX -DIOVCONF_ABORT_MODE \\
-        -I reference_c/include -I DIR_OF_IOV_C repro.c reference_c/shim.c -o repro
+        -I reference_c/include -I DIR_OF_IOV_C repro.c reference_c/shim/*.c -o repro
 
 The arena has the same layout (offsets, guard bytes) as in the harness.
 """
@@ -16,20 +16,15 @@ from typing import Any
 
 from pyimpl.structs import IOVEC_SIZE
 
-from .case import GUARD_BYTE, Case, QiovInit, Ref
+from .case import GUARD_BYTE, Case
+from .regions import c_pointer
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference_c"
 
 
-def _ptr(arg: Any) -> str:
-    if isinstance(arg, Ref):
-        return f"(void *)(A + OFF_{arg.region} + {arg.offset})"
-    return f"(void *)(uintptr_t){arg:#x}" if arg else "NULL"
-
-
 def _value(ctype: str, arg: Any) -> str:
     if "*" in ctype:
-        return f"({ctype}){_ptr(arg)}"
+        return f"({ctype}){c_pointer(arg)}"
     if ctype in ("bool", "_Bool"):
         return "true" if arg else "false"
     return f"({ctype}){arg}" + ("ULL" if isinstance(arg, int) and arg > 0x7FFFFFFF else "")
@@ -46,7 +41,7 @@ def c_reproducer(case: Case, c_source: str | None, title: str = "") -> str:
         " * Build and run (add -fsanitize=address,undefined, or run under gdb/valgrind):",
         " *   gcc -g -O0 -D_GNU_SOURCE -DCONFIG_POSIX -DIOVCONF_ABORT_MODE \\",
         f" *       -I {REFERENCE_DIR}/include -I {REFERENCE_DIR} -I {source.parent} \\",
-        f" *       repro.c {REFERENCE_DIR}/shim.c -o repro && ./repro",
+        f" *       repro.c {REFERENCE_DIR}/shim/*.c -o repro && ./repro",
         " */",
         f'#include "{source.name}"',
         '#include "shim.h"',
@@ -62,26 +57,7 @@ def c_reproducer(case: Case, c_source: str | None, title: str = "") -> str:
             out.append(f"    memset(A + {pos}, {GUARD_BYTE:#x}, {size});")
         pos += size
     for r in case.regions:
-        at = f"(A + OFF_{r.name})"
-        if r.kind in ("data", "undo") and isinstance(r.init, bytes) and r.init:
-            literal = "".join(f"\\x{b:02x}" for b in r.init)
-            out.append(f'    memcpy({at}, "{literal}", {len(r.init)});')
-        elif r.kind == "iovs":
-            for i, (base, n) in enumerate(r.init):
-                out.append(f"    ((struct iovec *){at})[{i}] = (struct iovec){{ {_ptr(base)}, {n}ULL }};")
-        elif r.kind == "qiov" and isinstance(r.init, QiovInit):
-            q = f"((QEMUIOVector *){at})"
-            out += [
-                f"    {q}->iov = (struct iovec *){_ptr(r.init.iov)};",
-                f"    {q}->niov = {r.init.niov};",
-                f"    {q}->nalloc = {r.init.nalloc};",
-                f"    {q}->local_iov.iov_base = {_ptr(r.init.local_base)};",
-                f"    {q}->size = {r.init.size}ULL;",
-            ]
-        elif r.kind == "ptr":
-            out.append(f"    *(void **){at} = {_ptr(r.init)};")
-        elif r.kind == "uint":
-            out.append(f"    *(unsigned *){at} = {r.init}u;")
+        out += [f"    {line}" for line in r.spec.c_init(r, f"(A + OFF_{r.name})")]
     for k, call in enumerate(case.calls, start=1):
         fn = BY_NAME.get(call.func)
         if fn is None:

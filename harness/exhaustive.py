@@ -18,19 +18,18 @@ always carries a :class:`Case` that ``python -m harness replay`` reproduces.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
 from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, read_qiov
+from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, read_qiov
 
-from .case import Arg, Call, Case, QiovInit, Ref, Region, case_to_json
-from .judge import Discrepancy, Judge
-from .strategies import Builder
-from .worlds import CWorld, Outcome, PyWorld, Run, World, first_difference, run_case
+from .case import Arg, Builder, Call, Case, QiovInit, Ref, Region
+from .judge import Discrepancy, Judge, Tally
+from .outcome import Observed, Outcome, Returned, first_difference
+from .worlds import Run, World, run_case
 
 Entry = tuple[Arg, int]
 Test = tuple[Call, ...]
@@ -91,6 +90,10 @@ QUICK_BOUND = Bound(
     hints=(-1, 0, 1),
     max_zero_class_bytes=2,
 )
+
+
+#: the bounds the profiles use, by name
+BOUNDS = {"quick": QUICK_BOUND, "default": DEFAULT_BOUND}
 
 
 # -- layouts --------------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def make_qiov(b: Builder, v: QiovVariant, content: bytes | None = None) -> tuple
     q = b.qiov(None)
     if v.kind == "embedded":
         base, length = p.entries[0]
-        b.regions[-1] = Region(q.region, "qiov", QIOV_SIZE, QiovInit(q + QIOV_LOCAL_IOV, 1, -1, base, length))
+        b.set_qiov(q, QiovInit(q + QIOV_LOCAL_IOV, 1, -1, base, length))
         return q, p
     if v.kind != "owned":
         raise ValueError(f"kind: unknown {v.kind!r}")
@@ -273,6 +276,12 @@ class Group:
 
     def case(self, test: Test, label: str = "") -> Case:
         return Case(self.regions, self.setup + test, label)
+
+    def size_key(self) -> tuple[int, int, int]:
+        """How big the layout is: iovec entries (arrays and added ones), bytes, setup calls."""
+        entries = sum(r.size // IOVEC_SIZE for r in self.regions if r.kind == "iovs")
+        entries += sum(1 for c in self.setup if c.func == "qemu_iovec_add")
+        return (entries, sum(r.size for r in self.regions if r.kind == "data"), len(self.setup))
 
 
 def _group(b: Builder, tests: Iterable[Test]) -> Group:
@@ -750,12 +759,13 @@ class _ArenaSnapshot:
         return block
 
 
-def observe(run: Run, arena: bytes | None = None) -> list[tuple[str, Any]]:
+def observe(run: Run, arena: bytes | None = None) -> tuple[Observed, ...]:
     """``run.observe()`` with its arena loads served from one snapshot (``arena`` if given)."""
     real = run.mem
-    run.mem = _ArenaSnapshot(real, run.base, run.arena_bytes() if arena is None else arena)
+    data = run.arena_bytes() if arena is None else arena
+    run.mem = _ArenaSnapshot(real, run.base, data)
     try:
-        return run.observe()
+        return run.observe(data)
     finally:
         run.mem = real
 
@@ -777,20 +787,15 @@ class _Side:
         self.run: Run | None = None
         self.builds = 0
         self.heap_used = False
-        self.memo: dict[tuple[bytes, ...], tuple[tuple[str, Any], ...]] = {}
+        self.memo: dict[tuple[bytes, ...], tuple[Observed, ...]] = {}
 
     def _build(self) -> Run:
         self.close()
         run = Run(self.world, Case(self.group.regions, self.group.setup))
         self.run = run
         self.builds += 1
-        results: list[tuple[Any, ...]] = []
-        for call in self.group.setup:
-            results.append(run.call(call))
-            if results[-1][0] != "ret":
-                break
-        self.setup_results = tuple(results)
-        self.setup_ok = all(r[0] == "ret" for r in results)
+        self.setup_results = tuple(run.calls(self.group.setup))
+        self.setup_ok = all(isinstance(r, Returned) for r in self.setup_results)
         spans = self._heap_spans(run)
         self.checkpoint = run.checkpoint(spans)
         self.reusable = self.checkpoint.heap.live == len(spans) and not run.pairs and not run.streams
@@ -816,19 +821,16 @@ class _Side:
             run = self._build()
         results = list(self.setup_results)
         if self.setup_ok:
-            for call in test:
-                results.append(run.call(call))
-                if results[-1][0] != "ret":
-                    break
+            run.calls(test, results)
         arena = run.arena_bytes()
         # heap counters only grow: unchanged counters mean no block was allocated, resized or freed
         self.heap_used = not self.reusable or run.mem.heap_stats() != self.checkpoint.heap
         if self.heap_used:
-            return Outcome(tuple(results), tuple(observe(run, arena)))
+            return Outcome(tuple(results), observe(run, arena))
         key = (arena, *(bytes(run.mem.read(addr, len(saved))) for addr, saved in self.checkpoint.spans))
         obs = self.memo.get(key)
         if obs is None:
-            obs = self.memo[key] = tuple(observe(run, arena))
+            obs = self.memo[key] = observe(run, arena)
         return Outcome(tuple(results), obs)
 
     def close(self) -> None:
@@ -837,170 +839,81 @@ class _Side:
             self.run = None
 
 
-@dataclass
-class FunctionReport:
-    """What the exhaustive engine saw for one function."""
-
-    func: str
-    cases: int = 0
-    ub_skipped: int = 0  # cases the port classified as undefined behaviour (C not run)
-    seconds: float = 0.0
-    builds: int = 0  # Runs built (per world); the rest of the cases reused one
-    difference: str | None = None
-    case: Case | None = None
-    error: str | None = None
-
-    @property
-    def case_json(self) -> str | None:
-        return case_to_json(self.case) if self.case is not None else None
-
-    @property
-    def rate(self) -> float:
-        """Cases per second."""
-        return self.cases / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class ExhaustiveResult:
-    bound: Bound
-    functions: list[FunctionReport] = field(default_factory=list)
-
-    @property
-    def cases(self) -> int:
-        return sum(f.cases for f in self.functions)
-
-    @property
-    def ub_skipped(self) -> int:
-        return sum(f.ub_skipped for f in self.functions)
-
-    @property
-    def seconds(self) -> float:
-        return sum(f.seconds for f in self.functions)
-
-    @property
-    def rate(self) -> float:
-        return self.cases / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(f.difference is None and f.error is None for f in self.functions)
-
-    @property
-    def first_difference(self) -> FunctionReport | None:
-        return next((f for f in self.functions if f.difference is not None), None)
-
-    def summary(self) -> str:
-        if self.ok:
-            return f"{self.cases} cases, all agree ({self.ub_skipped} undefined in C, not run there)"
-        lines = []
-        for f in self.functions:
-            if f.difference is not None:
-                assert f.case is not None
-                lines.append(f"{f.func}: {f.difference}\n{f.case.describe()}")
-            elif f.error is not None:
-                lines.append(f"{f.func}: error: {f.error}")
-        return "\n".join(lines)
-
-
-def run_exhaustive(
-    reference: Any,
-    bound: Bound = DEFAULT_BOUND,
-    funcs: Sequence[str] | None = None,
-    progress: Callable[[str, int], None] | None = None,
-    *,
-    verify: bool = False,
-) -> ExhaustiveResult:
-    """Every case of ``bound`` for each of ``funcs`` (default: all), pyimpl against ``reference``.
-
-    Each function stops at its first difference (confirmed by a fresh run).  ``progress``
-    hears (function, cases so far) a few times a second and once at the end of each function.
-    ``verify`` also runs every case from scratch (``run_case``) in both worlds and records an
-    error if a reused Run's outcome differs from it: a check of the fast path itself.
-    """
-    names = list(FUNCTIONS if funcs is None else funcs)
-    for name in names:
-        if name not in FAMILIES:
-            raise ValueError(f"funcs: no exhaustive enumeration for {name!r}")
-    port, ref = PyWorld(), CWorld(reference)
-    result = ExhaustiveResult(bound)
-    for name in names:
-        result.functions.append(check_function(name, bound, port, ref, progress, verify))
-    return result
+def ordered_groups(func: str, bound: Bound) -> list[Group]:
+    """The groups of ``func``, smallest layout first (iovec entries, then bytes, then setup calls),
+    so the first failing case found is also the smallest the bound holds."""
+    return sorted(groups(func, bound), key=Group.size_key)
 
 
 def check_function(
     func: str,
     bound: Bound,
-    port: World,
-    ref: World,
-    progress: Callable[[str, int], None] | None = None,
+    judge: Judge,
+    tally: Tally | None = None,
+    progress: Callable[[int], None] | None = None,
     verify: bool = False,
-) -> FunctionReport:
-    """Run every case of ``func`` within ``bound`` in both worlds."""
-    rep = FunctionReport(func)
-    label = f"exhaustive {func}"
-    world_names = (port.name, ref.name)
-    start = last = time.perf_counter()
-    try:
-        for group in groups(func, bound):
-            seen: list[tuple[Test, Outcome, Outcome | None]] = []
-            found: tuple[Test, str] | None = None
-            # the C heap counters are process-wide: no other run while a group's worlds live
-            ours, theirs = _Side(port, group), _Side(ref, group)
-            try:
-                for test in group.tests:
-                    rep.cases += 1
-                    a = ours.outcome(test)
-                    c = None if a.ub is not None else theirs.outcome(test)
-                    if verify:
-                        seen.append((test, a, c))
-                    if c is None:
-                        rep.ub_skipped += 1
-                    elif a != c:
-                        diff = first_difference(a, c, world_names)
-                        if diff is not None:
-                            found = (test, diff)
-                            break
-                    if progress is not None and rep.cases % 256 == 0:
-                        now = time.perf_counter()
-                        if now - last > 0.25:
-                            last = now
-                            progress(func, rep.cases)
-            finally:
-                rep.builds += ours.builds
-                ours.close()
-                theirs.close()
-            for test, a, c in seen:
-                _verify(group.case(test, label), port, ref, a, c)
-            if found is not None:
-                _confirm(rep, group.case(found[0], label), port, ref, found[1])
-                break
-    except Exception as exc:  # a harness failure, not a verdict on the code
-        rep.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        rep.seconds = time.perf_counter() - start
-        if progress is not None:
-            progress(func, rep.cases)
-    return rep
+) -> int:
+    """Judge every case of ``func`` within ``bound``, smallest first; returns how many.
 
+    Raises the judge's :class:`Discrepancy` (re-judged on a fresh run of the case, so a
+    report always carries a case ``harness replay`` reproduces) or :class:`CCrashed` for
+    the first failing case.  ``verify`` also runs every case from scratch in both worlds
+    and raises :class:`FastPathError` if a reused Run's outcome differs from it.
+    """
+    done = 0
+    for group in ordered_groups(func, bound):
+        # the C heap counters are process-wide: no other run while a group's worlds live
+        ours, theirs = _Side(judge.port, group), _Side(judge.reference, group)
+        if judge.flight is not None:
+            judge.flight.record_batch(Case(group.regions, group.setup, f"exhaustive {func}"), group.tests)
+        flight, judge.flight = judge.flight, None  # recorded for the whole group at once
+        failure: Discrepancy | None = None
+        seen: list[tuple[Case, Outcome, Outcome | None]] = []
+        try:
+            for test in group.tests:
+                done += 1
+                case = group.case(test, f"exhaustive {func}")
+                a = ours.outcome(test)
+                c: list[Outcome] = []
 
-def _confirm(rep: FunctionReport, case: Case, port: World, ref: World, fast: str | None) -> None:
-    """Re-run a differing case from scratch; report the judge's difference (or a harness error)."""
-    rep.case = case
-    try:
-        Judge(port, ref).check(case)
-    except Discrepancy as d:
-        rep.difference = d.difference
-        return
-    rep.error = f"a reused run differed ({fast}) but a fresh run of the case agrees"
+                def run_c(side: _Side = theirs, t: Test = test, out: list[Outcome] = c) -> Outcome:
+                    out.append(side.outcome(t))
+                    return out[-1]
+
+                try:
+                    judge.decide(case, a, run_c, tally)
+                except Discrepancy as d:
+                    failure = d
+                    break
+                if verify:
+                    seen.append((case, a, c[0] if c else None))
+                if progress is not None and done % 256 == 0:
+                    progress(done)
+        finally:
+            judge.flight = flight
+            ours.close()
+            theirs.close()
+        for case, a, c_outcome in seen:  # fresh runs only once the group's C Run is gone
+            _verify(case, judge, a, c_outcome)
+        if failure is not None:
+            if failure.outcomes[1] is None:  # an unconfirmed UB claim: judged on the case itself
+                raise failure
+            judge.check(failure.case)  # raises the fresh run's Discrepancy
+            raise FastPathError(
+                f"a reused run differed ({failure.difference}) but a fresh run of the case agrees\n"
+                f"{failure.case.describe()}"
+            )
+    if progress is not None:
+        progress(done)
+    return done
 
 
 class FastPathError(AssertionError):
     """A reused Run's outcome is not the outcome of a fresh run of the same case."""
 
 
-def _verify(case: Case, port: World, ref: World, ours: Outcome, theirs: Outcome | None) -> None:
-    for world, fast in ((port, ours), (ref, theirs)):
+def _verify(case: Case, judge: Judge, ours: Outcome, theirs: Outcome | None) -> None:
+    for world, fast in ((judge.port, ours), (judge.reference, theirs)):
         if fast is None:
             continue
         fresh = run_case(world, case)

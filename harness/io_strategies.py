@@ -29,8 +29,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .case import Arg, Case, Peer, Ref, Sock, Stream
-from .strategies import HUGE, Builder, Vectors, count_arg, size_arg, vectors
+from .case import Arg, Builder, Case, Peer, Ref, Sock, Stream
+from .strategies import HUGE, Vectors, count_arg, size_arg, vectors
 
 #: SO_SNDBUF values: kernel default, anything at or below the floor (4608 after doubling), 8192
 SNDBUFS = (0, 0, 1, 4096)
@@ -42,22 +42,11 @@ PREFIXES = ("", "p", "iov", "qemu: dev0", "%s %d", "\u00e9t\u00e9")
 
 
 class IOBuilder(Builder):
-    """A :class:`Builder` that also collects peers (the sockets of Sock arguments)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.peers: list[Peer] = []
-
-    def sock(self, peer: Peer) -> Sock:
-        self.peers.append(peer)
-        return Sock(peer.name)
+    """A :class:`Builder` with patterned data regions."""
 
     def pattern(self, size: int, seed: int) -> Ref:
         """A data region of ``size`` bytes with a cheap, position-dependent pattern."""
         return self.data(pattern(size, seed))
-
-    def case(self, label: str = "") -> Case:
-        return Case(tuple(self.regions), tuple(self.calls), label, tuple(self.peers))
 
 
 def pattern(size: int, seed: int) -> bytes:

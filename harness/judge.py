@@ -1,24 +1,43 @@
-"""The judge: runs one case in both worlds and raises :class:`Discrepancy` on a difference."""
+"""The judge: the one step that turns two runs of a case into a verdict.
+
+Every engine (Hypothesis, exhaustive, stateful), ``harness replay`` and the pytest
+plugin reach their verdict through :meth:`Judge.decide`, so they cannot disagree
+on a case:
+
+1. the port runs first; a port that hangs ends the campaign (:class:`PortHung`);
+2. if the port found undefined behaviour, C is not run: the claim must be
+   confirmed by the UB oracle (the sanitize flavour, see ``harness.oracle``).  The
+   first claim of each (function, kind) is checked; once one is confirmed, later
+   claims of that pair are trusted; an unconfirmed claim is a :class:`Discrepancy`
+   and every later claim of that pair is checked again (so shrinking works);
+3. otherwise C runs (its case written to the in-flight record first, so a crash
+   that kills the process leaves it behind) and the outcomes are compared; a C
+   crash taints the process (:class:`CCrashed`), any other difference is a
+   :class:`Discrepancy` naming the first thing that differs.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pyimpl.iov
-
-from .case import Case, case_to_json
-from .worlds import Outcome, World, first_difference, run_case
+from .case import Call, Case
+from .inflight import InFlight
+from .oracle import Oracle
+from .outcome import Outcome, TimedOut, first_difference
+from .worlds import World, run_case
 
 
 class Discrepancy(AssertionError):
     """The two worlds disagreed on ``case``; ``difference`` names the first thing that differs."""
 
     def __init__(
-        self, case: Case, difference: str, outcomes: tuple[Outcome, Outcome], names: tuple[str, str]
+        self,
+        case: Case,
+        difference: str,
+        outcomes: tuple[Outcome | None, Outcome | None],
+        names: tuple[str, str],
     ) -> None:
         super().__init__(f"{case.func}: {difference}\n{case.describe()}")
         self.case = case
@@ -58,69 +77,154 @@ class Tally:
 
     cases: int = 0
     ub: Counter[str] = field(default_factory=Counter)
-    fired: Counter[int] = field(default_factory=Counter)  # assert line -> cases where it failed
-    seconds: float = 0.0
-    #: the first UB-classified case of each kind: C was not run on them, so the
-    #: sanitizers must later confirm the port did not just claim UB to dodge the judge
-    ub_samples: dict[str, Case] = field(default_factory=dict)
+    #: assert identity (func, expr, ordinal) -> cases where both sides failed it
+    fired: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    #: (func, kind) -> how the first claim of that pair was settled
+    ub_checked: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Judge:
     """Compares a reference world with the port (or any two worlds)."""
 
-    def __init__(self, port: World, reference: World, inflight: Path | None = None) -> None:
+    def __init__(
+        self, port: World, reference: World, oracle: Oracle | None = None, flight: InFlight | None = None
+    ) -> None:
         self.port = port
         self.reference = reference
-        #: where the case about to run in the reference is saved first, so a C crash
-        #: that kills the process still leaves the case behind for the next run
-        self.inflight = inflight
+        #: confirms the port's UB claims; None: the oracle of the reference's source, on first use
+        self._oracle = oracle
+        #: where the case about to run in C is recorded, for a crash that kills the process
+        self.flight = flight
         #: the case on which C crashed in this process, after which C is not run again here
         self.tainted_by: Case | None = None
+        #: (func, kind) -> True once a claim of that pair was confirmed, False once one was not
+        self.ub_verdicts: dict[tuple[str, str], bool] = {}
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return (self.port.name, self.reference.name)
+
+    @property
+    def oracle(self) -> Oracle:
+        if self._oracle is None:
+            from . import oracle
+
+            reference = getattr(self.reference, "reference", None)
+            source = str(reference.source_path) if reference is not None else None
+            self._oracle = oracle.for_source(source)
+        return self._oracle
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
-        """Run ``case`` in both worlds; the reference is skipped when the port finds UB."""
-        ours = run_case(self.port, case)
+        """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome."""
+        return self.decide(case, run_case(self.port, case), lambda: run_case(self.reference, case), tally)
+
+    def decide(
+        self, case: Case, ours: Outcome, run_theirs: Callable[[], Outcome], tally: Tally | None = None
+    ) -> Outcome:
+        """The one judge step: ``ours`` is the port's outcome of ``case``; ``run_theirs`` runs it
+        in the reference (called only when C must run).  Raises on a failure; returns ``ours``."""
         if tally is not None:
             tally.cases += 1
-        if ours.last[0] == "timeout":
+        if isinstance(ours.last, TimedOut):
             raise PortHung(case, f"{self.port.name} did not return (timeout) on call {len(ours.results)}")
-        if ours.ub is not None:
-            if tally is not None:
-                tally.ub[ours.ub] += 1
-                tally.ub_samples.setdefault(ours.ub, case)
+        ub = ours.ub
+        if ub is not None:
+            self._settle_claim(case, ub.kind, ours, tally)
             return ours
         if self.tainted_by is not None:
             raise CCrashed(self.tainted_by, "an earlier C crash in this process; C is not run here again")
-        if self.inflight is not None:
-            self.inflight.write_text(case_to_json(case))
-        theirs = run_case(self.reference, case)
-        names = (self.port.name, self.reference.name)
-        difference = first_difference(ours, theirs, names)
-        if difference is not None:
-            if any(r[0] == "crash" for r in theirs.results):
-                self.tainted_by = case
-                raise CCrashed(case, difference)
-            raise Discrepancy(case, difference, (ours, theirs), names)
-        if tally is not None and ours.assertion is not None and ours.assertion[0] == "iov.c":
-            tally.fired[ours.assertion[1]] += 1
+        if self.flight is not None:
+            self.flight.record(case)
+        theirs = run_theirs()
+        if ours != theirs:
+            difference = first_difference(ours, theirs, self.names)
+            if difference is not None:
+                if theirs.crashed is not None:
+                    self.tainted_by = case
+                    raise CCrashed(case, difference)
+                raise Discrepancy(case, difference, (ours, theirs), self.names)
+        if tally is not None and ours.assertion is not None:
+            tally.fired[ours.assertion.identity] += 1
         return ours
 
+    def _settle_claim(self, case: Case, kind: str, ours: Outcome, tally: Tally | None) -> None:
+        """Confirm the port's claim of UB ``kind`` unless one of the same pair already was."""
+        key = (case.func, kind)
+        if tally is not None:
+            tally.ub[kind] += 1
+        if self.ub_verdicts.get(key) is True:
+            return
+        confirmation = self.oracle.confirm(case, kind)
+        self.ub_verdicts[key] = confirmation.confirmed
+        if tally is not None:
+            tally.ub_checked.setdefault(key, confirmation.report)
+        if not confirmation.confirmed:
+            raise Discrepancy(
+                case,
+                f"the port says undefined behaviour ({kind}), but the C code under the "
+                f"sanitizers says: {confirmation.report}",
+                (ours, None),
+                self.names,
+            )
 
-#: assert line -> how many times the port evaluated it (passing or failing)
-EVALUATED: Counter[int] = Counter()
+
+def minimise(judge: Judge, case: Case) -> Case:
+    """Drop calls (never the last) one at a time while the judge still fails the same way.
+
+    "The same way" is the exception type the whole case raises in the judge (a
+    Discrepancy, or what the port raised); a case the judge passes (a leak both sides
+    share) is returned as it is.  Greedy: no single call left can go.
+    """
+
+    def failure(calls: list[Call]) -> type[BaseException] | None:
+        try:
+            judge.check(Case(case.regions, tuple(calls), case.label, case.peers))
+        except CCrashed:
+            raise
+        except Exception as exc:  # a Discrepancy, or the port raising what C cannot
+            return type(exc)
+        return None
+
+    calls = list(case.calls)
+    kind = failure(calls)
+    changed = kind is not None
+    while changed:
+        changed = False
+        for i in range(len(calls) - 2, -1, -1):
+            trial = calls[:i] + calls[i + 1 :]
+            if failure(trial) is kind:
+                calls = trial
+                changed = True
+    return Case(case.regions, tuple(calls), case.label, case.peers)
 
 
-@contextmanager
-def counting_asserts() -> Iterator[Counter[int]]:
-    """Count every evaluation of an iov.c assert in the port while the block runs."""
-    original = pyimpl.iov._assert
+def describe_failure(exc: BaseException) -> tuple[str, Case] | None:
+    """(difference, case) of a failure the judge raised, or None for anything else."""
+    if isinstance(exc, CCrashed):
+        return f"{exc.what}: {exc.difference}", exc.case
+    if isinstance(exc, Discrepancy):
+        return exc.difference, exc.case
+    return None
 
-    def counted(ok: bool, expr: str, func: str, line: int) -> None:
-        EVALUATED[line] += 1
-        original(ok, expr, func, line)
 
-    pyimpl.iov._assert = counted
-    try:
-        yield EVALUATED
-    finally:
-        pyimpl.iov._assert = original
+def discrepancy_in(exc: BaseException) -> Discrepancy | None:
+    """The Discrepancy inside a Hypothesis flaky-failure group, if there is one."""
+    if isinstance(exc, Discrepancy):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        found = discrepancy_in(sub)
+        if found is not None:
+            return found
+    return None
+
+
+__all__ = [
+    "CCrashed",
+    "Discrepancy",
+    "Judge",
+    "PortHung",
+    "Tally",
+    "describe_failure",
+    "minimise",
+    "discrepancy_in",
+]

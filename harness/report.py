@@ -51,7 +51,6 @@ def write_report(
             case_json=case_json,
         )
     )
-    from .case import case_from_json
     from .creproducer import c_reproducer
 
     (directory / f"{stem}.c").write_text(
@@ -80,10 +79,11 @@ def load_case(path: Path) -> tuple[Case, str | None]:
 
 
 def replay_case_json(case_json: str, c_source: str | None) -> int:
-    """Run a case in both worlds, print both outcomes; 0 when they agree, 1 when not."""
+    """Judge a case again, exactly as a campaign does (the same judge step, UB claims checked
+    by the oracle); print both outcomes.  0 when they agree, 1 when not."""
     import reference_c
 
-    from .judge import Discrepancy, Judge
+    from .judge import CCrashed, Discrepancy, Judge
     from .worlds import CWorld, PyWorld
 
     case = case_from_json(case_json)
@@ -93,12 +93,16 @@ def replay_case_json(case_json: str, c_source: str | None) -> int:
         outcome = judge.check(case)
     except Discrepancy as d:
         for name, o in zip(d.names, d.outcomes, strict=True):
-            print(f"{name}: {[r for r in o.results]}")
+            if o is not None:
+                print(f"{name}: {'; '.join(r.show() for r in o.results)}")
         print(f"DIFFERENT: {d.difference}")
         return 1
-    print(f"both: {list(outcome.results)}")
-    if outcome.ub:
-        print(f"the port classifies this case as undefined behaviour ({outcome.ub}); C was not run")
+    except CCrashed as crash:
+        print(f"DIFFERENT: {crash.what}: {crash.difference}")
+        return 1
+    print(f"both: {'; '.join(r.show() for r in outcome.results)}")
+    if outcome.ub is not None:
+        print(f"AGREE: undefined behaviour ({outcome.ub.kind}), confirmed in C by the sanitizers")
     else:
         print("AGREE")
     return 0

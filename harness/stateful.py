@@ -9,37 +9,46 @@ makes one C call (``qemu_iovec_init``, ``_add``, ``_concat``, ``_init_extended``
 ``_clone``, ``iov_discard_front_undoable`` ...) with arguments drawn from the
 current state (sizes and entry boundaries read from the port's side, +-1, and
 now and then past the end), on both sides, and after every step compares the
-call's result records and every observation of both arenas and heaps.
+call's result records and every observation of both arenas and heaps, through
+the one judge step (``Judge.decide``) every engine uses.
 
 The calls so far form a :class:`~harness.case.Case` (the regions plus the list
 of calls), so a failing sequence prints as a program ``python -m harness replay``
 re-runs.  A call the port classifies as undefined behaviour is not made in C
-and ends the sequence; so does an assert (or GLib abort) both sides agree on,
-since the C program would have stopped there.  At teardown every owned vector is
-destroyed and both heaps must be empty.
+(the judge has the claim confirmed) and ends the sequence; so does an assert (or
+GLib abort) both sides agree on, since the C program would have stopped there.
+At teardown every owned vector is destroyed and both heaps must be empty.  Rules
+run only when their preconditions hold (``@precondition``); a machine carries its
+judge, so nothing about a run is kept at module level.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 import pyimpl
+from pyimpl.memory import SIZE_MAX
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
 
 from .case import Arg, Call, Case, Ref, Region, case_from_json, case_to_json
+from .judge import Discrepancy, Judge, Tally, minimise
+from .outcome import Outcome, Result, Returned
 from .strategies import HUGE
-from .worlds import CWorld, Outcome, PyWorld, Run, World, first_difference
+from .worlds import Run
 
 #: QEMUIOVector slots, by region name
 SLOTS = ("q0", "q1", "q2", "q3")
@@ -53,64 +62,25 @@ SRC = ("src", 64)  # source of qemu_iovec_from_buf; no vector points here
 CLONE = ("cbuf", 96)  # the buffer qemu_iovec_clone lays its copies over
 FILLS = (0, 0xFF, 0x5A, -1, 0x1A5)
 
-#: the worlds a machine built with no arguments uses (see :func:`configure`)
-_WORLDS: tuple[World, World] | None = None
-#: C worlds built lazily from $IOVCONF_C_SOURCE, by source
-_LAZY: dict[str | None, World] = {}
-#: what the machines did since :func:`reset_counts`
-COUNTS = {"cases": 0, "steps": 0}
 
-
-def configure(port: World | None, reference: World | None) -> None:
-    """Set (or with None, clear) the two worlds every ``IovecMachine()`` compares."""
-    global _WORLDS
-    _WORLDS = (port, reference) if port is not None and reference is not None else None
-
-
-@contextmanager
-def configured(port: World, reference: World) -> Iterator[None]:
-    """:func:`configure` for the duration of a block, then restore what was there."""
-    global _WORLDS
-    before = _WORLDS
-    _WORLDS = (port, reference)
-    try:
-        yield
-    finally:
-        _WORLDS = before
-
-
-def _default_worlds() -> tuple[World, World]:
-    if _WORLDS is not None:
-        return _WORLDS
-    source = os.environ.get("IOVCONF_C_SOURCE") or None
-    if source not in _LAZY:
-        import reference_c
-
-        _LAZY[source] = CWorld(reference_c.load(source))
-    return PyWorld(), _LAZY[source]
-
-
-def reset_counts() -> None:
-    for key in COUNTS:
-        COUNTS[key] = 0
-
-
-class SequenceDiscrepancy(AssertionError):
+class SequenceDiscrepancy(Discrepancy):
     """The two sides disagreed (or leaked, or double-freed) during a sequence of calls.
 
     ``case`` holds the regions and every call made so far: a replayable program.
     """
 
-    def __init__(self, difference: str, case: Case) -> None:
-        self.difference = difference
-        self.case = case
+    def __init__(self, difference: str, case: Case, names: tuple[str, str] = ("pyimpl", "C")) -> None:
+        super().__init__(case, difference, (None, None), names)
         self.case_json = case_to_json(case)
-        super().__init__(
+        self.args = (
             f"{difference}\n"
             f"the sequence so far ({len(case.calls)} calls):\n{case.describe()}\n"
             "replay: save the JSON below to a file and run `python -m harness replay FILE`\n"
-            f"{compact_json(case)}"
+            f"{compact_json(case)}",
         )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def compact_json(case: Case) -> str:
@@ -168,7 +138,7 @@ def _amount(data: st.DataObject, points: Iterable[int], label: str) -> int:
     top = pts[-1]
     near = sorted({q for p in pts for q in (p - 1, p, p + 1) if 0 <= q <= top})
     value: int = data.draw(_amounts(near, top), label=label)
-    return value
+    return value & SIZE_MAX  # a size_t argument: past 2**64 - 1 it wraps, as C converts it
 
 
 def _rarely(data: st.DataObject, label: str, one_in: int = 30) -> bool:
@@ -179,21 +149,18 @@ def _rarely(data: st.DataObject, label: str, one_in: int = 30) -> bool:
 class IovecMachine(RuleBasedStateMachine):
     """QEMUIOVector lifecycles run on the port and on C at once, compared after every step."""
 
-    def __init__(self, port: World | None = None, reference: World | None = None) -> None:
+    def __init__(self, judge: Judge, tally: Tally | None = None) -> None:
         super().__init__()
-        if port is None or reference is None:
-            port, reference = _default_worlds()
-        self.port_world = port
-        self.ref_world = reference
+        self.judge = judge
+        self.tally = tally
         self.regions: tuple[Region, ...] = ()
         self.calls: list[Call] = []
-        self.port_results: list[tuple[Any, ...]] = []
-        self.ref_results: list[tuple[Any, ...]] = []
+        self.port_results: list[Result] = []
+        self.ref_results: list[Result] = []
         self.port_run: Run | None = None
         self.ref_run: Run | None = None
-        #: why the sequence ended: None while it goes on, else the record kind ("assert", "ub", ...)
+        #: why the sequence ended: None while it goes on, else the result's kind (Undefined...)
         self.ended: str | None = None
-        COUNTS["cases"] += 1
 
     def __repr__(self) -> str:
         return "IovecMachine()"
@@ -203,8 +170,8 @@ class IovecMachine(RuleBasedStateMachine):
         """Lay ``regions`` out in both worlds (the machine's one fixed layout)."""
         self.regions = regions
         empty = Case(regions, ())
-        self.port_run = Run(self.port_world, empty)
-        self.ref_run = Run(self.ref_world, empty)
+        self.port_run = Run(self.judge.port, empty)
+        self.ref_run = Run(self.judge.reference, empty)
 
     @property
     def live(self) -> bool:
@@ -216,40 +183,33 @@ class IovecMachine(RuleBasedStateMachine):
 
     def fail(self, difference: str) -> NoReturn:
         self.ended = "failed"
-        raise SequenceDiscrepancy(difference, self.sequence_case())
+        raise SequenceDiscrepancy(difference, self.sequence_case(), self.judge.names)
 
-    def step(self, func: str, *args: Any) -> tuple[Any, ...]:
-        """Make one call on the port, then (unless the port says UB) on C, and compare."""
+    def step(self, func: str, *args: Any) -> Result:
+        """Make one call on the port, then (unless the port says UB) on C; the judge decides."""
         assert self.port_run is not None and self.ref_run is not None and self.ended is None
         call = Call(func, tuple(args))
         self.calls.append(call)
-        COUNTS["steps"] += 1
         try:
             ours = self.port_run.call(call)
         except Exception as exc:  # not a C outcome (assert, UB, abort): the port is wrong
             self.fail(f"call {len(self.calls)} ({call!r}): the port raised {type(exc).__name__}: {exc}")
         self.port_results.append(ours)
-        if ours[0] == "ub":
-            if ours[1] == "invalid-free":
-                self.fail(
-                    f"call {len(self.calls)} ({call!r}): the port frees something it does not own "
-                    f"(a double or invalid free): {ours[2]}"
-                )
-            self.ended = "ub"  # C would be undefined from here: it is not run, the sequence ends
-            return ours
-        theirs = self.ref_run.call(call)
-        self.ref_results.append(theirs)
-        names = (self.port_world.name, self.ref_world.name)
-        difference = first_difference(self.outcome(self.port_run), self.outcome(self.ref_run), names)
-        if difference is not None:
-            self.fail(f"after call {len(self.calls)} ({call!r}): {difference}")
-        if ours[0] != "ret":
-            self.ended = str(ours[0])  # both sides asserted (or aborted): the program stops here
-        return ours
+        ref_run = self.ref_run
 
-    def outcome(self, run: Run) -> Outcome:
-        results = self.port_results if run is self.port_run else self.ref_results
-        return Outcome(tuple(results), tuple(run.observe()))
+        def run_c() -> Outcome:
+            self.ref_results.append(ref_run.call(call))
+            return Outcome(tuple(self.ref_results), ref_run.observe())
+
+        port_outcome = Outcome(tuple(self.port_results), self.port_run.observe())
+        try:
+            self.judge.decide(self.sequence_case(), port_outcome, run_c, self.tally)
+        except Discrepancy as d:
+            self.fail(f"after call {len(self.calls)} ({call!r}): {d.difference}")
+        if not isinstance(ours, Returned):
+            # UB: C would be undefined from here (not run); an assert or abort: the program stops
+            self.ended = type(ours).__name__
+        return ours
 
     # -- reading the state (from the port's side; the two sides agree after every step) --------
     @property
@@ -325,11 +285,11 @@ class IovecMachine(RuleBasedStateMachine):
         length = data.draw(st.integers(0, size - off), label=f"{label} len")
         return Ref(name, off), length
 
-    def pick(self, data: st.DataObject, usual: list[str], label: str, misuse: int = 30) -> str | None:
-        """A slot from ``usual``, now and then any slot (misuse); None when ``usual`` is empty."""
-        if _rarely(data, f"{label} from any slot", misuse):
+    def pick(self, data: st.DataObject, usual: list[str], label: str, misuse: int = 30) -> str:
+        """A slot from ``usual`` (never empty: the rule's precondition), now and then any slot (misuse)."""
+        if not usual or _rarely(data, f"{label} from any slot", misuse):
             return data.draw(st.sampled_from(SLOTS), label=label)
-        return data.draw(st.sampled_from(usual), label=label) if usual else None
+        return data.draw(st.sampled_from(usual), label=label)
 
     # -- the layout ----------------------------------------------------------------------------
     @initialize(data=st.data())
@@ -348,186 +308,177 @@ class IovecMachine(RuleBasedStateMachine):
         arrays = {name: [self.piece(data, f"{name}[{i}]") for i in range(n)] for name, n in ARRAYS}
         self.start(layout_regions(contents, arrays))
 
+    # -- preconditions -------------------------------------------------------------------------
+    def has(self, *kinds: str) -> bool:
+        """The sequence goes on and some slot is of one of ``kinds``."""
+        return self.live and bool(self.slots(*kinds))
+
+    def niov(self, slot: str) -> int:
+        return read_qiov(self.mem, self.at(slot)).niov
+
+    def clone_dests(self) -> list[str]:
+        """Owned or free slots that some other slot with entries could be cloned into."""
+        sources = [s for s in SLOTS if self.niov(s) > 0]
+        return [d for d in self.slots("owned", "free") if any(s != d for s in sources)]
+
     # -- making vectors (only in free slots: nothing leaks) ------------------------------------
+    @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init(self, data: st.DataObject) -> None:
-        free = self.slots("free") if self.live else []
-        if free:
-            q = data.draw(st.sampled_from(free), label="qiov")
-            hint = (
-                -1 if _rarely(data, "negative hint", 40) else data.draw(st.sampled_from((0, 1, 2, 3, 4, 8)))
-            )
-            self.step("qemu_iovec_init", Ref(q), hint)
+        q = data.draw(st.sampled_from(self.slots("free")), label="qiov")
+        hint = -1 if _rarely(data, "negative hint", 40) else data.draw(st.sampled_from((0, 1, 2, 3, 4, 8)))
+        self.step("qemu_iovec_init", Ref(q), hint)
 
+    @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_external(self, data: st.DataObject) -> None:
-        free = self.slots("free") if self.live else []
-        if free:
-            q = data.draw(st.sampled_from(free), label="qiov")
-            name, n = data.draw(st.sampled_from(ARRAYS), label="array")
-            first = data.draw(st.integers(0, n), label="first entry")
-            niov = data.draw(st.integers(0, n - first), label="niov")
-            self.step("qemu_iovec_init_external", Ref(q), Ref(name, first * IOVEC_SIZE), niov)
+        q = data.draw(st.sampled_from(self.slots("free")), label="qiov")
+        name, n = data.draw(st.sampled_from(ARRAYS), label="array")
+        first = data.draw(st.integers(0, n), label="first entry")
+        niov = data.draw(st.integers(0, n - first), label="niov")
+        self.step("qemu_iovec_init_external", Ref(q), Ref(name, first * IOVEC_SIZE), niov)
 
+    @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_buf(self, data: st.DataObject) -> None:
-        free = self.slots("free") if self.live else []
-        if free:
-            q = data.draw(st.sampled_from(free), label="qiov")
-            base, length = self.piece(data, "buf")
-            self.step("qemu_iovec_init_buf", Ref(q), base, length)
+        q = data.draw(st.sampled_from(self.slots("free")), label="qiov")
+        base, length = self.piece(data, "buf")
+        self.step("qemu_iovec_init_buf", Ref(q), base, length)
 
+    @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_extended(self, data: st.DataObject) -> None:
-        free = self.slots("free") if self.live else []
-        if free:
-            q = data.draw(st.sampled_from(free), label="qiov")
-            mid = data.draw(st.sampled_from(SLOTS), label="mid_qiov")
-            head, head_len = self.piece(data, "head")
-            mid_offset, mid_len = self.span(data, mid, "mid_")
-            tail, tail_len = self.piece(data, "tail")
-            if _rarely(data, "huge tail", 30):
-                tail_len = data.draw(st.sampled_from(HUGE), label="tail_len")
-            self.step(
-                "qemu_iovec_init_extended",
-                Ref(q),
-                head,
-                head_len,
-                Ref(mid),
-                mid_offset,
-                mid_len,
-                tail,
-                tail_len,
-            )
+        q = data.draw(st.sampled_from(self.slots("free")), label="qiov")
+        mid = data.draw(st.sampled_from(SLOTS), label="mid_qiov")
+        head, head_len = self.piece(data, "head")
+        mid_offset, mid_len = self.span(data, mid, "mid_")
+        tail, tail_len = self.piece(data, "tail")
+        if _rarely(data, "huge tail", 30):
+            tail_len = data.draw(st.sampled_from(HUGE), label="tail_len")
+        self.step(
+            "qemu_iovec_init_extended", Ref(q), head, head_len, Ref(mid), mid_offset, mid_len, tail, tail_len
+        )
 
+    @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_slice(self, data: st.DataObject) -> None:
-        free = self.slots("free") if self.live else []
-        if free:
-            q = data.draw(st.sampled_from(free), label="qiov")
-            source = data.draw(st.sampled_from(SLOTS), label="source")
-            offset, length = self.span(data, source)
-            self.step("qemu_iovec_init_slice", Ref(q), Ref(source), offset, length)
+        q = data.draw(st.sampled_from(self.slots("free")), label="qiov")
+        source = data.draw(st.sampled_from(SLOTS), label="source")
+        offset, length = self.span(data, source)
+        self.step("qemu_iovec_init_slice", Ref(q), Ref(source), offset, length)
 
+    @precondition(lambda self: self.live and bool(self.clone_dests()))
     @rule(data=st.data())
     def clone(self, data: st.DataObject) -> None:
-        if self.live:
-            dest = self.pick(data, self.slots("owned", "free"), "dest")
-            sources = [s for s in SLOTS if s != dest and read_qiov(self.mem, self.at(s)).niov > 0]
-            src = self.pick(data, sources, "src")  # niov 0 is a zero-length VLA (UB)
-            at = data.draw(st.integers(0, 3), label="buf offset")
-            if dest is not None and src is not None:
-                self.step("qemu_iovec_clone", Ref(dest), Ref(src), Ref(CLONE[0], at))
+        dest = self.pick(data, self.clone_dests(), "dest")
+        sources = [s for s in SLOTS if s != dest and self.niov(s) > 0]  # niov 0: a zero-length VLA
+        src = self.pick(data, sources, "src")
+        at = data.draw(st.integers(0, 3), label="buf offset")
+        self.step("qemu_iovec_clone", Ref(dest), Ref(src), Ref(CLONE[0], at))
 
     # -- growing and shrinking -----------------------------------------------------------------
+    @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def add(self, data: st.DataObject) -> None:
-        if self.live:
-            q = self.pick(data, self.slots("owned", "free"), "qiov")  # misuse (external...) asserts
-            base, length = self.piece(data, "entry")
-            if q is not None:
-                self.step("qemu_iovec_add", Ref(q), base, length)
+        q = self.pick(data, self.slots("owned", "free"), "qiov")  # misuse (external...) asserts
+        base, length = self.piece(data, "entry")
+        self.step("qemu_iovec_add", Ref(q), base, length)
 
+    @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def concat(self, data: st.DataObject) -> None:
-        if self.live:
-            dst = self.pick(data, self.slots("owned", "free"), "dst")
-            src = self.pick(data, [s for s in SLOTS if s != dst], "src")  # misuse: itself
-            if dst is not None and src is not None:
-                offset, nbytes = self.span(data, src, "s")
-                self.step("qemu_iovec_concat", Ref(dst), Ref(src), offset, nbytes)
+        dst = self.pick(data, self.slots("owned", "free"), "dst")
+        src = self.pick(data, [s for s in SLOTS if s != dst], "src")  # misuse: itself
+        offset, nbytes = self.span(data, src, "s")
+        self.step("qemu_iovec_concat", Ref(dst), Ref(src), offset, nbytes)
 
+    @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def concat_iov(self, data: st.DataObject) -> None:
-        if self.live:
-            dst = self.pick(data, self.slots("owned", "free"), "dst")
-            name, n = data.draw(st.sampled_from(ARRAYS), label="src_iov")
-            first = data.draw(st.integers(0, n), label="first entry")
-            cnt = data.draw(st.integers(0, n - first), label="src_cnt")
-            pts, acc = [0], 0
-            for _, length in self.entries(self.at(name) + first * IOVEC_SIZE, cnt) or ():
-                acc += length
-                pts.append(acc)
-            offset = _amount(data, pts, "soffset")
-            nbytes = _amount(data, [p - offset for p in pts if p >= offset] + [0], "sbytes")
-            if dst is not None:
-                src_iov = Ref(name, first * IOVEC_SIZE)
-                self.step("qemu_iovec_concat_iov", Ref(dst), src_iov, cnt, offset, nbytes)
+        dst = self.pick(data, self.slots("owned", "free"), "dst")
+        name, n = data.draw(st.sampled_from(ARRAYS), label="src_iov")
+        first = data.draw(st.integers(0, n), label="first entry")
+        cnt = data.draw(st.integers(0, n - first), label="src_cnt")
+        pts, acc = [0], 0
+        for _, length in self.entries(self.at(name) + first * IOVEC_SIZE, cnt) or ():
+            acc += length
+            pts.append(acc)
+        offset = _amount(data, pts, "soffset")
+        nbytes = _amount(data, [p - offset for p in pts if p >= offset] + [0], "sbytes")
+        self.step("qemu_iovec_concat_iov", Ref(dst), Ref(name, first * IOVEC_SIZE), cnt, offset, nbytes)
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_back(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            self.step("qemu_iovec_discard_back", Ref(q), _amount(data, self.points(q), "bytes"))
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        self.step("qemu_iovec_discard_back", Ref(q), _amount(data, self.points(q), "bytes"))
 
+    @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def reset(self, data: st.DataObject) -> None:
-        if self.live:
-            usual = self.slots("owned") or self.slots("free")
-            q = self.pick(data, usual, "qiov")  # misuse (external...) asserts
-            if q is not None:
-                self.step("qemu_iovec_reset", Ref(q))
+        usual = self.slots("owned") or self.slots("free")
+        q = self.pick(data, usual, "qiov")  # misuse (external...) asserts
+        self.step("qemu_iovec_reset", Ref(q))
 
+    @precondition(lambda self: self.has("owned", "external", "embedded"))
     @rule(data=st.data())
     def destroy(self, data: st.DataObject) -> None:
-        used = self.slots("owned", "external", "embedded") if self.live else []
-        if used:
-            self.step("qemu_iovec_destroy", Ref(data.draw(st.sampled_from(used), label="qiov")))
+        used = self.slots("owned", "external", "embedded")
+        self.step("qemu_iovec_destroy", Ref(data.draw(st.sampled_from(used), label="qiov")))
 
     # -- using vectors -------------------------------------------------------------------------
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def to_buf(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            offset, nbytes = self.span(data, q)
-            buf = Ref(OUT[0], data.draw(st.integers(0, 3), label="buf offset"))
-            self.step("qemu_iovec_to_buf", Ref(q), offset, buf, nbytes)
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        offset, nbytes = self.span(data, q)
+        buf = Ref(OUT[0], data.draw(st.integers(0, 3), label="buf offset"))
+        self.step("qemu_iovec_to_buf", Ref(q), offset, buf, nbytes)
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def from_buf(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            offset, nbytes = self.span(data, q)
-            buf = Ref(SRC[0], data.draw(st.integers(0, 3), label="buf offset"))
-            self.step("qemu_iovec_from_buf", Ref(q), offset, buf, nbytes)
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        offset, nbytes = self.span(data, q)
+        buf = Ref(SRC[0], data.draw(st.integers(0, 3), label="buf offset"))
+        self.step("qemu_iovec_from_buf", Ref(q), offset, buf, nbytes)
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def memset(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            offset, nbytes = self.span(data, q)
-            fillc = data.draw(st.sampled_from(FILLS), label="fillc")
-            self.step("qemu_iovec_memset", Ref(q), offset, fillc, nbytes)
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        offset, nbytes = self.span(data, q)
+        fillc = data.draw(st.sampled_from(FILLS), label="fillc")
+        self.step("qemu_iovec_memset", Ref(q), offset, fillc, nbytes)
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def is_zero(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            self.step("qemu_iovec_is_zero", Ref(q), *self.span(data, q))
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        self.step("qemu_iovec_is_zero", Ref(q), *self.span(data, q))
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def subvec_niov(self, data: st.DataObject) -> None:
-        if self.live:
-            q = data.draw(st.sampled_from(SLOTS), label="qiov")
-            self.step("qemu_iovec_subvec_niov", Ref(q), *self.span(data, q))
+        q = data.draw(st.sampled_from(SLOTS), label="qiov")
+        self.step("qemu_iovec_subvec_niov", Ref(q), *self.span(data, q))
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def compare(self, data: st.DataObject) -> None:
-        if self.live:
-            shapes = {s: self.shape(s) for s in SLOTS}
-            alike = [(a, b) for a in SLOTS for b in SLOTS if shapes[a] is not None and shapes[a] == shapes[b]]
-            if alike and not _rarely(data, "any two vectors"):
-                a, b = data.draw(st.sampled_from(alike), label="a, b")
-            else:  # different shapes: asserts
-                a, b = data.draw(st.tuples(st.sampled_from(SLOTS), st.sampled_from(SLOTS)), label="a, b")
-            self.step("qemu_iovec_compare", Ref(a), Ref(b))
+        shapes = {s: self.shape(s) for s in SLOTS}
+        alike = [(a, b) for a in SLOTS for b in SLOTS if shapes[a] is not None and shapes[a] == shapes[b]]
+        if alike and not _rarely(data, "any two vectors"):
+            a, b = data.draw(st.sampled_from(alike), label="a, b")
+        else:  # different shapes: asserts
+            a, b = data.draw(st.tuples(st.sampled_from(SLOTS), st.sampled_from(SLOTS)), label="a, b")
+        self.step("qemu_iovec_compare", Ref(a), Ref(b))
 
+    @precondition(lambda self: self.has("embedded"))
     @rule(data=st.data())
     def buf(self, data: st.DataObject) -> None:
-        if self.live:
-            q = self.pick(data, self.slots("embedded"), "qiov")  # misuse (not embedded) asserts
-            if q is not None:
-                self.step("qemu_iovec_buf", Ref(q))
+        q = self.pick(data, self.slots("embedded"), "qiov")  # misuse (not embedded) asserts
+        self.step("qemu_iovec_buf", Ref(q))
 
     # -- the discard functions over a (struct iovec *, unsigned) pair --------------------------
     def pair(self, data: st.DataObject) -> tuple[str, str, int, int, list[int]]:
@@ -543,24 +494,29 @@ class IovecMachine(RuleBasedStateMachine):
     def undo_arg(self, data: st.DataObject) -> Arg:
         return 0 if _rarely(data, "no undo record", 4) else Ref("undo")
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_front(self, data: st.DataObject) -> None:
-        if self.live:
-            p, n, _, _, pts = self.pair(data)
-            nbytes = _amount(data, pts, "bytes")
-            self.step("iov_discard_front_undoable", Ref(p), Ref(n), nbytes, self.undo_arg(data))
+        p, n, _, _, pts = self.pair(data)
+        nbytes = _amount(data, pts, "bytes")
+        self.step("iov_discard_front_undoable", Ref(p), Ref(n), nbytes, self.undo_arg(data))
 
+    @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_back_iov(self, data: st.DataObject) -> None:
-        if self.live:
-            _, n, iov, _, pts = self.pair(data)
-            nbytes = _amount(data, pts, "bytes")
-            self.step("iov_discard_back_undoable", self.ref(iov), Ref(n), nbytes, self.undo_arg(data))
+        _, n, iov, _, pts = self.pair(data)
+        nbytes = _amount(data, pts, "bytes")
+        self.step("iov_discard_back_undoable", self.ref(iov), Ref(n), nbytes, self.undo_arg(data))
 
-    @rule(data=st.data())
-    def discard_undo(self, data: st.DataObject) -> None:
-        if self.live:
-            self.step("iov_discard_undo", Ref("undo"))
+    @precondition(lambda self: self.live)
+    @rule()
+    def discard_undo(self) -> None:
+        self.step("iov_discard_undo", Ref("undo"))
+
+    @precondition(lambda self: not self.live)
+    @rule()
+    def sequence_over(self) -> None:
+        """The program stopped (an assert, an abort, UB): nothing more happens in it."""
 
     # -- the end -------------------------------------------------------------------------------
     def teardown(self) -> None:
@@ -587,7 +543,7 @@ class IovecMachine(RuleBasedStateMachine):
                 )
         for q in owned:
             record = self.step("qemu_iovec_destroy", Ref(q))
-            if record[0] != "ret":
+            if not isinstance(record, Returned):
                 self.fail(f"destroying owned vector {q} at the end did not return: {record!r}")
         for run in (self.port_run, self.ref_run):
             live = run.mem.heap_stats().live
@@ -597,65 +553,32 @@ class IovecMachine(RuleBasedStateMachine):
                 )
 
 
-TestIovecMachine = IovecMachine.TestCase
+def run(
+    judge: Judge,
+    examples: int,
+    seed: int,
+    tally: Tally | None = None,
+    on_case: Callable[[int], None] | None = None,
+    steps: int = 25,
+) -> int:
+    """Run ``examples`` sequences of up to ``steps`` calls through ``judge``; returns the calls made.
 
-
-def minimise_case(case: Case, port: World, reference: World) -> Case:
-    """Drop calls (never the last) one at a time while the judge still fails the same way.
-
-    Hypothesis shrinks stateful runs slowly here (each attempt replays a whole
-    sequence), so :func:`run_stateful` searches without shrinking and this
-    greedy pass makes the printed case small: no single call left can go.
-    "The same way" is the exception type the whole case raises in the judge (a
-    Discrepancy, or what the port raised); a case the judge passes (a leak both
-    sides share) is returned as it is.
+    Hypothesis shrinks stateful runs slowly here (each attempt replays a whole sequence),
+    so the search runs without shrinking and a failing sequence is cut down by
+    :func:`harness.judge.minimise` instead; the raised :class:`SequenceDiscrepancy`
+    carries the cut-down case.  A C crash propagates as :class:`CCrashed`.
     """
-    from .judge import Judge
-
-    judge = Judge(port, reference)
-
-    def failure(calls: list[Call]) -> type[Exception] | None:
-        try:
-            judge.check(Case(case.regions, tuple(calls), case.label))
-        except Exception as exc:  # a Discrepancy, or the port raising what C cannot
-            return type(exc)
-        return None
-
-    calls = list(case.calls)
-    kind = failure(calls)
-    changed = kind is not None
-    while changed:
-        changed = False
-        for i in range(len(calls) - 2, -1, -1):
-            trial = calls[:i] + calls[i + 1 :]
-            if failure(trial) is kind:
-                calls = trial
-                changed = True
-    return Case(case.regions, tuple(calls), case.label)
-
-
-def run_stateful(reference: Any, examples: int, seed: int, steps: int = 25) -> dict[str, Any]:
-    """Run the machine against ``reference`` (a loaded ``reference_c`` Reference).
-
-    Returns ``cases`` and ``steps`` (sequences run and calls made in them) and
-    ``seconds``; on a discrepancy also ``failure`` (the message, with the case
-    cut down by :func:`minimise_case`), ``difference`` (the first difference in
-    the sequence as found) and ``case_json`` (the cut-down case, which
-    ``python -m harness replay`` re-runs); without one those three are None.
-    ``error`` names an exception from the harness itself (None normally).
-    """
-    port, ref = PyWorld(), CWorld(reference)
+    own = tally if tally is not None else Tally()
 
     def factory() -> IovecMachine:
-        return IovecMachine(port, ref)
+        if on_case is not None:
+            on_case(own.cases)
+        return IovecMachine(judge, own)
 
-    reset_counts()
-    start = time.perf_counter()
-    out: dict[str, Any] = {"failure": None, "difference": None, "case_json": None, "error": None}
     try:
         with with_reporter(lambda text: None):  # the failure is reported below, as a case
-            run_state_machine_as_test(  # type: ignore[no-untyped-call]
-                hypothesis_seed(seed)(factory),
+            run_state_machine_as_test(
+                hypothesis_seed(seed)(factory),  # type: ignore[arg-type]
                 settings=settings(
                     max_examples=examples,
                     stateful_step_count=steps,
@@ -668,26 +591,16 @@ def run_stateful(reference: Any, examples: int, seed: int, steps: int = 25) -> d
                 ),
             )
     except SequenceDiscrepancy as exc:
-        small = minimise_case(exc.case, port, ref)
+        small = minimise(judge, exc.case)
         note = f"(cut down from {len(exc.case.calls)} calls to {len(small.calls)})"
-        failure = SequenceDiscrepancy(f"{exc.difference}\n{note}", small)
-        out.update(failure=str(failure), difference=exc.difference, case_json=failure.case_json)
-    except Exception as exc:  # the harness itself went wrong: not a verdict on the code
-        out["error"] = f"{type(exc).__name__}: {exc}"
-    out.update(cases=COUNTS["cases"], steps=COUNTS["steps"], seconds=time.perf_counter() - start)
-    return out
+        raise SequenceDiscrepancy(f"{exc.difference}\n{note}", small, judge.names) from None
+    return own.cases
 
 
 __all__ = [
-    "COUNTS",
     "IovecMachine",
     "SequenceDiscrepancy",
-    "TestIovecMachine",
     "compact_json",
-    "configure",
-    "configured",
     "layout_regions",
-    "minimise_case",
-    "reset_counts",
-    "run_stateful",
+    "run",
 ]

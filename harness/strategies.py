@@ -17,51 +17,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE
+from pyimpl.structs import QIOV_LOCAL_IOV
 
-from .case import Arg, Call, Case, QiovInit, Ref, Region
+from .case import Arg, Builder, Case, QiovInit, Ref
 
 HUGE = (SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, 1 << 63, (1 << 63) - 1, 1 << 32, (1 << 32) - 1, 1 << 31)
 FILLS = (0, 0xFF, -1, 256, 0x1234, -129, INT_MIN, INT_MAX)
 HINTS = (-2, -1, 0, 1, 2, 3, 7, INT_MIN, INT_MAX, (1 << 28) + 1)
-
-
-class Builder:
-    """Collects regions and calls while a strategy draws, then makes the :class:`Case`."""
-
-    def __init__(self) -> None:
-        self.regions: list[Region] = []
-        self.calls: list[Call] = []
-
-    def _add(self, prefix: str, kind: str, size: int, init: Any) -> Ref:
-        name = f"{prefix}{len(self.regions)}"
-        self.regions.append(Region(name, kind, size, init))
-        return Ref(name)
-
-    def data(self, content: bytes) -> Ref:
-        return self._add("buf", "data", len(content), bytes(content))
-
-    def iovs(self, entries: list[tuple[Arg, int]]) -> Ref:
-        return self._add("iov", "iovs", IOVEC_SIZE * len(entries), tuple(entries))
-
-    def qiov(self, init: QiovInit | None = None) -> Ref:
-        return self._add("q", "qiov", QIOV_SIZE, init)
-
-    def undo(self) -> Ref:
-        # stale contents, so a call that must clear modified_iov is seen doing it
-        return self._add("undo", "undo", UNDO_SIZE, bytes([0x5A]) * UNDO_SIZE)
-
-    def ptr(self, value: Arg) -> Ref:
-        return self._add("p", "ptr", 8, value)
-
-    def uint(self, value: int) -> Ref:
-        return self._add("n", "uint", 4, value)
-
-    def call(self, func: str, *args: Any) -> None:
-        self.calls.append(Call(func, tuple(args)))
-
-    def case(self, label: str = "") -> Case:
-        return Case(tuple(self.regions), tuple(self.calls), label)
 
 
 class Vectors:
@@ -153,8 +115,8 @@ def vectors(
 def size_arg(draw: st.DrawFn, v: Vectors | list[int], huge: bool = True) -> int:
     """A byte count or offset: a boundary of ``v`` or +-1, something small, or near 2**64."""
     bounds = v.boundaries() if isinstance(v, Vectors) else v
-    cands = sorted({x + d for x in bounds for d in (-1, 0, 1) if x + d >= 0})
-    options = [st.sampled_from(cands), st.sampled_from(cands), st.integers(0, max(bounds) + 3)]
+    cands = sorted({(x + d) & SIZE_MAX for x in bounds for d in (-1, 0, 1) if x + d >= 0})
+    options = [st.sampled_from(cands), st.sampled_from(cands), st.integers(0, min(max(bounds) + 3, SIZE_MAX))]
     if huge:
         options.append(st.sampled_from(HUGE))
     value: int = draw(st.one_of(*options))
@@ -202,7 +164,7 @@ def qiov(
     if kind == "embedded":
         base, length = v.entries[0]
         q = b.qiov(None)
-        b.regions[-1] = Region(q.region, "qiov", QIOV_SIZE, QiovInit(q + QIOV_LOCAL_IOV, 1, -1, base, length))
+        b.set_qiov(q, QiovInit(q + QIOV_LOCAL_IOV, 1, -1, base, length))
         return q, v
     q = b.qiov(None)
     if kind == "api-external":

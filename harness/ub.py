@@ -1,61 +1,24 @@
-"""The undefined-behaviour campaign: cases made to be UB, confirmed by the sanitizers.
+"""The undefined-behaviour campaign: cases made to be UB, confirmed by the oracle.
 
 For every UB kind the port knows, a generator makes varied cases the port
-classifies as that kind.  Each one then runs in the ``sanitize`` flavour of the
-reference (ASan + UBSan, ``-fno-wrapv``) in a child process with libasan
-preloaded and the arena's guard bytes poisoned, and must draw a sanitizer
-report of the expected class.  A case the port calls UB but the sanitizers
-pass silently is *unconfirmed*: a finding about the port or the oracle.
+classifies as that kind.  Each one then goes to the UB oracle (``harness.oracle``:
+the sanitize flavour of the reference, guard bytes poisoned) and must draw a
+report of the expected kind.  A case the port calls UB but the oracle passes
+silently is *unconfirmed*: a finding about the port or the oracle.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 import random
 import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyimpl.memory import INT_MAX, SIZE_MAX
 
-from .case import Arg, Case, QiovInit, Ref, case_to_json
-from .strategies import Builder
+from .case import Arg, Builder, Case, QiovInit, Ref, case_to_json
+from .oracle import for_source
 from .worlds import PyWorld, run_case
-
-#: sanitizer report fragments that confirm each kind
-EXPECTED: dict[str, tuple[str, ...]] = {
-    "out-of-bounds": (
-        "out of bounds for type",  # UBSan -fsanitize=bounds, e.g. past clone's VLA
-        "SEGV on unknown address",  # a walk that left every mapping
-        "heap-buffer-overflow",
-        "use-after-poison",
-        "global-buffer-overflow",
-        "stack-buffer-overflow",
-        "unknown-crash",
-    ),
-    "use-after-free": ("heap-use-after-free",),
-    "null-pointer": (
-        "null pointer passed as argument",  # memcpy/memset(NULL, ...)
-        "within null pointer",  # UBSan: member access through NULL
-        "load of null pointer",
-        "store to null pointer",
-        "SEGV on unknown address 0x000000000",
-    ),
-    "zero-length-vla": ("variable length array bound evaluates to non-positive value",),
-    "overlapping-memcpy": ("memcpy-param-overlap",),
-    "invalid-free": ("attempting free on address which was not malloc()-ed", "bad-free"),
-    "signed-overflow": ("signed integer overflow",),
-    "stack-overflow": ("stack-overflow",),
-}
-
-_ASAN = re.compile(r"ERROR: AddressSanitizer: (.*)")
-_UBSAN = re.compile(r"runtime error: (.*)")
 
 
 def _vectors(b: Builder, rng: random.Random, n: int) -> tuple[Ref, list[int], Ref]:
@@ -198,44 +161,6 @@ class KindResult:
     reports: dict[str, int] = field(default_factory=dict)
 
 
-@functools.cache
-def libasan() -> str:
-    out = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
-def sanitizer_report(case: Case, c_source: str | None, timeout: float = 120) -> str:
-    """Run ``case`` in the sanitize flavour in a child process; its first sanitizer report line."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        f.write(case_to_json(case))
-        path = f.name
-    env = dict(
-        os.environ,
-        LD_PRELOAD=libasan(),
-        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:allow_user_poisoning=1:detect_stack_use_after_return=0",
-        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=0",
-    )
-    try:
-        child = subprocess.run(
-            [sys.executable, "-m", "harness.ub", path, c_source or ""],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    finally:
-        os.unlink(path)
-    for pattern in (_UBSAN, _ASAN):
-        m = pattern.search(child.stderr)
-        if m:
-            return m.group(1).strip()
-    return f"no sanitizer report (exit {child.returncode}): {child.stderr.strip()[-300:]}"
-
-
-def confirms(kind: str, report: str) -> bool:
-    return any(fragment in report for fragment in EXPECTED[kind])
-
-
 def run_ub_campaign(
     per_kind: int,
     seed: int,
@@ -243,10 +168,8 @@ def run_ub_campaign(
     kinds: list[str] | None = None,
     show: Callable[[str], None] = print,
 ) -> list[KindResult]:
-    """Generate ``per_kind`` cases of each kind and have the sanitizers confirm each."""
-    from reference_c import build
-
-    build.build(c_source, flavour="sanitize")  # build once, here, not in every child
+    """Generate ``per_kind`` cases of each kind and have the oracle confirm each."""
+    oracle = for_source(c_source)
     rng = random.Random(seed)
     port = PyWorld()
     results = []
@@ -255,15 +178,15 @@ def run_ub_campaign(
         for _ in range(per_kind):
             case = GENERATORS[kind](rng)
             outcome = run_case(port, case)
-            if outcome.ub != kind:
+            if outcome.ub is None or outcome.ub.kind != kind:
                 r.misclassified += 1
                 r.unconfirmed.append(case_to_json(case))
                 continue
             r.cases += 1
-            report = sanitizer_report(case, c_source)
-            key = re.split(r" on |: |, ", report)[0][:60]
+            confirmation = oracle.confirm(case, kind)
+            key = re.split(r" on |: |, ", confirmation.report)[0][:60]
             r.reports[key] = r.reports.get(key, 0) + 1
-            if confirms(kind, report):
+            if confirmation.confirmed:
                 r.confirmed += 1
             else:
                 r.unconfirmed.append(case_to_json(case))
@@ -273,31 +196,3 @@ def run_ub_campaign(
         )
         results.append(r)
     return results
-
-
-def _child(case_path: str, c_source: str) -> int:
-    """In the child: run the case in the sanitize flavour with the guard bytes poisoned."""
-    import ctypes
-
-    import reference_c
-
-    from .case import case_from_json
-    from .worlds import CWorld, Run
-
-    case = case_from_json(Path(case_path).read_text())
-    world = CWorld(reference_c.load(c_source or None, flavour="sanitize"))
-    run = Run(world, case)
-    poison = ctypes.CDLL(None).__asan_poison_memory_region
-    poison.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-    pos = 0
-    for size, guard in case.layout()[1]:
-        if guard:
-            poison(run.base + pos, size)
-        pos += size
-    records = [run.call(c) for c in case.calls]
-    print(json.dumps([list(map(str, r)) for r in records]))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_child(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))

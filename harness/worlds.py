@@ -1,9 +1,9 @@
-"""The two worlds a case runs in, and how a run becomes an :class:`Outcome`.
+"""The worlds a case runs in, and how a run becomes an :class:`~harness.outcome.Outcome`.
 
 Both worlds expose the same API (``pyimpl`` and the ``reference_c`` facade): a
 memory object with ``map_arena``/loads/stores/``heap_stats``/``heap_block``, and
-one function per C function taking that memory first.  This module builds a
-case in one world, runs its calls, and records everything observable.
+one function per C function taking that memory first.  A :class:`Run` lays one
+case out in one world, makes its calls and records everything observable.
 """
 
 from __future__ import annotations
@@ -15,26 +15,31 @@ import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyimpl
-from pyimpl.memory import ssize_t
-from pyimpl.structs import (
-    IOVEC_SIZE,
-    QIOV_LOCAL_IOV,
-    read_iovecs,
-    read_qiov,
-    read_undo,
-    write_iovecs,
-    write_qiov,
-)
+from pyimpl.memory import HeapStats, ssize_t
 
 from . import sockets as _sockets
-from .case import GUARD_BYTE, Case, QiovInit, Ref, Sock, Stream
+from .case import GUARD_BYTE, Call, Case, Ref, Sock, Stream
+from .outcome import (
+    AssertFailed,
+    Crashed,
+    GLibFatal,
+    Missing,
+    Observed,
+    Outcome,
+    Result,
+    Returned,
+    TimedOut,
+    Undefined,
+)
+from .sites import SiteTable, c_sites, port_sites
 
 
 class World:
-    """One implementation: makes memories and looks up functions by C name."""
+    """One implementation: makes memories, looks up functions by C name, names its asserts."""
 
     name = "?"
 
@@ -46,6 +51,23 @@ class World:
 
     def function(self, name: str) -> Callable[..., Any]:
         raise NotImplementedError
+
+    @functools.cached_property
+    def sites(self) -> SiteTable:
+        raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> Result | None:
+        """An exception from a call as a result record, or None if it is not the code's doing."""
+        if isinstance(exc, pyimpl.CAssertionError):
+            ordinal = self.sites.ordinal(exc.file, exc.func, exc.expr, exc.line)
+            return AssertFailed(exc.func, exc.expr, ordinal, exc.line, exc.file)
+        if isinstance(exc, pyimpl.GLibFatalError):
+            return GLibFatal(exc.message)
+        if isinstance(exc, pyimpl.UndefinedBehaviour):
+            return Undefined(exc.kind, exc.detail)
+        if isinstance(exc, PortTimeout):
+            return TimedOut()
+        return None
 
 
 class PyWorld(World):
@@ -63,6 +85,10 @@ class PyWorld(World):
         fn: Callable[..., Any] = getattr(self.module, name)
         return functools.partial(_bounded, fn)
 
+    @functools.cached_property
+    def sites(self) -> SiteTable:
+        return port_sites()
+
 
 class PortTimeout(Exception):
     """A port call ran for PORT_TIME_LIMIT seconds: it hangs where C returns (or also hangs)."""
@@ -78,7 +104,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 def _bounded(fn: Callable[..., Any], *args: Any) -> Any:
     """Call a port function under a real-time alarm (main thread only), so a port that loops
-    forever becomes a ("timeout",) record instead of a hung worker."""
+    forever becomes a TimedOut record instead of a hung worker."""
     if threading.current_thread() is not threading.main_thread():
         return fn(*args)
     previous = signal.signal(signal.SIGALRM, _on_alarm)
@@ -91,15 +117,14 @@ def _bounded(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class CWorld(World):
-    """The compiled reference through the ``reference_c`` facade."""
+    """A compiled C source through the ``reference_c`` facade."""
 
-    name = "C"
-
-    def __init__(self, reference: Any) -> None:
+    def __init__(self, reference: Any, name: str = "C") -> None:
         import reference_c
 
         self.reference = reference
         self.module = reference_c
+        self.name = name
 
     def new_memory(self) -> Any:
         return self.reference.memory()
@@ -111,53 +136,26 @@ class CWorld(World):
         fn: Callable[..., Any] = getattr(self.module, name)
         return fn
 
+    @functools.cached_property
+    def sites(self) -> SiteTable:
+        return c_sites(Path(self.reference.source_path))
+
+    def classify(self, exc: BaseException) -> Result | None:
+        from reference_c import CCrash, CTimeout, MissingFunction
+
+        if isinstance(exc, MissingFunction):
+            return Missing(exc.name)
+        if isinstance(exc, CCrash):
+            return Crashed(str(exc))
+        if isinstance(exc, CTimeout):
+            return TimedOut()
+        return super().classify(exc)
+
 
 #: functions whose return value (or first tuple item) is a pointer
 POINTER_RETURNS = {"iov_skip_offset", "qiov_slice", "qemu_iovec_buf"}
 #: functions that set errno: a case calling one observes it
 ERRNO_FUNCS = {"do_send_recv", "iov_send_recv", "iov_send", "iov_recv"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Everything observable after a case ran: per-call results, then named observations."""
-
-    results: tuple[tuple[Any, ...], ...]
-    observations: tuple[tuple[str, Any], ...]
-
-    @property
-    def last(self) -> tuple[Any, ...]:
-        return self.results[-1] if self.results else ("none",)
-
-    @property
-    def ub(self) -> str | None:
-        """The UB kind if the run stopped on undefined behaviour."""
-        return str(self.last[1]) if self.last[0] == "ub" else None
-
-    @property
-    def assertion(self) -> tuple[str, int, str, str] | None:
-        """(file, line, func, expr) if the run stopped on a failed assert."""
-        if self.last[0] == "assert":
-            return self.last[1], self.last[2], self.last[3], self.last[4]
-        return None
-
-
-def classify(exc: BaseException) -> tuple[Any, ...] | None:
-    """An exception from a call as an outcome record, or None if it is not the code's doing."""
-    if isinstance(exc, pyimpl.CAssertionError):
-        return ("assert", exc.file, exc.line, exc.func, exc.expr)
-    if isinstance(exc, pyimpl.GLibFatalError):
-        return ("fatal", exc.message)
-    if isinstance(exc, pyimpl.UndefinedBehaviour):
-        return ("ub", exc.kind, exc.detail)
-    name = type(exc).__name__
-    if name == "MissingFunction":
-        return ("missing", str(exc))
-    if name == "CCrash":
-        return ("crash", str(exc))
-    if name in ("CTimeout", "PortTimeout"):
-        return ("timeout",)
-    return None
 
 
 class Run:
@@ -171,7 +169,7 @@ class Run:
         self.base: int = self.mem.map_arena(parts)
         self._fill_guards(parts)
         for region in case.regions:
-            self._init(region.name, region.kind, region.init)
+            region.spec.lay_out(self, region, self.addr(Ref(region.name)))
         self._open_io()
 
     def _open_io(self) -> None:
@@ -222,50 +220,33 @@ class Run:
                 self._poke(self.base + pos, bytes([GUARD_BYTE]) * size)
             pos += size
 
-    def _init(self, name: str, kind: str, init: Any) -> None:
-        at = self.addr(Ref(name))
-        if kind == "data":
-            self.mem.write(at, init)
-        elif kind == "iovs":
-            write_iovecs(self.mem, at, [(self.addr(b), n) for b, n in init])
-        elif kind == "qiov" and isinstance(init, QiovInit):
-            write_qiov(
-                self.mem,
-                at,
-                pyimpl.QiovFields(
-                    self.addr(init.iov), init.niov, init.nalloc, self.addr(init.local_base), init.size
-                ),
-            )
-        elif kind == "undo" and isinstance(init, bytes):
-            self.mem.write(at, init)
-        elif kind == "ptr":
-            self.mem.set_u64(at, self.addr(init))
-        elif kind == "uint":
-            self.mem.set_u32(at, init)
-
     # -- running -----------------------------------------------------------------
-    def call(self, call: Any) -> tuple[Any, ...]:
+    def call(self, call: Call) -> Result:
         """Make one call; the code's own ways of not returning become records too."""
         fn = self.world.function(call.func)
         self.mem.errno = 0  # as the C facade does before each call
         try:
             ret = fn(self.mem, *[self.addr(a) for a in call.args])
         except Exception as exc:
-            record = classify(exc)
+            record = self.world.classify(exc)
             if record is None:
                 raise
             return record
-        return ("ret", self._norm_ret(call.func, ret))
+        return Returned(self._norm_ret(call.func, ret))
+
+    def calls(self, calls: tuple[Call, ...], results: list[Result] | None = None) -> list[Result]:
+        """Make ``calls`` in order, stopping after the first that does not return."""
+        out = [] if results is None else results
+        for call in calls:
+            out.append(self.call(call))
+            if not isinstance(out[-1], Returned):
+                break
+        return out
 
     def run(self) -> Outcome:
         """Make every call of the case in order, stopping at the first that does not return."""
-        results: list[tuple[Any, ...]] = []
         try:
-            for call in self.case.calls:
-                results.append(self.call(call))
-                if results[-1][0] != "ret":
-                    break
-            return Outcome(tuple(results), tuple(self.observe()))
+            return Outcome(tuple(self.calls(self.case.calls)), self.observe())
         finally:
             self.close()
 
@@ -280,58 +261,27 @@ class Run:
             return self.norm(ret)
         return ret
 
-    def observe(self) -> list[tuple[str, Any]]:
-        """Every byte and field of the arena, in region order, then the heap."""
-        obs: list[tuple[str, Any]] = []
-        snapshot = self.mem.peek(self.base, self.total)
-        guards = bytearray()
-        pos = 0
-        for region in self.case.regions:
+    def observe(self, snapshot: bytes | None = None) -> tuple[Observed, ...]:
+        """Every byte and field of the arena in region order (each region's trailing guard
+        after it), then the heap, errno, sockets and text; ``snapshot``: the arena bytes now."""
+        data = self.arena_bytes() if snapshot is None else snapshot
+        first = self.offsets[self.case.regions[0].name] if self.case.regions else self.total
+        obs: list[Observed] = [Observed("guard before the first region", data[:first], "guard")]
+        regions = self.case.regions
+        for k, region in enumerate(regions):
             start = self.offsets[region.name]
-            guards += snapshot[pos:start]
-            pos = start + region.size
-            at = self.base + start
-            if region.kind == "data":
-                obs.append((f"bytes of {region.name}", snapshot[start:pos]))
-            elif region.kind == "iovs":
-                entries = read_iovecs(self.mem, at, region.size // IOVEC_SIZE)
-                for i, (b, n) in enumerate(entries):
-                    obs.append((f"{region.name}[{i}]", (self.norm(b), n)))
-            elif region.kind == "qiov":
-                obs += self._observe_qiov(region.name, at)
-            elif region.kind == "undo":
-                u = read_undo(self.mem, at)
-                obs.append((f"{region.name}.modified_iov", self.norm(u.modified_iov)))
-                obs.append((f"{region.name}.orig", (self.norm(u.orig_base), u.orig_len)))
-            elif region.kind == "ptr":
-                obs.append((f"*{region.name}", self.norm(self.mem.u64(at))))
-            elif region.kind == "uint":
-                obs.append((f"*{region.name}", self.mem.u32(at)))
-        guards += snapshot[pos:]
-        obs.append(("guard bytes", bytes(guards)))
-        obs.append(("heap (allocs, reallocs, frees, live)", tuple(vars(self.mem.heap_stats()).values())))
+            end = start + region.size
+            obs += region.spec.observe(self, region, self.base + start, data[start:end])
+            nxt = self.offsets[regions[k + 1].name] if k + 1 < len(regions) else self.total
+            obs.append(Observed(f"guard after {region.name}", data[end:nxt], "guard", region.name))
+        obs.append(Observed("heap (allocs, reallocs, frees, live)", _heap_tuple(self.mem.heap_stats())))
         if self.pairs or any(c.func in ERRNO_FUNCS for c in self.case.calls):
-            obs.append(("errno", self.mem.errno))
+            obs.append(Observed("errno", self.mem.errno))
             for pair in self.pairs.values():
-                obs += _sockets.observe(pair)
+                obs += [Observed(label, value) for label, value in _sockets.observe(pair)]
         for name, stream in self.streams.items():
-            obs.append((f"text of {name}", stream.getvalue()))
-        return obs
-
-    def _observe_qiov(self, name: str, at: int) -> list[tuple[str, Any]]:
-        q = read_qiov(self.mem, at)
-        iov = "&local_iov" if q.iov == at + QIOV_LOCAL_IOV else self.norm(q.iov)
-        obs: list[tuple[str, Any]] = [
-            (f"{name}.iov", iov),
-            (f"{name}.niov", q.niov),
-            (f"{name}.nalloc", q.nalloc),
-            (f"{name}.local_iov.iov_base", self.norm(q.local_base)),
-            (f"{name}.size", q.size),
-        ]
-        if isinstance(iov, tuple) and iov[0] == "heap" and 0 < q.niov <= max(q.nalloc, 0):
-            for i, (b, n) in enumerate(read_iovecs(self.mem, q.iov, min(q.niov, 4096))):
-                obs.append((f"{name}.iov[{i}]", (self.norm(b), n)))
-        return obs
+            obs.append(Observed(f"text of {name}", stream.getvalue()))
+        return tuple(obs)
 
     # -- reuse (the exhaustive engine makes many calls against one layout) ----------
     def arena_bytes(self) -> bytes:
@@ -365,6 +315,10 @@ class Run:
         return True
 
 
+def _heap_tuple(stats: HeapStats) -> tuple[int, int, int, int]:
+    return (stats.allocs, stats.reallocs, stats.frees, stats.live)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """What :meth:`Run.reset` restores: the arena bytes, other spans (addr, bytes), the heap counters."""
@@ -377,42 +331,3 @@ class Checkpoint:
 def run_case(world: World, case: Case) -> Outcome:
     """Lay ``case`` out in ``world``, run its calls and observe the result."""
     return Run(world, case).run()
-
-
-def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> str | None:
-    """A sentence naming the first thing that differs between two outcomes, or None."""
-    for i in range(max(len(a.results), len(b.results))):
-        ra = a.results[i] if i < len(a.results) else ("not reached",)
-        rb = b.results[i] if i < len(b.results) else ("not reached",)
-        if ra != rb:
-            return f"result of call {i + 1}: {names[0]} {_show(ra)} vs {names[1]} {_show(rb)}"
-    for (label, va), (label_b, vb) in zip(a.observations, b.observations, strict=False):
-        if label != label_b:
-            return f"observed {label} in {names[0]} but {label_b} in {names[1]}"
-        if va != vb:
-            if isinstance(va, bytes) and isinstance(vb, bytes):
-                pairs = enumerate(zip(va, vb, strict=False))
-                k = next((j for j, (x, y) in pairs if x != y), min(len(va), len(vb)))
-                return (
-                    f"{label}: first difference at byte {k}: {names[0]} {va[k : k + 8].hex()} "
-                    f"vs {names[1]} {vb[k : k + 8].hex()}"
-                )
-            return f"{label}: {names[0]} {va!r} vs {names[1]} {vb!r}"
-    if len(a.observations) != len(b.observations):
-        return f"observations: {names[0]} has {len(a.observations)}, {names[1]} {len(b.observations)}"
-    return None
-
-
-def _show(record: tuple[Any, ...]) -> str:
-    kind = record[0]
-    if kind == "ret":
-        return f"returned {record[1]!r}"
-    if kind == "assert":
-        return f"failed assert `{record[4]}` ({record[1]}:{record[2]} in {record[3]})"
-    if kind == "crash":
-        return f"crashed ({record[1]})"
-    if kind == "timeout":
-        return "hung (CPU time limit)"
-    if kind == "ub":
-        return f"undefined behaviour ({record[1]}: {record[2]})"
-    return " ".join(map(str, record))

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from ._cfunc import cfunction
 from .errors import CAssertionError, UndefinedBehaviour
+from .hooks import assert_hook
 from .libc import buffer_is_zero, first_difference, g_new, g_renew, memcpy, memset, qemu_hexdump
 from .memory import SIZE_MAX, Memory, int_, size_t, ssize_t, unsigned
 from .structs import (
@@ -46,6 +47,9 @@ QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
 
 def _assert(ok: bool, expr: str, func: str, line: int) -> None:
+    hook = assert_hook()
+    if hook is not None:
+        hook(func, expr, line, ok)
     if not ok:
         raise CAssertionError(expr, func, line)
 

@@ -6,7 +6,7 @@ call kills its process.  Each call therefore runs first in a forked child with
 its stderr in a file, recording the results of its socket I/O.  The parent
 then replays the call in-process with that record instead of doing the I/O
 again, and with ``assert`` and GLib's errors trapping where they would abort
-(shim.c), so every side effect up to the failure is reproduced exactly: the C
+(shim/osdep.c), so every side effect up to the failure is reproduced exactly: the C
 code is deterministic and the child started from the parent's memory.
 
 If the child died of SIGABRT, the exception comes from its message

@@ -42,8 +42,10 @@ HERE = Path(__file__).resolve().parent
 #: the original QEMU util/iov.c
 DEFAULT_SOURCE = HERE / "iov.c"
 #: our files that go into every build, relative to reference_c/
+#: the shim translation units, one per header they stand in for
+SHIM_SOURCES = ("shim/osdep.c", "shim/glib.c", "shim/cutils.c", "shim/sockets.c", "shim/facade.c")
 SHIM_FILES = (
-    "shim.c",
+    *SHIM_SOURCES,
     "shim.h",
     "include/glib.h",
     "include/qemu-common.h",
@@ -74,6 +76,7 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "coverage": (("-O0", "-g", "-fwrapv", "--coverage"), ("--coverage",)),
 }
+
 
 def _shim_cdef() -> str:
     """What Python needs of shim.h, taken from shim.h itself: its structs and the
@@ -306,7 +309,7 @@ def _compile_into(p: Plan, tmp: Path) -> str:
         "module": p.module_name,
         "cdef": p.cdef,
         "source": p.module_source,
-        "sources": ["shim.c", "stubs.c"],
+        "sources": [*SHIM_SOURCES, "stubs.c"],
         "include_dirs": ["include", "."],
         "cflags": cflags,
         "ldflags": list(p.ldflags),

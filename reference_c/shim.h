@@ -1,5 +1,6 @@
 /*
- * iovconf: the machinery around the C code under test (see shim.c).
+ * iovconf: the machinery around the C code under test (see the files in shim/,
+ * one per header they stand in for).
  *
  * Every entry point Python can call is a small wrapper that sets
  * iovconf_jmp with sigsetjmp, calls into C and returns a status.  A failed
@@ -62,6 +63,13 @@ int iovconf_trapped(void);
 void iovconf_fatal(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 void iovconf_missing(const char *name) __attribute__((noreturn));
+/* A bad pointer handed to free/realloc: a trapped crash, or abort. */
+void iovconf_bad_pointer(const char *what) __attribute__((noreturn));
+/* Abort flavour: nonzero while the parent replays a call (see _forked.py). */
+extern int iovconf_replaying;
+/* Sanitize flavour: report undefined behaviour of `kind` and abort. */
+void iovconf_ub(const char *kind, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
 
 /* For Python (build.py reads the cffi cdef from here to the end). */
 void iovconf_install(void);

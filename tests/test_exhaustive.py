@@ -21,10 +21,10 @@ from harness.exhaustive import (
     QUICK_BOUND,
     Bound,
     cases,
+    check_function,
     count_cases,
-    run_exhaustive,
 )
-from harness.judge import Discrepancy, Judge
+from harness.judge import Discrepancy, Judge, Tally
 from harness.strategies import STRATEGIES
 from harness.worlds import CWorld, PyWorld
 from pyimpl.memory import SIZE_MAX
@@ -162,17 +162,14 @@ def test_enumerated_cases_are_distinct_and_end_with_the_function() -> None:
             assert any(c.func == func for c in case.calls), func
 
 
-def test_quick_bound_agrees_on_the_original(reference: Any) -> None:
-    progress: list[tuple[str, int]] = []
-    result = run_exhaustive(reference, QUICK_BOUND, progress=lambda f, n: progress.append((f, n)))
-    assert result.ok, result.summary()
-    assert [f.func for f in result.functions] == list(FAMILIES)
-    for f in result.functions:
-        assert f.cases == count_cases(f.func, QUICK_BOUND) > 0
-        assert 0 <= f.ub_skipped < f.cases
-        assert (f.func, f.cases) in progress
-    assert result.cases == sum(f.cases for f in result.functions)
-    assert result.summary().startswith(f"{result.cases} cases, all agree")
+def test_quick_bound_agrees_on_the_original(judge: Judge) -> None:
+    for func in FAMILIES:
+        progress: list[int] = []
+        tally = Tally()
+        done = check_function(func, QUICK_BOUND, judge, tally, progress.append)
+        assert done == tally.cases == count_cases(func, QUICK_BOUND) > 0, func
+        assert 0 <= sum(tally.ub.values()) < done
+        assert progress[-1] == done
 
 
 @pytest.mark.parametrize(
@@ -182,17 +179,15 @@ def test_quick_bound_agrees_on_the_original(reference: Any) -> None:
         ("iov_discard_front_undoable", "iov_discard_back", "qemu_iovec_compare", "qemu_iovec_init_extended"),
     ],
 )
-def test_reused_worlds_give_the_outcomes_of_fresh_runs(reference: Any, funcs: tuple[str, ...]) -> None:
-    """verify=True runs every case from scratch too and records an error on any difference."""
-    result = run_exhaustive(reference, TINY, list(funcs), verify=True)
-    assert result.ok, result.summary()
-    # the reuse actually happened: far fewer Runs built than cases
-    assert sum(f.builds for f in result.functions) < result.cases // 2
+def test_reused_worlds_give_the_outcomes_of_fresh_runs(judge: Judge, funcs: tuple[str, ...]) -> None:
+    """verify=True runs every case from scratch too and raises FastPathError on any difference."""
+    for func in funcs:
+        check_function(func, TINY, judge, verify=True)
 
 
-def test_unknown_function_is_rejected(reference: Any) -> None:
+def test_unknown_function_is_rejected(judge: Judge) -> None:
     with pytest.raises(ValueError, match="iov_bogus"):
-        run_exhaustive(reference, TINY, ["iov_bogus"])
+        check_function("iov_bogus", TINY, judge)
 
 
 # -- a mutant that differs only at one boundary ------------------------------------------------------
@@ -226,20 +221,24 @@ def _qiov_size(case: Case, q: Ref) -> int:
     return sum(c.args[2] for c in case.calls[:-1] if c.func == "qemu_iovec_add" and c.args[0] == q)
 
 
+def found(func: str, judge: Judge) -> Discrepancy | None:
+    try:
+        check_function(func, QUICK_BOUND, judge)
+    except Discrepancy as d:
+        return d
+    return None
+
+
 def test_mutant_found_only_at_a_boundary(
     mutant: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, ref = mutant
-    result = run_exhaustive(
-        ref, QUICK_BOUND, ["iov_discard_front", "qemu_iovec_discard_back", "iov_discard_back"]
-    )
-    front, qback, back = result.functions
-    assert not result.ok
-    assert back.difference is None and back.error is None  # the second `if` is untouched
-    assert result.first_difference is front
+    judge = Judge(PyWorld(), CWorld(ref))
+    front, qback = found("iov_discard_front", judge), found("qemu_iovec_discard_back", judge)
+    assert found("iov_discard_back", judge) is None  # the second `if` is untouched
 
     # iov_discard_front: the bytes discarded end exactly where one of the counted entries ends
-    assert front.difference is not None and front.case is not None and front.error is None
+    assert front is not None
     call = front.case.calls[-1]
     ptr_region = next(r for r in front.case.regions if r.name == call.args[0].region)
     cnt_region = next(r for r in front.case.regions if r.name == call.args[1].region)
@@ -248,21 +247,39 @@ def test_mutant_found_only_at_a_boundary(
     assert call.args[2] in prefix_sums
 
     # qemu_iovec_discard_back: the assert now fails, and only for bytes == size
-    assert qback.difference is not None and qback.case is not None
+    assert qback is not None
     assert "assert" in qback.difference
     call = qback.case.calls[-1]
     with pytest.raises(Discrepancy) as info:
         Judge(PyWorld(), CWorld(ref)).check(qback.case)
     c_outcome = info.value.outcomes[1]
-    assert c_outcome.assertion is not None and c_outcome.assertion[3] == "qiov->size > bytes"
+    assert c_outcome is not None and c_outcome.assertion is not None
+    assert c_outcome.assertion.expr == "qiov->size > bytes"
     assert call.args[1] == _qiov_size(qback.case, call.args[0])
 
     # the report is a replayable case
-    case_json = qback.case_json
-    assert case_json is not None and case_from_json(case_json) == qback.case
-    assert case_to_json(qback.case) == case_json
+    case_json = case_to_json(qback.case)
+    assert case_from_json(case_json) == qback.case
     from harness.report import replay_case_json
 
     assert replay_case_json(case_json, str(path)) == 1
     assert "DIFFERENT" in capsys.readouterr().out
     assert "qemu_iovec_discard_back" in qback.case.describe()
+
+
+def test_the_first_failure_found_is_the_smallest_layout(mutant: tuple[Path, Any]) -> None:
+    """Groups run smallest layout first: no group that comes earlier holds a failing case."""
+    _, ref = mutant
+    from harness.exhaustive import ordered_groups
+
+    judge = Judge(PyWorld(), CWorld(ref))
+    first = found("qemu_iovec_discard_back", judge)
+    assert first is not None
+    keys = [g.size_key() for g in ordered_groups("qemu_iovec_discard_back", QUICK_BOUND)]
+    assert keys == sorted(keys)
+    failing = first.case.regions
+    earlier = next(i for i, g in enumerate(ordered_groups("qemu_iovec_discard_back", QUICK_BOUND))
+                   if g.regions == failing)
+    for g in ordered_groups("qemu_iovec_discard_back", QUICK_BOUND)[:earlier]:
+        for test in g.tests:
+            Judge(PyWorld(), CWorld(ref)).check(g.case(test))  # all agree

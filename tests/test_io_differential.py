@@ -26,8 +26,9 @@ import reference_c
 from harness.case import Arg, Case, Peer, Ref, Sock, Stream, case_from_json, case_to_json
 from harness.io_strategies import IO_STRATEGIES, IOBuilder, pattern
 from harness.judge import Discrepancy, Judge
+from harness.outcome import AssertFailed, Outcome, Returned
 from harness.report import replay_case_json
-from harness.worlds import CWorld, Outcome, PyWorld, Run, run_case
+from harness.worlds import CWorld, PyWorld, Run, run_case
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 EXAMPLES = int(os.environ.get("IOVCONF_IO_EXAMPLES", "60"))
@@ -46,7 +47,7 @@ LEAKED = (1, 0, 0, 1)
 
 
 def observed(outcome: Outcome) -> dict[str, Any]:
-    return dict(outcome.observations)
+    return outcome.observed()
 
 
 def vector_case(
@@ -170,7 +171,7 @@ def test_send_that_fits_completes_at_once(judge: Any) -> None:
     # elements laid out out of order: what is sent follows the iovec order, from the offset
     case, flat = vector_case([5, 7, 4], Peer(), "iov_send", 3, 11, order=[2, 0, 1])
     last, obs = check(judge, case)
-    assert last == ("ret", 11)
+    assert last == Returned(11)
     assert obs["sock: bytes the peer received"] == flat[3:14]
     assert obs["errno"] == 0
     assert obs["heap (allocs, reallocs, frees, live)"] == BALANCED
@@ -183,8 +184,8 @@ def test_send_partial_then_eagain_returns_the_partial_total(judge: Any, offset: 
     # iov.c:204 then returns the total so far instead of -1.
     case, flat = vector_case([3000, 3000, 3000], Peer(sndbuf=1), "iov_send", offset, 5999)
     last, obs = check(judge, case)
-    assert last[0] == "ret" and 0 < last[1] < 5999
-    assert obs["sock: bytes the peer received"] == flat[offset : offset + last[1]]
+    assert isinstance(last, Returned) and 0 < last.value < 5999
+    assert obs["sock: bytes the peer received"] == flat[offset : offset + last.value]
     assert obs["errno"] == EAGAIN
     assert obs["heap (allocs, reallocs, frees, live)"] == BALANCED
 
@@ -192,7 +193,7 @@ def test_send_partial_then_eagain_returns_the_partial_total(judge: Any, offset: 
 def test_send_into_a_full_buffer_is_eagain_with_nothing_done(judge: Any) -> None:
     case, _ = vector_case([4, 4], Peer(sndbuf=1, fill=1 << 20), "iov_send", 0, 8)
     last, obs = check(judge, case)
-    assert last == ("ret", -1)
+    assert last == Returned(-1)
     assert obs["errno"] == EAGAIN
     assert obs["sock: bytes the peer received"] == b""
     assert obs["heap (allocs, reallocs, frees, live)"] == BALANCED
@@ -201,7 +202,7 @@ def test_send_into_a_full_buffer_is_eagain_with_nothing_done(judge: Any) -> None
 def test_send_to_a_peer_that_stopped_reading_is_epipe(judge: Any) -> None:
     case, _ = vector_case([4, 4], Peer(shut_rd=True), "iov_send", 2, 5)
     last, obs = check(judge, case)
-    assert last == ("ret", -1) and obs["errno"] == EPIPE
+    assert last == Returned(-1) and obs["errno"] == EPIPE
 
 
 @pytest.mark.parametrize(("fd", "kind", "err"), [(-1, None, EBADF), (None, "pipe", ENOTSOCK)])
@@ -211,27 +212,27 @@ def test_send_recv_on_a_bad_descriptor(judge: Any, fd: int | None, kind: str | N
         peer = Peer(kind=kind) if kind else Peer()
         case, _ = vector_case([4, 4], peer, func, 0, 8, fd=fd)
         last, obs = check(judge, case)
-        assert last == ("ret", -1) and obs["errno"] == err
+        assert last == Returned(-1) and obs["errno"] == err
 
 
 def test_more_than_iov_max_elements_is_emsgsize(judge: Any) -> None:
     # 1025 one-byte elements, all of them in one sendmsg: more than IOV_MAX (1024)
     case, _ = vector_case([1] * 1025, Peer(), "iov_send", 0, 1025)
     last, obs = check(judge, case)
-    assert last == ("ret", -1) and obs["errno"] == EMSGSIZE
+    assert last == Returned(-1) and obs["errno"] == EMSGSIZE
     # 1024 counted elements are fine
     b = IOBuilder()
     data = b.data(pattern(1025, 1))
     arr = b.iovs([(data + k, 1) for k in range(1025)])
     b.call("iov_send", b.sock(Peer()), arr, 1024, 0, 1024)
     last, obs = check(judge, b.case())
-    assert last == ("ret", 1024) and obs["sock: bytes the peer received"] == pattern(1024, 1)
+    assert last == Returned(1024) and obs["sock: bytes the peer received"] == pattern(1024, 1)
     # but not 1025 counted elements with only 1024 bytes asked from offset 1: iov_copy fills
     # 1024 local entries and leaves the last one zeroed, and the loop at iov.c:180 takes that
     # zero-length entry too (0 <= tail), so sendmsg still gets 1025 entries
     case, _ = vector_case([1] * 1025, Peer(), "iov_send", 1, 1024)
     last, obs = check(judge, case)
-    assert last == ("ret", -1) and obs["errno"] == EMSGSIZE
+    assert last == Returned(-1) and obs["errno"] == EMSGSIZE
 
 
 # -- iov_recv ----------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def test_recv_after_peer_shutdown_returns_what_arrived(judge: Any) -> None:
     # iov.c:209: recvmsg returning 0 (orderly shutdown) ends the loop with the total so far
     case, _ = vector_case([4, 4], Peer(chunks=((b"abcde", False),), shut_wr=True), "iov_recv", 0, 8)
     last, obs = check(judge, case)
-    assert last == ("ret", 5)
+    assert last == Returned(5)
     assert obs["errno"] == 0
     assert region_bytes(obs, case) == b"abcde" + pattern(8, 5)[5:]
     assert obs["sock: bytes left unread"] == b""
@@ -249,7 +250,7 @@ def test_recv_after_peer_shutdown_returns_what_arrived(judge: Any) -> None:
 def test_recv_eagain_after_partial_returns_the_partial_total(judge: Any) -> None:
     case, _ = vector_case([4, 4], Peer(chunks=((b"abcde", False),)), "iov_recv", 0, 8)
     last, obs = check(judge, case)
-    assert last == ("ret", 5) and obs["errno"] == EAGAIN
+    assert last == Returned(5) and obs["errno"] == EAGAIN
     assert region_bytes(obs, case)[:5] == b"abcde"
 
 
@@ -257,7 +258,7 @@ def test_recv_eagain_after_partial_returns_the_partial_total(judge: Any) -> None
 def test_recv_with_nothing_queued(judge: Any, shut_wr: bool, expected: int, err: int) -> None:
     case, _ = vector_case([4, 4], Peer(shut_wr=shut_wr), "iov_recv", 0, 8)
     last, obs = check(judge, case)
-    assert last == ("ret", expected) and obs["errno"] == err
+    assert last == Returned(expected) and obs["errno"] == err
     assert region_bytes(obs, case) == pattern(8, 5)
 
 
@@ -268,7 +269,7 @@ def test_recv_loops_and_lands_each_piece_at_the_moving_offset(judge: Any) -> Non
     chunks = ((b"abc", True), (b"defg", True), (b"hi", False))
     case, _ = vector_case([2, 3, 4], Peer(chunks=chunks), "iov_recv", 1, 8)
     last, obs = check(judge, case)
-    assert last == ("ret", 8) and obs["errno"] == 0
+    assert last == Returned(8) and obs["errno"] == 0
     assert region_bytes(obs, case) == pattern(9, 5)[:1] + b"abcdefgh"
     assert obs["sock: bytes left unread"] == b"i"
 
@@ -277,7 +278,7 @@ def test_recv_scatters_in_iovec_order(judge: Any) -> None:
     case, _ = vector_case([2, 3], Peer(chunks=((b"VWXYZ", False),)), "iov_recv", 0, 5, order=[1, 0])
     last, obs = check(judge, case)
     # element 0 (2 bytes) sits after element 1 (3 bytes) in memory
-    assert last == ("ret", 5) and region_bytes(obs, case) == b"XYZVW"
+    assert last == Returned(5) and region_bytes(obs, case) == b"XYZVW"
 
 
 # -- both directions: bytes == 0 and the asserts ------------------------------------------------
@@ -285,7 +286,7 @@ def test_recv_scatters_in_iovec_order(judge: Any) -> None:
 def test_zero_bytes_returns_zero_before_allocating(judge: Any, func: str) -> None:
     case, _ = vector_case([4], Peer(chunks=((b"xy", False),)), func, 2, 0)
     last, obs = check(judge, case)
-    assert last == ("ret", 0)
+    assert last == Returned(0)
     assert obs["heap (allocs, reallocs, frees, live)"] == (0, 0, 0, 0)
     assert obs["sock: bytes the peer received"] == b"" and obs["sock: bytes left unread"] == b"xy"
 
@@ -306,7 +307,7 @@ def test_offsets_and_counts_past_the_data_assert(
 ) -> None:
     case, _ = vector_case(lens, Peer(chunks=((b"queued", False),)), func, offset, nbytes)
     last, obs = check(judge, case)
-    assert last[0] == "assert" and last[1:3] == ("iov.c", line)
+    assert isinstance(last, AssertFailed) and (last.file, last.line) == ("iov.c", line)
     # nothing crossed the socket, and local_iov was never freed
     assert obs["sock: bytes the peer received"] == b"" and obs["sock: bytes left unread"] == b"queued"
     expected_heap = (0, 0, 0, 0) if not lens else LEAKED  # g_new0(struct iovec, 0) is NULL
@@ -326,7 +327,7 @@ def hexdump_case(entries: list[bytes], count: int | None, prefix: str, limit: in
 
 def dump(judge: Any, case: Case) -> str:
     outcome = judge.check(case)
-    assert outcome.last == ("ret", None)
+    assert outcome.last == Returned(None)
     text: str = observed(outcome)["text of out"]
     return text
 
@@ -435,4 +436,4 @@ def test_sock_argument_is_a_fresh_socket_per_run(judge: Any) -> None:
     # a Sock with no peer entry gets a default socket: nothing queued, room to send
     bare = Case(case.regions, case.calls)
     last, obs = check(judge, bare)
-    assert last == ("ret", -1) and obs["errno"] == EAGAIN
+    assert last == Returned(-1) and obs["errno"] == EAGAIN

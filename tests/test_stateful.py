@@ -9,7 +9,7 @@ end, and check that it catches changes to iov.c that only show across calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ import reference_c
 from harness import stateful
 from harness.case import Arg, Ref, Region, case_from_json, case_to_json
 from harness.cli import main as cli_main
-from harness.judge import Discrepancy, Judge
+from harness.judge import Discrepancy, Judge, Tally, minimise
+from harness.outcome import AssertFailed, Returned, Undefined
 from harness.report import replay_case_json
-from harness.stateful import IovecMachine, SequenceDiscrepancy, compact_json, layout_regions, run_stateful
+from harness.stateful import IovecMachine, SequenceDiscrepancy, compact_json, layout_regions
 from harness.worlds import CWorld, PyWorld, run_case
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
@@ -45,14 +46,7 @@ CHANGES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def machine_worlds(reference: Any) -> Iterator[None]:
-    """Machines built with no arguments compare the port with the ``reference`` fixture."""
-    with stateful.configured(PyWorld(), CWorld(reference)):
-        yield
-
-
-class TestIovecMachine(IovecMachine.TestCase):  # type: ignore[valid-type,misc]
+def test_sequences_agree(judge: Judge) -> None:
     """Property: for every sequence of up to 25 QEMUIOVector calls (init, init_external,
     init_buf, add, concat, concat_iov, init_extended, init_slice, discard_back, reset,
     destroy, to_buf, from_buf, memset, is_zero, compare, clone, subvec_niov, the iovec
@@ -61,8 +55,10 @@ class TestIovecMachine(IovecMachine.TestCase):  # type: ignore[valid-type,misc]
     counters after every call; and when the sequence runs to its end, every live heap
     block is one owned vector's array and destroying the owned vectors empties both heaps.
     """
-
-    settings = hsettings(max_examples=60, stateful_step_count=25, deadline=None)
+    run_state_machine_as_test(
+        lambda: IovecMachine(judge),  # type: ignore[arg-type]
+        settings=hsettings(max_examples=60, stateful_step_count=25, deadline=None),
+    )
 
 
 # -- a known sequence -------------------------------------------------------------------------
@@ -79,7 +75,7 @@ def known_regions(src: bytes = bytes(range(64))) -> tuple[Region, ...]:
 
 
 def known_machine(reference: Any, src: bytes = bytes(range(64))) -> IovecMachine:
-    m = IovecMachine(PyWorld(), CWorld(reference))
+    m = IovecMachine(Judge(PyWorld(), CWorld(reference)))
     m.start(known_regions(src))
     return m
 
@@ -96,16 +92,17 @@ def test_a_known_sequence_agrees_and_replays_as_a_case(reference: Any, tmp_path:
     m.step("iov_discard_undo", Ref("undo"))
     m.step("qemu_iovec_destroy", Ref("q0"))
     assert m.ended is None and m.live
-    assert copied == ("ret", 5 + 3 + 3 + 1)
-    assert dropped == ("ret", 3)
+    assert copied == Returned(5 + 3 + 3 + 1)
+    assert dropped == Returned(3)
     assert m.port_run is not None
     out = m.mem.read(m.at("out"), 12)
     assert out == D0[2:7] + D2[0:3] + D0[1:4] + D1[0:1]
     assert [m.kind(q) for q in ("q0", "q1", "q2", "q3")] == ["free", "external", "free", "free"]
-    observed = tuple(m.port_run.observe())
+    observed = m.port_run.observe()
     results = tuple(m.port_results)
-    assert dict(observed)["iovA[0]"] == (("arena", m.port_run.offsets["d0"]), 4)  # undone
-    assert dict(observed)["q1.size"] == 9
+    facts = {o.label: o.value for o in observed}
+    assert facts["iovA[0]"] == (("arena", m.port_run.offsets["d0"]), 4)  # undone
+    assert facts["q1.size"] == 9
     assert results == tuple(m.ref_results)
     m.check_heap_and_destroy()  # nothing owned is left: both heaps already empty
     m.teardown()
@@ -127,20 +124,21 @@ def test_an_assert_ends_the_sequence_on_both_sides(reference: Any) -> None:
     m = known_machine(reference)
     m.step("qemu_iovec_init_external", Ref("q0"), Ref("iovB"), 2)
     record = m.step("qemu_iovec_reset", Ref("q0"))  # reset of an external vector
-    assert record[0] == "assert" and record[3:] == ("qemu_iovec_reset", "qiov->nalloc != -1")
-    assert m.ended == "assert" and not m.live
+    assert isinstance(record, AssertFailed)
+    assert (record.func, record.expr) == ("qemu_iovec_reset", "qiov->nalloc != -1")
+    assert m.ended == "AssertFailed" and not m.live
     assert m.ref_results == m.port_results
     m.teardown()  # no heap check after the program would have aborted
     outcome = Judge(PyWorld(), CWorld(reference)).check(m.sequence_case())
-    assert outcome.assertion is not None and outcome.assertion[2] == "qemu_iovec_reset"
+    assert outcome.assertion is not None and outcome.assertion.func == "qemu_iovec_reset"
 
 
 def test_undefined_behaviour_ends_the_sequence_without_running_c(reference: Any) -> None:
     m = known_machine(reference)
     m.step("qemu_iovec_init_buf", Ref("q0"), 0, 4)  # a NULL buffer of 4 bytes
     record = m.step("qemu_iovec_to_buf", Ref("q0"), 0, Ref("out"), 4)  # memcpy from NULL
-    assert record[0] == "ub"
-    assert m.ended == "ub" and not m.live
+    assert isinstance(record, Undefined) and record.kind == "null-pointer"
+    assert m.ended == "Undefined" and not m.live
     assert len(m.ref_results) == len(m.port_results) - 1  # C never made the call
     m.teardown()
 
@@ -165,14 +163,43 @@ def test_a_leak_is_reported(reference: Any) -> None:
     m.teardown()
 
 
-def test_an_invalid_free_in_the_port_is_reported(reference: Any) -> None:
+def test_an_invalid_free_both_sides_make_ends_the_sequence_as_confirmed_ub(reference: Any) -> None:
     m = known_machine(reference, src=(0x1000).to_bytes(8, "little") + bytes(56))
     m.step("qemu_iovec_init", Ref("q0"), 1)
     m.step("qemu_iovec_init_buf", Ref("q1"), Ref("q0"), 40)  # a vector over q0's own bytes
     m.step("qemu_iovec_from_buf", Ref("q1"), 0, Ref("src"), 8)  # q0.iov = (void *)0x1000
-    with pytest.raises(SequenceDiscrepancy, match="invalid free"):
-        m.step("qemu_iovec_destroy", Ref("q0"))
+    tally = Tally()
+    m.tally = tally
+    record = m.step("qemu_iovec_destroy", Ref("q0"))  # g_free((void *)0x1000): C frees it too
+    assert isinstance(record, Undefined) and record.kind == "invalid-free"
     assert len(m.ref_results) == len(m.port_results) - 1  # not run in C
+    assert "invalid-free" in tally.ub_checked[("qemu_iovec_destroy", "invalid-free")]  # the oracle saw it
+    m.teardown()
+
+
+class DoubleFreeingPort(PyWorld):
+    """The port with qemu_iovec_destroy freeing its array twice, where C frees it once."""
+
+    def function(self, name: str) -> Callable[..., Any]:
+        real = super().function(name)
+        if name != "qemu_iovec_destroy":
+            return real
+
+        def destroy(mem: Any, qiov: int) -> None:
+            iov = mem.u64(qiov)
+            real(mem, qiov)
+            mem.g_free(iov)
+
+        return destroy
+
+
+def test_an_invalid_free_only_the_port_makes_is_a_discrepancy(reference: Any) -> None:
+    """The port claims UB (invalid-free) that C does not have: the oracle refutes it."""
+    m = IovecMachine(Judge(DoubleFreeingPort(), CWorld(reference)))
+    m.start(known_regions())
+    m.step("qemu_iovec_init", Ref("q0"), 1)
+    with pytest.raises(SequenceDiscrepancy, match="the port says undefined behaviour \\(invalid-free\\)"):
+        m.step("qemu_iovec_destroy", Ref("q0"))
     m.teardown()
 
 
@@ -190,14 +217,14 @@ class BrokenPort(PyWorld):
 
 
 def test_an_exception_from_the_port_is_reported_with_the_case(reference: Any) -> None:
-    m = IovecMachine(BrokenPort(), CWorld(reference))
+    m = IovecMachine(Judge(BrokenPort(), CWorld(reference)))
     m.start(known_regions())
     m.step("qemu_iovec_init", Ref("q3"), 0)
     with pytest.raises(SequenceDiscrepancy, match="the port raised OverflowError") as info:
         m.step("qemu_iovec_reset", Ref("q3"))
     assert [c.func for c in info.value.case.calls] == ["qemu_iovec_init", "qemu_iovec_reset"]
     m.teardown()
-    cut = stateful.minimise_case(info.value.case, BrokenPort(), CWorld(reference))
+    cut = minimise(Judge(BrokenPort(), CWorld(reference)), info.value.case)
     assert [c.func for c in cut.calls] == ["qemu_iovec_reset"]  # the init is not needed to fail
 
 
@@ -211,8 +238,8 @@ def test_the_machine_catches_a_change_that_shows_across_calls(change: str, tmp_p
     changed = reference_c.load(path)
     port, ref = PyWorld(), CWorld(changed)
     with pytest.raises(SequenceDiscrepancy) as info:
-        run_state_machine_as_test(  # type: ignore[no-untyped-call]
-            hseed(0)(lambda: IovecMachine(port, ref)),  # a fixed seed: the same sequences every run
+        run_state_machine_as_test(
+            hseed(0)(lambda: IovecMachine(Judge(port, ref))),  # type: ignore[arg-type]
             settings=hsettings(
                 max_examples=300,
                 stateful_step_count=25,
@@ -236,16 +263,17 @@ def test_the_machine_catches_a_change_that_shows_across_calls(change: str, tmp_p
     assert replay_case_json(failure.case_json, str(IOV_C)) == 0
 
 
-def test_run_stateful_reports_counts_and_a_cut_down_case(tmp_path: Path, reference: Any) -> None:
-    clean = run_stateful(reference, examples=5, seed=3)
-    assert clean["failure"] is None and clean["case_json"] is None
-    assert clean["cases"] >= 5 and clean["steps"] > 0 and clean["seconds"] >= 0
+def test_run_reports_counts_and_a_cut_down_case(tmp_path: Path, judge: Judge) -> None:
+    tally = Tally()
+    assert stateful.run(judge, examples=5, seed=3, tally=tally) == tally.cases > 5
     path = changed_source(tmp_path, "reset forgets the array")
     changed = reference_c.load(path)
-    found = run_stateful(changed, examples=100, seed=3)
-    assert found["failure"] is not None and "nalloc" in found["difference"]
-    assert "python -m harness replay" in found["failure"]
-    case = case_from_json(found["case_json"])
+    with pytest.raises(SequenceDiscrepancy) as info:
+        stateful.run(Judge(PyWorld(), CWorld(changed)), examples=100, seed=3)
+    found = info.value
+    assert "nalloc" in found.difference and "cut down from" in found.difference
+    assert "python -m harness replay" in str(found)
+    case = found.case
     assert case.calls[-1].func == "qemu_iovec_reset"
     # cut down: dropping any one call before the reset loses the difference (or leaves UB)
     with pytest.raises(Discrepancy):

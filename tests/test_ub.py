@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from harness.ub import EXPECTED, GENERATORS, run_ub_campaign
+from harness.oracle import EXPECTED
+from harness.ub import GENERATORS, run_ub_campaign
 
 
 def test_every_ub_kind_the_port_knows_has_a_generator() -> None:

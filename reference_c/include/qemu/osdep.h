@@ -58,7 +58,7 @@
  * passes -UNDEBUG last.
  *
  * "trap" flavour: a failure records the expression text, line, function and
- * file and jumps back to the wrapper that called into C (shim.c).
+ * file and jumps back to the wrapper that called into C (shim/osdep.c).
  *
  * "abort" flavour (-DIOVCONF_ABORT_MODE): a failure calls the C library's
  * __assert_fail with exactly what its assert macro passes, so the process
@@ -83,6 +83,23 @@ extern int iovconf_replaying;
 #else
 #define assert(e) \
     ((e) ? (void)0 : iovconf_assert_fail(#e, __FILE__, __LINE__, __func__))
+#endif
+
+/*
+ * Sanitize flavour: memcpy and memset go through checks of our own first
+ * (shim/osdep.c), for what ISO C leaves undefined and the sanitizers let pass:
+ * overlapping copies between identical objects and NULL arguments with a
+ * count of 0.  Other flavours call the C library directly.
+ */
+#ifdef IOVCONF_SANITIZE
+void *iovconf_checked_memcpy(void *dst, const void *src, size_t n,
+                             const char *func, int line);
+void *iovconf_checked_memset(void *dst, int c, size_t n,
+                             const char *func, int line);
+#undef memcpy
+#define memcpy(d, s, n) iovconf_checked_memcpy((d), (s), (n), __func__, __LINE__)
+#undef memset
+#define memset(d, c, n) iovconf_checked_memset((d), (c), (n), __func__, __LINE__)
 #endif
 
 #endif /* IOVCONF_QEMU_OSDEP_H */

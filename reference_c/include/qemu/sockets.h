@@ -1,6 +1,6 @@
 /*
  * iovconf shim for QEMU's "qemu/sockets.h".  iov.c needs sendmsg/recvmsg;
- * they go through shim.c, which passes them to the kernel and, in the abort
+ * they go through shim/sockets.c, which passes them to the kernel and, in the abort
  * flavour, records their results in the forked child and replays them in the
  * parent (so the I/O happens once).
  */

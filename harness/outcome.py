@@ -1,0 +1,206 @@
+"""What a run of a case shows, as typed records, and how to name the first difference of two.
+
+A call ends in exactly one :data:`Result`: it returned, a C ``assert`` failed, the
+port found undefined behaviour, GLib aborted, the C code crashed, it hung, or the
+function is missing from the C source.  An :class:`Outcome` is the result of each
+call made, then every :class:`Observed` fact (bytes, fields, heap, errno, sockets,
+text) in a fixed order, so two outcomes compare item by item.
+
+An assert is identified by what it is: (function, expression, ordinal among that
+function's asserts with the same expression).  Its line and file are shown, never
+compared, so a source whose lines moved is judged on behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Returned:
+    """The call returned ``value`` (None for void; pointers normalised; a tuple with C out values)."""
+
+    value: Any
+
+    def show(self) -> str:
+        return f"returned {self.value!r}"
+
+
+@dataclass(frozen=True)
+class AssertFailed:
+    """A C ``assert`` failed (or the port raised CAssertionError at the same point)."""
+
+    func: str
+    expr: str
+    ordinal: int = 0
+    line: int = field(default=0, compare=False)
+    file: str = field(default="iov.c", compare=False)
+
+    @property
+    def identity(self) -> tuple[str, str, int]:
+        return (self.func, self.expr, self.ordinal)
+
+    def show(self) -> str:
+        nth = f" (#{self.ordinal + 1} of that expression)" if self.ordinal else ""
+        return f"failed assert `{self.expr}` in {self.func}{nth} at {self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Undefined:
+    """The port found undefined behaviour of ``kind`` (one of pyimpl.UB_KINDS); C is not run."""
+
+    kind: str
+    detail: str = field(default="", compare=False)
+
+    def show(self) -> str:
+        return f"undefined behaviour ({self.kind}: {self.detail})"
+
+
+@dataclass(frozen=True)
+class GLibFatal:
+    """GLib aborted with ``message`` (e.g. an allocation whose size overflows)."""
+
+    message: str
+
+    def show(self) -> str:
+        return f"GLib fatal error ({self.message})"
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """The C code died of a signal, or corrupted its caller; ``detail`` says how."""
+
+    detail: str
+
+    def show(self) -> str:
+        return f"crashed ({self.detail})"
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The call did not return within its time limit (C: CPU time; the port: wall time)."""
+
+    def show(self) -> str:
+        return "hung (time limit)"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """The C source in use does not define ``func`` (or a function it calls)."""
+
+    func: str
+
+    def show(self) -> str:
+        return f"missing from the C source ({self.func})"
+
+
+@dataclass(frozen=True)
+class NotReached:
+    """Shown for a call one side never made because an earlier call did not return."""
+
+    def show(self) -> str:
+        return "not reached"
+
+
+Result = Returned | AssertFailed | Undefined | GLibFatal | Crashed | TimedOut | Missing
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One observed fact.  ``of`` names the region whose bytes (``kind`` "bytes") or trailing
+    guard (``kind`` "guard": the bytes from its end to the next region) this is."""
+
+    label: str
+    value: Any
+    kind: str = field(default="value", compare=False)
+    of: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Every call's result (up to the first that did not return), then the observations."""
+
+    results: tuple[Result, ...]
+    observations: tuple[Observed, ...] = ()
+
+    @property
+    def last(self) -> Result | None:
+        return self.results[-1] if self.results else None
+
+    @property
+    def ub(self) -> Undefined | None:
+        last = self.last
+        return last if isinstance(last, Undefined) else None
+
+    @property
+    def assertion(self) -> AssertFailed | None:
+        last = self.last
+        return last if isinstance(last, AssertFailed) else None
+
+    @property
+    def crashed(self) -> Crashed | None:
+        return next((r for r in self.results if isinstance(r, Crashed)), None)
+
+    def observed(self) -> dict[str, Any]:
+        """The observations by label."""
+        return {o.label: o.value for o in self.observations}
+
+
+def _first_byte(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n
+    while hi - lo > 1:  # the first difference lies in [lo, hi)
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _where(o: Observed, k: int) -> str:
+    if o.kind == "guard":
+        if o.of:
+            return f"{k + 1} byte{'s' if k else ''} past the end of `{o.of}`"
+        return f"byte {k} of the guard before the first region"
+    if o.kind == "bytes":
+        return f"byte {k} of `{o.of}`"
+    return f"{o.label} byte {k}"
+
+
+def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> str | None:
+    """A sentence naming the first thing that differs between two outcomes, or None."""
+    for i in range(max(len(a.results), len(b.results))):
+        ra = a.results[i] if i < len(a.results) else NotReached()
+        rb = b.results[i] if i < len(b.results) else NotReached()
+        if ra != rb:
+            return f"result of call {i + 1}: {names[0]} {ra.show()} vs {names[1]} {rb.show()}"
+    for oa, ob in zip(a.observations, b.observations, strict=False):
+        if oa.label != ob.label:
+            return f"observed {oa.label} in {names[0]} but {ob.label} in {names[1]}"
+        if oa.value != ob.value:
+            va, vb = oa.value, ob.value
+            if isinstance(va, bytes) and isinstance(vb, bytes):
+                k = _first_byte(va, vb)
+                return (
+                    f"{_where(oa, k)}: {names[0]} {va[k : k + 8].hex() or '(none)'} "
+                    f"vs {names[1]} {vb[k : k + 8].hex() or '(none)'}"
+                )
+            return f"{oa.label}: {names[0]} {va!r} vs {names[1]} {vb!r}"
+    if len(a.observations) != len(b.observations):
+        return f"observations: {names[0]} has {len(a.observations)}, {names[1]} {len(b.observations)}"
+    return None
+
+
+def signature(difference: str) -> str:
+    """What kind of difference a sentence names, without values, region numbers or positions:
+    two reports of one function with the same signature are the same bug (found twice)."""
+    head, _, rest = difference.partition(": ")
+    if head.startswith("result of call"):
+        sides = rest.split(" vs ", 1)
+        return "result: " + " vs ".join(" ".join(s.split()[1:2]) for s in sides)
+    return re.sub(r"\d+", "#", head)

@@ -1,0 +1,209 @@
+/*
+ * iovconf: the GLib allocation entry points util/iov.c uses (include/glib.h),
+ * counted, with a table of live blocks (semantics in include/glib.h).
+ */
+#include "qemu/osdep.h"
+#include "shim.h"
+
+/* ------------------------------------------------------------------ */
+/* The counted GLib heap                                               */
+
+/* Largest single request; beyond it GLib would run out of memory. */
+#define MAX_HEAP_BLOCK ((size_t)1 << 32)
+
+struct block {
+    uintptr_t addr;
+    size_t size;
+    uint64_t serial;
+};
+
+static struct block *blocks;
+static size_t n_blocks, cap_blocks;
+static struct iovconf_heap_stats stats;
+
+static void reserve_block(void)
+{
+    if (n_blocks == cap_blocks) {
+        size_t cap = cap_blocks ? 2 * cap_blocks : 64;
+        struct block *grown = realloc(blocks, cap * sizeof(*grown));
+        if (!grown) {
+            iovconf_fatal("failed to allocate %zu bytes",
+                          cap * sizeof(*grown));
+        }
+        blocks = grown;
+        cap_blocks = cap;
+    }
+}
+
+static struct block *find_block(const void *p)
+{
+    size_t i = n_blocks;
+
+    while (i-- > 0) {
+        if (blocks[i].addr == (uintptr_t)p) {
+            return &blocks[i];
+        }
+    }
+    return NULL;
+}
+
+static void drop_block(struct block *b)
+{
+    *b = blocks[--n_blocks];
+}
+
+static void *heap_alloc(size_t n)
+{
+    void *p;
+
+    if (n == 0) {
+        return NULL;
+    }
+    if (n > MAX_HEAP_BLOCK) {
+        iovconf_fatal("failed to allocate %zu bytes", n);
+    }
+    reserve_block();
+    p = calloc(1, n);   /* g_malloc zero-fills too: deterministic */
+    if (!p) {
+        iovconf_fatal("failed to allocate %zu bytes", n);
+    }
+    stats.allocs++;
+    blocks[n_blocks++] = (struct block) {
+        .addr = (uintptr_t)p, .size = n, .serial = ++stats.serial,
+    };
+    return p;
+}
+
+static size_t checked_mul(size_t n_blocks_, size_t n_block_bytes)
+{
+    if (n_block_bytes > 0 && n_blocks_ > SIZE_MAX / n_block_bytes) {
+        iovconf_fatal("overflow allocating %zu*%zu bytes",
+                      n_blocks_, n_block_bytes);
+    }
+    return n_blocks_ * n_block_bytes;
+}
+
+gpointer g_malloc(gsize n_bytes)
+{
+    return heap_alloc(n_bytes);
+}
+
+gpointer g_malloc0(gsize n_bytes)
+{
+    return heap_alloc(n_bytes);
+}
+
+gpointer g_malloc_n(gsize n_blocks_, gsize n_block_bytes)
+{
+    return heap_alloc(checked_mul(n_blocks_, n_block_bytes));
+}
+
+gpointer g_malloc0_n(gsize n_blocks_, gsize n_block_bytes)
+{
+    return heap_alloc(checked_mul(n_blocks_, n_block_bytes));
+}
+
+void g_free(gpointer mem)
+{
+    struct block *b;
+
+    if (!mem) {
+        return;
+    }
+    b = find_block(mem);
+    if (!b) {
+#ifdef IOVCONF_SANITIZE
+        iovconf_ub("invalid-free", "g_free(%p): not a live heap block", mem);
+#endif
+        iovconf_bad_pointer("free(): invalid pointer");
+    }
+    free(mem);
+    drop_block(b);
+    stats.frees++;
+}
+
+gpointer g_realloc(gpointer mem, gsize n_bytes)
+{
+    struct block *b;
+    void *p;
+
+    if (!mem) {
+        return heap_alloc(n_bytes);
+    }
+    if (n_bytes == 0) {
+        g_free(mem);
+        return NULL;
+    }
+    b = find_block(mem);
+    if (!b) {
+#ifdef IOVCONF_SANITIZE
+        iovconf_ub("invalid-free", "g_realloc(%p): not a live heap block", mem);
+#endif
+        iovconf_bad_pointer("realloc(): invalid pointer");
+    }
+    if (n_bytes > MAX_HEAP_BLOCK) {
+        iovconf_fatal("failed to allocate %zu bytes", n_bytes);
+    }
+    p = realloc(mem, n_bytes);
+    if (!p) {
+        iovconf_fatal("failed to allocate %zu bytes", n_bytes);
+    }
+    if (n_bytes > b->size) {
+        memset((char *)p + b->size, 0, n_bytes - b->size);
+    }
+    b->addr = (uintptr_t)p;
+    b->size = n_bytes;
+    stats.reallocs++;
+    return p;
+}
+
+gpointer g_realloc_n(gpointer mem, gsize n_blocks_, gsize n_block_bytes)
+{
+    return g_realloc(mem, checked_mul(n_blocks_, n_block_bytes));
+}
+
+void iovconf_heap_get_stats(struct iovconf_heap_stats *out)
+{
+    *out = stats;
+}
+
+size_t iovconf_heap_live_since(uint64_t serial)
+{
+    size_t i, live = 0;
+
+    for (i = 0; i < n_blocks; i++) {
+        live += blocks[i].serial > serial;
+    }
+    return live;
+}
+
+int iovconf_heap_find(uintptr_t addr, uint64_t *serial, size_t *offset)
+{
+    size_t i;
+
+    for (i = 0; i < n_blocks; i++) {
+        if (addr >= blocks[i].addr && addr - blocks[i].addr < blocks[i].size) {
+            *serial = blocks[i].serial;
+            *offset = addr - blocks[i].addr;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t iovconf_heap_release_since(uint64_t serial)
+{
+    size_t i = 0, released = 0;
+
+    while (i < n_blocks) {
+        if (blocks[i].serial > serial) {
+            free((void *)blocks[i].addr);
+            drop_block(&blocks[i]);     /* the last one moves to i */
+            released++;
+        } else {
+            i++;
+        }
+    }
+    return released;
+}
+
