@@ -15,7 +15,11 @@
 #ifndef IOVCONF_GLIB_H
 #define IOVCONF_GLIB_H
 
+#ifdef IOVCONF_PARSE
+#include "iovconf-parse.h"
+#else
 #include <stddef.h>
+#endif
 
 typedef void *gpointer;
 typedef size_t gsize;
@@ -41,10 +45,14 @@ void g_free(gpointer mem);
  * passed to g_free when it goes out of scope, through the cleanup attribute,
  * as GLib does on gcc and clang.
  */
+#ifdef IOVCONF_PARSE
+#define g_autofree
+#else
 static inline void iovconf_autofree_cleanup(void *pointer_to_pointer)
 {
     g_free(*(gpointer *)pointer_to_pointer);
 }
 #define g_autofree __attribute__((cleanup(iovconf_autofree_cleanup)))
+#endif
 
 #endif /* IOVCONF_GLIB_H */

@@ -6,9 +6,13 @@
 #ifndef IOVCONF_QEMU_CUTILS_H
 #define IOVCONF_QEMU_CUTILS_H
 
+#ifdef IOVCONF_PARSE
+#include "iovconf-parse.h"
+#else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#endif
 
 /* True for len 0 without reading buf; otherwise true iff every byte is 0. */
 bool buffer_is_zero(const void *buf, size_t len);
