@@ -1,5 +1,6 @@
 /*
- * iovconf: the few GLib allocation entry points that util/iov.c uses.
+ * iovconf: the few GLib allocation entry points that util/iov.c uses,
+ * and g_autofree.
  *
  * Implemented in reference_c/shim.c with counters and a table of live
  * blocks.  Semantics (kept identical to pyimpl.memory.Memory):
@@ -14,7 +15,11 @@
 #ifndef IOVCONF_GLIB_H
 #define IOVCONF_GLIB_H
 
+#ifdef IOVCONF_PARSE
+#include "iovconf-parse.h"
+#else
 #include <stddef.h>
+#endif
 
 typedef void *gpointer;
 typedef size_t gsize;
@@ -34,5 +39,20 @@ void g_free(gpointer mem);
     ((struct_type *)g_malloc0_n((n_structs), sizeof(struct_type)))
 #define g_renew(struct_type, mem, n_structs) \
     ((struct_type *)g_realloc_n((mem), (n_structs), sizeof(struct_type)))
+
+/*
+ * g_autofree (util/iov.c from QEMU 8.2 on): the pointer variable it marks is
+ * passed to g_free when it goes out of scope, through the cleanup attribute,
+ * as GLib does on gcc and clang.
+ */
+#ifdef IOVCONF_PARSE
+#define g_autofree
+#else
+static inline void iovconf_autofree_cleanup(void *pointer_to_pointer)
+{
+    g_free(*(gpointer *)pointer_to_pointer);
+}
+#define g_autofree __attribute__((cleanup(iovconf_autofree_cleanup)))
+#endif
 
 #endif /* IOVCONF_GLIB_H */

@@ -153,4 +153,20 @@ static inline void *qemu_iovec_buf(QEMUIOVector *qiov)
     return qiov->local_iov.iov_base;
 }
 
+/*
+ * Public in later upstream revisions (reference_c/revisions/).  Declared
+ * here, after the inlines, so that every line above (among them the assert
+ * of qemu_iovec_buf, whose __LINE__ a trap reports) stays where it was.
+ */
+/* QEMU 8.1 on: the static qiov_slice of QEMU 6.x, made public. */
+struct iovec *qemu_iovec_slice(QEMUIOVector *qiov,
+                               size_t offset, size_t len,
+                               size_t *head, size_t *tail, int *niov);
+/* QEMU 9.2 on: iov_send_recv with the flags of sendmsg/recvmsg
+ * (iov_send_recv is this with 0; iov.c calls it before defining it). */
+ssize_t iov_send_recv_with_flags(int sockfd, int sockflags,
+                                 const struct iovec *_iov,
+                                 unsigned iov_cnt, size_t offset,
+                                 size_t bytes, bool do_send);
+
 #endif /* IOVCONF_QEMU_IOV_H */

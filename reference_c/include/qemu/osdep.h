@@ -8,6 +8,12 @@
 #ifndef IOVCONF_QEMU_OSDEP_H
 #define IOVCONF_QEMU_OSDEP_H
 
+#ifdef IOVCONF_PARSE
+/* reference_c/csource.py: no system header, no GNU C (iovconf-parse.h) */
+#include "iovconf-parse.h"
+#include <glib.h>
+#else
+
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -84,6 +90,8 @@ extern int iovconf_replaying;
 #define assert(e) \
     ((e) ? (void)0 : iovconf_assert_fail(#e, __FILE__, __LINE__, __func__))
 #endif
+
+#endif /* IOVCONF_PARSE */
 
 /*
  * Sanitize flavour: memcpy and memset go through checks of our own first

@@ -7,6 +7,9 @@
 #ifndef IOVCONF_QEMU_SOCKETS_H
 #define IOVCONF_QEMU_SOCKETS_H
 
+#ifdef IOVCONF_PARSE
+#include "iovconf-parse.h"
+#else
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -14,5 +17,6 @@ ssize_t iovconf_sendmsg(int sockfd, const struct msghdr *msg, int flags);
 ssize_t iovconf_recvmsg(int sockfd, struct msghdr *msg, int flags);
 #define sendmsg iovconf_sendmsg
 #define recvmsg iovconf_recvmsg
+#endif
 
 #endif /* IOVCONF_QEMU_SOCKETS_H */
