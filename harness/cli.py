@@ -32,13 +32,6 @@ from .results import HOW, FunctionResult, dedupe
 
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 
-#: functions exercised only through another one, and through which
-COVERED_VIA = {
-    "do_send_recv": "iov_send_recv",
-    "sortelem_cmp_src_base": "qemu_iovec_clone",
-    "sortelem_cmp_src_index": "qemu_iovec_clone",
-}
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
@@ -347,15 +340,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     funcs = Table(title="C functions")
     for col in ("line", "function", "kind", "status"):
         funcs.add_column(col)
-    for name, cf in pyimpl.REGISTRY.items():
-        kind = "header inline" if cf.header else ("static" if cf.static else "public")
-        if name in CAMPAIGNS:
+    for cf in pyimpl.TABLE:
+        if cf.name in CAMPAIGNS:
             status = "covered"
-        elif name in COVERED_VIA:
-            status = f"covered via {COVERED_VIA[name]}" if COVERED_VIA[name] in CAMPAIGNS else "not yet"
+        elif cf.via is not None:
+            status = f"covered via {cf.via}" if cf.via in CAMPAIGNS else "not yet"
         else:
             status = "not yet"
-        funcs.add_row(str(cf.line or "iov.h"), name, kind, status)
+        funcs.add_row(cf.where, cf.name, cf.kind, status)
     console.print(funcs)
     table = Table(title=f"assert sites of iov.c ({args.examples} generated cases per function)")
     for col in ("line", "function", "assert", "reached", "failed", "note"):
@@ -363,7 +355,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     source = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
     all_sites = sites_mod.assert_sites(source)
     for s in all_sites:
-        note = sites_mod.UNREACHABLE.get((s.func, s.expr), "")
+        note = sites_mod.unreachable(s.func, s.expr) or ""
         table.add_row(
             str(s.line),
             s.func,

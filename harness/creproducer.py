@@ -32,7 +32,7 @@ def _value(ctype: str, arg: Any) -> str:
 
 def c_reproducer(case: Case, c_source: str | None, title: str = "") -> str:
     """The C program text for ``case``."""
-    from reference_c._signatures import BY_NAME
+    from pyimpl.ctable import BY_NAME
 
     source = Path(c_source) if c_source else REFERENCE_DIR / "iov.c"
     offsets, parts, total = case.layout()
@@ -66,9 +66,9 @@ def c_reproducer(case: Case, c_source: str | None, title: str = "") -> str:
         args = iter(call.args)
         cargs, locals_ = [], []
         for p in fn.params:
-            if p.out:
+            if p.name in fn.outs:
                 local = f"out{k}_{p.name}"
-                locals_.append((p.pointee, local))
+                locals_.append((p.ctype.rstrip().removesuffix("*").strip(), local))
                 cargs.append(f"&{local}")
             elif p.ctype.startswith("FILE"):
                 next(args)

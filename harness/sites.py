@@ -1,108 +1,95 @@
-"""The assert sites of the C source, read from the file itself, and why some cannot fire."""
+"""The assert sites of each implementation, read from the C sources, and why some cannot fire.
+
+An assert is named by what it is: (function, expression, ordinal among that
+function's asserts with the same expression).  The sites of a C source come from
+pycparser's reading of it (``reference_c.csource``); the port's are those of the
+sources its table rows name (``pyimpl.ctable``), since each ported function
+raises the asserts of the C it stands for.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_FUNC_START = re.compile(r"^(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(", re.M)
+from pyimpl.ctable import BY_NAME, TABLE, CFunction
+from reference_c.csource import read_source
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGINAL = ROOT / "reference_c" / "iov.c"
+_HEADER = ROOT / "reference_c" / "include" / "qemu" / "iov.h"
 
 
 @dataclass(frozen=True)
 class Site:
-    """``assert(expr)`` at ``line`` inside C function ``func``."""
+    """``assert(expr)`` at ``line`` of ``file`` inside C function ``func``."""
 
-    line: int
     func: str
     expr: str
+    line: int
+    ordinal: int = 0
+    file: str = "iov.c"
 
 
-def assert_sites(source: Path) -> list[Site]:
-    """Every ``assert(...)`` in ``source``, with the function it sits in."""
+def source_path(row: CFunction) -> Path:
+    """The C source a table row was ported from."""
+    if row.source in ("iov.c", "qemu/iov.h"):
+        return ORIGINAL
+    from reference_c.revisions import revision
+
+    return revision(row.source).path
+
+
+def _header_sites() -> list[Site]:
+    """The asserts of our qemu/iov.h's inlines (one today: qemu_iovec_buf's)."""
     sites: list[Site] = []
     func = "?"
-    for lineno, text in enumerate(source.read_text().splitlines(), start=1):
-        if text and not text[0].isspace() and text[0] not in "{}#/*":
-            m = _FUNC_START.match(text)
-            if m and not text.rstrip().endswith(";"):
-                func = m.group(1)
-        for m in re.finditer(r"\bassert\((.*)\);", text):
-            sites.append(Site(lineno, func, m.group(1).strip()))
+    for lineno, text in enumerate(_HEADER.read_text().splitlines(), start=1):
+        m = re.match(r"^static inline [\w\s\*]*?\b(\w+)\s*\(", text)
+        if m:
+            func = m.group(1)
+        for a in re.finditer(r"\bassert\((.*)\);", text):
+            sites.append(Site(func, a.group(1).strip(), lineno, 0, "iov.h"))
     return sites
 
 
-#: sites that no memory-safe input can make fail, with the reason (by expression and function)
-UNREACHABLE: dict[tuple[str, str], str] = {
-    ("qiov_slice", "*tail < end_iov->iov_len"): (
-        "iov_skip_offset only stops with a nonzero remainder inside an entry longer than it"
-    ),
-    ("qemu_iovec_init_extended", "!mid_niov == !mid_len"): (
-        "qiov_slice returns at least one entry whenever mid_len > 0"
-    ),
-    ("qemu_iovec_init_slice", "ret == 0"): (
-        "asserts 428/511/512 already rule out both -EINVAL returns of init_extended"
-    ),
-    ("iov_send_recv", "errno != EINTR"): "do_send_recv retries EINTR itself, so ret < 0 never carries it",
-    ("iov_send_recv", "iov[niov].iov_len > tail"): (
-        "the loop before it stops only at an entry longer than tail"
-    ),
-}
+def assert_sites(source: Path) -> list[Site]:
+    """Every assert of a C source (as pycparser reads it), in line order."""
+    return [Site(a.func, a.expr, a.line, a.ordinal) for a in read_source(source).asserts]
+
+
+def unreachable(func: str, expr: str) -> str | None:
+    """Why no memory-safe input can make this assert fail, if that is so (from the table)."""
+    row = BY_NAME.get(func)
+    return dict(row.unreachable).get(expr) if row is not None else None
 
 
 class SiteTable:
-    """The assert sites of one implementation, to name a failed assert by what it is.
+    """The assert sites of one implementation: turns (file, func, expr, line) into an ordinal."""
 
-    An assert is (function, expression, ordinal): the ordinal counts the asserts of the
-    same function with the same expression, in line order, so adding, removing or
-    moving other code keeps the identity of every assert that stays.
-    """
-
-    def __init__(self, sites: list[tuple[str, str, str, int]]) -> None:
-        #: (file, func, expr) -> the lines of those asserts, in order
-        self._lines: dict[tuple[str, str, str], list[int]] = {}
-        for file, func, expr, line in sorted(sites, key=lambda s: (s[0], s[3])):
-            self._lines.setdefault((file, func, expr), []).append(line)
+    def __init__(self, sites: list[Site]) -> None:
+        self._ordinals = {(s.file, s.func, s.expr, s.line): s.ordinal for s in sites}
+        self.sites = sites
 
     def ordinal(self, file: str, func: str, expr: str, line: int) -> int:
-        lines = self._lines.get((file, func, expr), [])
-        return lines.index(line) if line in lines else 0
+        return self._ordinals.get((file, func, expr, line), 0)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._lines.values())
-
-
-_HEADER = Path(__file__).resolve().parent.parent / "reference_c" / "include" / "qemu" / "iov.h"
+        return len(self.sites)
 
 
 def c_sites(source: Path) -> SiteTable:
-    """The asserts of a C source (as ``iov.c``, its name in every build) and of our ``qemu/iov.h``."""
-    sites = [("iov.c", s.func, s.expr, s.line) for s in assert_sites(source)]
-    sites += [("iov.h", s.func, s.expr, s.line) for s in assert_sites(_HEADER)]
-    return SiteTable(sites)
+    """The asserts of a C source (``iov.c`` in every build) and of our ``qemu/iov.h``."""
+    return SiteTable([*assert_sites(source), *_header_sites()])
 
 
+@functools.cache
 def port_sites() -> SiteTable:
-    """The asserts of the port: every ``_assert(cond, expr, func, line)`` and ``CAssertionError(...)``
-    with literal arguments in ``pyimpl/iov.py`` (its lines are those of the original iov.c)."""
-    import ast
-
-    import pyimpl.iov
-
-    tree = ast.parse(Path(pyimpl.iov.__file__).read_text())
-    found: list[tuple[str, str, str, int]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            continue
-        args = node.args[1:] if node.func.id == "_assert" else node.args
-        if node.func.id not in ("_assert", "CAssertionError") or len(args) < 3:
-            continue
-        values = [
-            getattr(pyimpl.iov, a.id, None) if isinstance(a, ast.Name) else getattr(a, "value", None)
-            for a in args
-        ]
-        expr, func, line = values[:3]
-        file = values[3] if len(values) > 3 else "iov.c"
-        if isinstance(expr, str) and isinstance(func, str) and isinstance(line, int):
-            found.append((str(file), func, expr, line))
-    return SiteTable(found)
+    """The asserts the port raises: those of the source of each of its table rows."""
+    sites = list(_header_sites())
+    for path in {source_path(r) for r in TABLE if r.kind != "inline"}:
+        names = {r.name for r in TABLE if source_path(r) == path and r.kind != "inline"}
+        sites += [s for s in assert_sites(path) if s.func in names]
+    return SiteTable(sites)

@@ -17,8 +17,10 @@ A failing C ``assert`` raises :class:`CAssertionError`; undefined behaviour in C
 raises :class:`UndefinedBehaviour`; a GLib abort raises :class:`GLibFatalError`.
 """
 
-from ._cfunc import REGISTRY, CFunction
+from . import ctable
+from .ctable import TABLE, CFunction
 from .errors import UB_KINDS, CAssertionError, GLibFatalError, UndefinedBehaviour
+from .hooks import observing_asserts
 from .iov import (
     do_send_recv,
     iov_copy,
@@ -34,6 +36,7 @@ from .iov import (
     iov_recv,
     iov_send,
     iov_send_recv,
+    iov_send_recv_with_flags,
     iov_size,
     iov_skip_offset,
     iov_to_buf,
@@ -55,6 +58,7 @@ from .iov import (
     qemu_iovec_is_zero,
     qemu_iovec_memset,
     qemu_iovec_reset,
+    qemu_iovec_slice,
     qemu_iovec_subvec_niov,
     qemu_iovec_to_buf,
     qiov_slice,
@@ -64,12 +68,12 @@ from .iov import (
 from .memory import HeapStats, Memory
 from .structs import QiovFields, UndoFields, read_iovecs, read_qiov, read_undo, write_iovecs, write_qiov
 
-#: the public functions of iov.c, in file order
-PUBLIC_FUNCTIONS = tuple(name for name, f in REGISTRY.items() if not f.static and not f.header)
+#: the public functions (iov.c and the header inlines), in table order
+PUBLIC_FUNCTIONS = tuple(f.name for f in TABLE if f.kind != "static")
 
 __all__ = [
     "PUBLIC_FUNCTIONS",
-    "REGISTRY",
+    "TABLE",
     "UB_KINDS",
     "CAssertionError",
     "CFunction",
@@ -79,7 +83,14 @@ __all__ = [
     "QiovFields",
     "UndefinedBehaviour",
     "UndoFields",
-    "do_send_recv",
+    "ctable",
+    "observing_asserts",
+    "read_iovecs",
+    "read_qiov",
+    "read_undo",
+    "write_iovecs",
+    "write_qiov",
+    # the public C functions; the static helpers stay importable (the harness tests them)
     "iov_copy",
     "iov_discard_back",
     "iov_discard_back_undoable",
@@ -93,8 +104,8 @@ __all__ = [
     "iov_recv",
     "iov_send",
     "iov_send_recv",
+    "iov_send_recv_with_flags",
     "iov_size",
-    "iov_skip_offset",
     "iov_to_buf",
     "iov_to_buf_full",
     "qemu_iovec_add",
@@ -114,14 +125,10 @@ __all__ = [
     "qemu_iovec_is_zero",
     "qemu_iovec_memset",
     "qemu_iovec_reset",
+    "qemu_iovec_slice",
     "qemu_iovec_subvec_niov",
     "qemu_iovec_to_buf",
-    "qiov_slice",
-    "read_iovecs",
-    "read_qiov",
-    "read_undo",
-    "sortelem_cmp_src_base",
-    "sortelem_cmp_src_index",
-    "write_iovecs",
-    "write_qiov",
 ]
+
+#: the static helpers, importable but not part of the library's promises
+_STATIC = (do_send_recv, iov_skip_offset, qiov_slice, sortelem_cmp_src_base, sortelem_cmp_src_index)

@@ -2,7 +2,8 @@
 
 A library user who passes a wrong type or a value no C argument of that type
 can hold gets a ``TypeError``/``ValueError`` naming the argument, before the
-function touches memory.  The declared C types also feed ``harness list``.
+function touches memory.  The C types come from the function's row in
+:mod:`pyimpl.ctable`.
 """
 
 from __future__ import annotations
@@ -10,34 +11,19 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .ctable import BY_NAME
 from .memory import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX, Memory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _RANGES = {
     "size_t": (0, SIZE_MAX),
-    "pointer": (0, SIZE_MAX),
+    "ptr": (0, SIZE_MAX),
     "unsigned": (0, UINT_MAX),
     "int": (INT_MIN, INT_MAX),
 }
-
-
-@dataclass(frozen=True)
-class CFunction:
-    """What the port knows of one C function: where it is and its parameter types."""
-
-    name: str
-    line: int
-    params: tuple[tuple[str, str], ...]
-    static: bool
-    header: bool
-
-
-#: every ported function by C name, in iov.c order (header inlines last)
-REGISTRY: dict[str, CFunction] = {}
 
 
 def _check(name: str, ctype: str, value: object) -> None:
@@ -96,7 +82,7 @@ def _check_objects(mem: Memory, func: str, ctypes: dict[str, str], args: dict[st
     ValueError naming the argument before anything is written.
     """
     for name, value in args.items():
-        if name in _DEREFERENCED and ctypes[name] == "pointer" and value and mem.region_at(value) is None:
+        if name in _DEREFERENCED and ctypes[name] == "ptr" and value and mem.region_at(value) is None:
             raise ValueError(f"{name}: {value:#x} is not inside any region of this memory")
     for array_name, count_name in _ARRAYS:
         if array_name not in args or count_name not in args:
@@ -114,32 +100,42 @@ def _check_objects(mem: Memory, func: str, ctypes: dict[str, str], args: dict[st
             raise ValueError(f"{count_name}: {count} entries, but the array at {array_name} holds {room}")
 
 
-def cfunction(line: int, *, static: bool = False, header: bool = False, **ctypes: str) -> Callable[[F], F]:
-    """Declare a port of the C function at ``line`` with parameter C types ``ctypes``."""
+def cfunction(func: F) -> F:
+    """Declare ``func`` the port of the C function of the same name in :data:`pyimpl.ctable.TABLE`.
 
-    def wrap(func: F) -> F:
-        names = [p for p in inspect.signature(func).parameters][1:]
-        if list(ctypes) != names:
-            raise TypeError(f"{func.__name__}: declared {list(ctypes)} but takes {names}")
-        spec = tuple(ctypes.items())
-        REGISTRY[func.__name__] = CFunction(func.__name__, line, spec, static, header)
+    Its parameters must be the row's C parameters (Python names, out parameters left out);
+    calls, positional or by keyword, are checked against the row's C types first.
+    """
+    row = BY_NAME.get(func.__name__)
+    if row is None:
+        raise TypeError(f"{func.__name__}: no row in pyimpl.ctable.TABLE")
+    spec = tuple((p.py_name, p.kind) for p in row.inputs)
+    names = [p for p in inspect.signature(func).parameters][1:]
+    if [n for n, _ in spec] != names:
+        raise TypeError(f"{func.__name__}: the table says {[n for n, _ in spec]} but it takes {names}")
+    ctypes = dict(spec)
+    signature = inspect.signature(func)
 
-        @functools.wraps(func)
-        def checked(mem: Memory, *args: Any) -> Any:
-            if not isinstance(mem, Memory):
-                raise TypeError(f"mem: expected pyimpl.Memory, got {type(mem).__name__}")
-            if len(args) != len(spec):
-                raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
-            for (pname, ctype), value in zip(spec, args, strict=True):
-                _check(pname, ctype, value)
-            if mem.strict and mem.depth == 0:
-                _check_objects(mem, func.__name__, ctypes, dict(zip(ctypes, args, strict=True)))
-            mem.depth += 1
+    @functools.wraps(func)
+    def checked(mem: Memory, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
             try:
-                return func(mem, *args)
-            finally:
-                mem.depth -= 1
+                bound = signature.bind(mem, *args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{func.__name__}(): {exc}") from None
+            mem, *args = bound.args  # type: ignore[assignment]
+        if not isinstance(mem, Memory):
+            raise TypeError(f"mem: expected pyimpl.Memory, got {type(mem).__name__}")
+        if len(args) != len(spec):
+            raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
+        for (pname, ctype), value in zip(spec, args, strict=True):
+            _check(pname, ctype, value)
+        if mem.strict and mem.depth == 0:
+            _check_objects(mem, func.__name__, ctypes, dict(zip(ctypes, args, strict=True)))
+        mem.depth += 1
+        try:
+            return func(mem, *args)
+        finally:
+            mem.depth -= 1
 
-        return checked  # type: ignore[return-value]
-
-    return wrap
+    return checked  # type: ignore[return-value]

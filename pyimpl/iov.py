@@ -46,6 +46,16 @@ STACK_LIMIT = 8 << 20
 QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
 
+#: functions whose body the port shares with another (a later revision moved or renamed it):
+#: the lines of that body's asserts, in order, in the source of each (see pyimpl.ctable)
+SHARED_ASSERT_LINES: dict[str, tuple[int, ...]] = {
+    "iov_send_recv": (167, 186, 187, 202),
+    "iov_send_recv_with_flags": (183, 202, 203, 218),
+    "qiov_slice": (388, 394),
+    "qemu_iovec_slice": (393, 399),
+}
+
+
 def _assert(ok: bool, expr: str, func: str, line: int) -> None:
     hook = assert_hook()
     if hook is not None:
@@ -76,7 +86,7 @@ def _at(iov: int, i: int) -> int:
     return size_t(iov + i * IOVEC_SIZE)
 
 
-@cfunction(25, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:25 — copy ``bytes_`` from ``buf`` into the vectors, starting ``offset`` in."""
     done = 0
@@ -95,7 +105,7 @@ def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int
     return done
 
 
-@cfunction(44, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:44 — copy up to ``bytes_`` from the vectors, starting ``offset`` in, into ``buf``."""
     done = 0
@@ -114,7 +124,7 @@ def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, 
     return done
 
 
-@cfunction(63, iov="pointer", iov_cnt="unsigned", offset="size_t", fillc="int", bytes_="size_t")
+@cfunction
 def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, bytes_: int) -> int:
     """iov.c:63 — fill up to ``bytes_`` of the vectors with ``fillc``, starting ``offset`` in."""
     done = 0
@@ -133,7 +143,7 @@ def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, byt
     return done
 
 
-@cfunction(82, iov="pointer", iov_cnt="unsigned")
+@cfunction
 def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
     """iov.c:82 — the sum of the lengths, modulo 2**64."""
     length = 0
@@ -142,9 +152,14 @@ def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
     return length
 
 
-@cfunction(95, static=True, sockfd="int", iov="pointer", iov_cnt="unsigned", do_send="bool")
+@cfunction
 def do_send_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, do_send: bool) -> int:
-    """iov.c:95 — one ``sendmsg``/``recvmsg`` over the vectors (EINTR is retried, as in C).
+    """iov.c:96 — one ``sendmsg``/``recvmsg`` over the vectors (EINTR is retried, as in C)."""
+    return _transfer(mem, sockfd, 0, iov, iov_cnt, do_send)
+
+
+def _transfer(mem: Memory, sockfd: int, flags: int, iov: int, iov_cnt: int, do_send: bool) -> int:
+    """The body of ``do_send_recv`` (v9.2 passes ``flags`` to sendmsg/recvmsg; earlier, 0).
 
     The descriptor is looked up first, as the kernel does before it reads the
     iovecs: a negative one fails with EBADF (``socket.socket`` would raise
@@ -161,8 +176,8 @@ def do_send_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, do_send: bool
     try:
         buffers = [mem.view(_base(mem, _at(iov, i)), _len(mem, _at(iov, i))) for i in range(iov_cnt)]
         if do_send:
-            return sock.sendmsg(buffers)
-        return sock.recvmsg_into(buffers)[0]
+            return sock.sendmsg(buffers, [], flags)
+        return sock.recvmsg_into(buffers, 0, flags)[0]
     except OSError as exc:  # Python retries EINTR itself (PEP 475), like the C loop
         mem.errno = exc.errno or 0
         return -1
@@ -170,13 +185,41 @@ def do_send_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, do_send: bool
         sock.detach()
 
 
-@cfunction(
-    139, sockfd="int", _iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t", do_send="bool"
-)
+@cfunction
 def iov_send_recv(
     mem: Memory, sockfd: int, _iov: int, iov_cnt: int, offset: int, bytes_: int, do_send: bool
 ) -> int:
     """iov.c:139 — send or receive ``bytes_`` from ``offset``, looping over partial transfers."""
+    return _send_recv(
+        mem, "iov_send_recv", (167, 186, 187, 202), sockfd, 0, _iov, iov_cnt, offset, bytes_, do_send
+    )
+
+
+@cfunction
+def iov_send_recv_with_flags(
+    mem: Memory, sockfd: int, sockflags: int, _iov: int, iov_cnt: int, offset: int, bytes_: int, do_send: bool
+) -> int:
+    """iov.c:154 (v9.2+) — :func:`iov_send_recv` with ``sockflags`` for every sendmsg/recvmsg."""
+    lines = SHARED_ASSERT_LINES["iov_send_recv_with_flags"]
+    return _send_recv(
+        mem, "iov_send_recv_with_flags", lines, sockfd, sockflags, _iov, iov_cnt, offset, bytes_, do_send
+    )
+
+
+def _send_recv(
+    mem: Memory,
+    func: str,
+    lines: tuple[int, ...],
+    sockfd: int,
+    sockflags: int,
+    _iov: int,
+    iov_cnt: int,
+    offset: int,
+    bytes_: int,
+    do_send: bool,
+) -> int:
+    """The loop of ``iov_send_recv`` (v9.2 moved it into ``iov_send_recv_with_flags``): the asserts
+    are those of ``func``, at ``lines``."""
     total = 0
     if bytes_ <= 0:
         return 0
@@ -189,7 +232,7 @@ def iov_send_recv(
         while niov < iov_cnt and offset >= _len(mem, _at(iov, niov)):
             offset -= _len(mem, _at(iov, niov))
             niov += 1
-        _assert(niov < iov_cnt, "niov < iov_cnt", "iov_send_recv", 167)
+        _assert(niov < iov_cnt, "niov < iov_cnt", func, lines[0])
         iov = _at(iov, niov)
         iov_cnt -= niov
         if offset:
@@ -201,20 +244,20 @@ def iov_send_recv(
             tail -= _len(mem, _at(iov, niov))
             niov += 1
         if tail:
-            _assert(niov < iov_cnt, "niov < iov_cnt", "iov_send_recv", 186)
-            _assert(_len(mem, _at(iov, niov)) > tail, "iov[niov].iov_len > tail", "iov_send_recv", 187)
+            _assert(niov < iov_cnt, "niov < iov_cnt", func, lines[1])
+            _assert(_len(mem, _at(iov, niov)) > tail, "iov[niov].iov_len > tail", func, lines[2])
             orig_len = _len(mem, _at(iov, niov))
             _set_len(mem, _at(iov, niov), tail)
             niov += 1
-            ret = do_send_recv(mem, sockfd, iov, niov, do_send)
+            ret = _transfer(mem, sockfd, sockflags, iov, niov, do_send)
             _set_len(mem, _at(iov, niov - 1), orig_len)
         else:
-            ret = do_send_recv(mem, sockfd, iov, niov, do_send)
+            ret = _transfer(mem, sockfd, sockflags, iov, niov, do_send)
         if offset:
             _set_base(mem, iov, size_t(_base(mem, iov) - offset))
             _set_len(mem, iov, size_t(_len(mem, iov) + offset))
         if ret < 0:
-            _assert(mem.errno != _errno.EINTR, "errno != EINTR", "iov_send_recv", 202)
+            _assert(mem.errno != _errno.EINTR, "errno != EINTR", func, lines[3])
             mem.g_free(local_iov)
             if mem.errno == _errno.EAGAIN and total > 0:
                 return total
@@ -228,7 +271,7 @@ def iov_send_recv(
     return total
 
 
-@cfunction(227, iov="pointer", iov_cnt="unsigned", fp="stream", prefix="str", limit="size_t")
+@cfunction
 def iov_hexdump(mem: Memory, iov: int, iov_cnt: int, fp: TextIO, prefix: str, limit: int) -> None:
     """iov.c:227 — hexdump the first ``limit`` bytes of the vectors to ``fp``."""
     size = 0
@@ -241,15 +284,7 @@ def iov_hexdump(mem: Memory, iov: int, iov_cnt: int, fp: TextIO, prefix: str, li
     mem.g_free(buf)
 
 
-@cfunction(
-    244,
-    dst_iov="pointer",
-    dst_iov_cnt="unsigned",
-    iov="pointer",
-    iov_cnt="unsigned",
-    offset="size_t",
-    bytes_="size_t",
-)
+@cfunction
 def iov_copy(
     mem: Memory, dst_iov: int, dst_iov_cnt: int, iov: int, iov_cnt: int, offset: int, bytes_: int
 ) -> int:
@@ -289,7 +324,7 @@ def _qiov_size(mem: Memory, qiov: int) -> int:
     return mem.u64(qiov + QIOV_SIZE_FIELD)
 
 
-@cfunction(270, qiov="pointer", alloc_hint="int")
+@cfunction
 def qemu_iovec_init(mem: Memory, qiov: int, alloc_hint: int) -> None:
     """iov.c:270 — an owned, empty vector with room for ``alloc_hint`` entries."""
     mem.set_u64(qiov + QIOV_IOV, g_new(mem, IOVEC_SIZE, alloc_hint))
@@ -298,7 +333,7 @@ def qemu_iovec_init(mem: Memory, qiov: int, alloc_hint: int) -> None:
     mem.set_u64(qiov + QIOV_SIZE_FIELD, 0)
 
 
-@cfunction(278, qiov="pointer", iov="pointer", niov="int")
+@cfunction
 def qemu_iovec_init_external(mem: Memory, qiov: int, iov: int, niov: int) -> None:
     """iov.c:278 — a vector over the caller's array ``iov`` (nalloc -1)."""
     mem.set_u64(qiov + QIOV_IOV, iov)
@@ -309,7 +344,7 @@ def qemu_iovec_init_external(mem: Memory, qiov: int, iov: int, niov: int) -> Non
         mem.set_u64(qiov + QIOV_SIZE_FIELD, size_t(_qiov_size(mem, qiov) + _len(mem, _at(iov, i))))
 
 
-@cfunction(290, qiov="pointer", base="pointer", len_="size_t")
+@cfunction
 def qemu_iovec_add(mem: Memory, qiov: int, base: int, len_: int) -> None:
     """iov.c:290 — append one entry, growing the owned array to 2*nalloc+1 when full."""
     _assert(_nalloc(mem, qiov) != -1, "qiov->nalloc != -1", "qemu_iovec_add", 292)
@@ -330,7 +365,7 @@ def qemu_iovec_add(mem: Memory, qiov: int, base: int, len_: int) -> None:
     mem.set_i32(qiov + QIOV_NIOV, niov)
 
 
-@cfunction(314, dst="pointer", src_iov="pointer", src_cnt="unsigned", soffset="size_t", sbytes="size_t")
+@cfunction
 def qemu_iovec_concat_iov(
     mem: Memory, dst: int, src_iov: int, src_cnt: int, soffset: int, sbytes: int
 ) -> int:
@@ -353,13 +388,13 @@ def qemu_iovec_concat_iov(
     return done
 
 
-@cfunction(350, dst="pointer", src="pointer", soffset="size_t", sbytes="size_t")
+@cfunction
 def qemu_iovec_concat(mem: Memory, dst: int, src: int, soffset: int, sbytes: int) -> None:
     """iov.c:350 — :func:`qemu_iovec_concat_iov` with ``src``'s own vectors."""
     qemu_iovec_concat_iov(mem, dst, _qiov_iov(mem, src), unsigned(_niov(mem, src)), soffset, sbytes)
 
 
-@cfunction(363, static=True, iov="pointer", offset="size_t")
+@cfunction
 def iov_skip_offset(mem: Memory, iov: int, offset: int) -> tuple[int, int]:
     """iov.c:363 — the entry holding byte ``offset``; returns (iov, *remaining_offset)."""
     while offset > 0 and offset >= _len(mem, iov):
@@ -368,39 +403,42 @@ def iov_skip_offset(mem: Memory, iov: int, offset: int) -> tuple[int, int]:
     return iov, offset
 
 
-@cfunction(382, static=True, qiov="pointer", offset="size_t", len_="size_t")
+@cfunction
 def qiov_slice(mem: Memory, qiov: int, offset: int, len_: int) -> tuple[int, int, int, int]:
     """iov.c:382 — the entries spanning [offset, offset+len); returns (iov, *head, *tail, *niov)."""
+    return _slice(mem, "qiov_slice", SHARED_ASSERT_LINES["qiov_slice"], qiov, offset, len_)
+
+
+@cfunction
+def qemu_iovec_slice(mem: Memory, qiov: int, offset: int, len_: int) -> tuple[int, int, int, int]:
+    """iov.c:387 (v8.1+) — :func:`qiov_slice`, made public under this name."""
+    return _slice(mem, "qemu_iovec_slice", SHARED_ASSERT_LINES["qemu_iovec_slice"], qiov, offset, len_)
+
+
+def _slice(
+    mem: Memory, func: str, lines: tuple[int, ...], qiov: int, offset: int, len_: int
+) -> tuple[int, int, int, int]:
+    """The body of ``qiov_slice`` (``qemu_iovec_slice`` from v8.1): asserts of ``func`` at ``lines``."""
     # size_t arithmetic: a sum that wraps slips past the assert (defined in C); the walk
     # that follows leaves the array or not, and the memory model sees which
-    _assert(size_t(offset + len_) <= _qiov_size(mem, qiov), "offset + len <= qiov->size", "qiov_slice", 388)
+    _assert(size_t(offset + len_) <= _qiov_size(mem, qiov), "offset + len <= qiov->size", func, lines[0])
     iov, head = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
     end_iov, tail = iov_skip_offset(mem, iov, size_t(head + len_))
     if tail > 0:
-        _assert(tail < _len(mem, end_iov), "*tail < end_iov->iov_len", "qiov_slice", 394)
+        _assert(tail < _len(mem, end_iov), "*tail < end_iov->iov_len", func, lines[1])
         tail = _len(mem, end_iov) - tail
         end_iov = _at(end_iov, 1)
     niov = int_((end_iov - iov) // IOVEC_SIZE)
     return iov, head, tail, niov
 
 
-@cfunction(404, qiov="pointer", offset="size_t", len_="size_t")
+@cfunction
 def qemu_iovec_subvec_niov(mem: Memory, qiov: int, offset: int, len_: int) -> int:
     """iov.c:404 — how many entries [offset, offset+len) spans."""
     return qiov_slice(mem, qiov, offset, len_)[3]
 
 
-@cfunction(
-    418,
-    qiov="pointer",
-    head_buf="pointer",
-    head_len="size_t",
-    mid_qiov="pointer",
-    mid_offset="size_t",
-    mid_len="size_t",
-    tail_buf="pointer",
-    tail_len="size_t",
-)
+@cfunction
 def qemu_iovec_init_extended(
     mem: Memory,
     qiov: int,
@@ -450,7 +488,7 @@ def qemu_iovec_init_extended(
     return 0
 
 
-@cfunction(481, qiov="pointer", offset="size_t", bytes_="size_t")
+@cfunction
 def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool:
     """iov.c:481 — whether [offset, offset+bytes) of the vector is all zero bytes."""
     _assert(
@@ -471,7 +509,7 @@ def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool
     return True
 
 
-@cfunction(506, qiov="pointer", source="pointer", offset="size_t", len_="size_t")
+@cfunction
 def qemu_iovec_init_slice(mem: Memory, qiov: int, source: int, offset: int, len_: int) -> None:
     """iov.c:506 — a new vector over [offset, offset+len) of ``source``."""
     _assert(_qiov_size(mem, source) >= len_, "source->size >= len", "qemu_iovec_init_slice", 511)
@@ -482,7 +520,7 @@ def qemu_iovec_init_slice(mem: Memory, qiov: int, source: int, offset: int, len_
     _assert(ret == 0, "ret == 0", "qemu_iovec_init_slice", 516)
 
 
-@cfunction(519, qiov="pointer")
+@cfunction
 def qemu_iovec_destroy(mem: Memory, qiov: int) -> None:
     """iov.c:519 — free an owned array and zero the whole struct."""
     if _nalloc(mem, qiov) != -1:
@@ -490,7 +528,7 @@ def qemu_iovec_destroy(mem: Memory, qiov: int) -> None:
     memset(mem, qiov, 0, QIOV_SIZE)
 
 
-@cfunction(528, qiov="pointer")
+@cfunction
 def qemu_iovec_reset(mem: Memory, qiov: int) -> None:
     """iov.c:528 — forget the entries of an owned vector, keeping its array."""
     _assert(_nalloc(mem, qiov) != -1, "qiov->nalloc != -1", "qemu_iovec_reset", 530)
@@ -498,25 +536,25 @@ def qemu_iovec_reset(mem: Memory, qiov: int) -> None:
     mem.set_u64(qiov + QIOV_SIZE_FIELD, 0)
 
 
-@cfunction(536, qiov="pointer", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def qemu_iovec_to_buf(mem: Memory, qiov: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:536 — :func:`iov_to_buf` over the vector's entries."""
     return iov_to_buf(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, buf, bytes_)
 
 
-@cfunction(542, qiov="pointer", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def qemu_iovec_from_buf(mem: Memory, qiov: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:542 — :func:`iov_from_buf` over the vector's entries."""
     return iov_from_buf(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, buf, bytes_)
 
 
-@cfunction(548, qiov="pointer", offset="size_t", fillc="int", bytes_="size_t")
+@cfunction
 def qemu_iovec_memset(mem: Memory, qiov: int, offset: int, fillc: int, bytes_: int) -> int:
     """iov.c:548 — :func:`iov_memset` over the vector's entries."""
     return iov_memset(mem, _qiov_iov(mem, qiov), unsigned(_niov(mem, qiov)), offset, fillc, bytes_)
 
 
-@cfunction(564, a="pointer", b="pointer")
+@cfunction
 def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
     """iov.c:564 — offset of the first differing byte of two same-shaped vectors, or -1."""
     offset = 0
@@ -539,7 +577,7 @@ def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
     return -1
 
 
-@cfunction(595, static=True, a="pointer", b="pointer")
+@cfunction
 def sortelem_cmp_src_base(mem: Memory, a: int, b: int) -> int:
     """iov.c:595 — qsort comparator: order sort elements by their source base address."""
     base_a = _base(mem, mem.u64(a + SORTELEM_SRC_IOV))
@@ -551,7 +589,7 @@ def sortelem_cmp_src_base(mem: Memory, a: int, b: int) -> int:
     return 0
 
 
-@cfunction(610, static=True, a="pointer", b="pointer")
+@cfunction
 def sortelem_cmp_src_index(mem: Memory, a: int, b: int) -> int:
     """iov.c:610 — qsort comparator: order sort elements by their source index."""
     diff = mem.i32(a + SORTELEM_INDEX) - mem.i32(b + SORTELEM_INDEX)
@@ -579,7 +617,7 @@ def _qsort(mem: Memory, base: int, nmemb: int, compar: str) -> None:
         mem.write(addrs[slot], records[k])
 
 
-@cfunction(624, dest="pointer", src="pointer", buf="pointer")
+@cfunction
 def qemu_iovec_clone(mem: Memory, dest: int, src: int, buf: int) -> None:
     """iov.c:624 — add to ``dest`` entries over ``buf`` laid out like ``src``, overlaps kept."""
     n = _niov(mem, src)
@@ -627,7 +665,7 @@ def _elem(mem: Memory, sortelems: int, n: int, i: int) -> int:
     return sortelems + i * SORTELEM_SIZE
 
 
-@cfunction(660, undo="pointer")
+@cfunction
 def iov_discard_undo(mem: Memory, undo: int) -> None:
     """iov.c:660 — restore the entry a discard modified, if any."""
     modified = mem.u64(undo + UNDO_MODIFIED)
@@ -635,7 +673,7 @@ def iov_discard_undo(mem: Memory, undo: int) -> None:
         mem.write(modified, mem.read(undo + UNDO_ORIG, IOVEC_SIZE))
 
 
-@cfunction(668, iov="pointer", iov_cnt="pointer", bytes_="size_t", undo="pointer")
+@cfunction
 def iov_discard_front_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int, undo: int) -> int:
     """iov.c:668 — drop ``bytes_`` from the front: advances ``*iov``, lowers ``*iov_cnt``."""
     total = 0
@@ -659,13 +697,13 @@ def iov_discard_front_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int,
     return total
 
 
-@cfunction(702, iov="pointer", iov_cnt="pointer", bytes_="size_t")
+@cfunction
 def iov_discard_front(mem: Memory, iov: int, iov_cnt: int, bytes_: int) -> int:
     """iov.c:702 — :func:`iov_discard_front_undoable` without an undo record."""
     return iov_discard_front_undoable(mem, iov, iov_cnt, bytes_, 0)
 
 
-@cfunction(708, iov="pointer", iov_cnt="pointer", bytes_="size_t", undo="pointer")
+@cfunction
 def iov_discard_back_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int, undo: int) -> int:
     """iov.c:708 — drop ``bytes_`` from the back: shortens entries, lowers ``*iov_cnt``."""
     total = 0
@@ -689,13 +727,13 @@ def iov_discard_back_undoable(mem: Memory, iov: int, iov_cnt: int, bytes_: int, 
     return total
 
 
-@cfunction(747, iov="pointer", iov_cnt="pointer", bytes_="size_t")
+@cfunction
 def iov_discard_back(mem: Memory, iov: int, iov_cnt: int, bytes_: int) -> int:
     """iov.c:747 — :func:`iov_discard_back_undoable` without an undo record."""
     return iov_discard_back_undoable(mem, iov, iov_cnt, bytes_, 0)
 
 
-@cfunction(753, qiov="pointer", bytes_="size_t")
+@cfunction
 def qemu_iovec_discard_back(mem: Memory, qiov: int, bytes_: int) -> None:
     """iov.c:753 — drop ``bytes_`` from the end of the vector."""
     niov = mem.stack_alloc(4)
@@ -711,19 +749,31 @@ def qemu_iovec_discard_back(mem: Memory, qiov: int, bytes_: int) -> None:
 
 
 # header inlines (include/qemu/iov.h) -------------------------------------------
-@cfunction(0, header=True, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def iov_from_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """qemu/iov.h — :func:`iov_from_buf_full` (the constant-size fast path gives the same)."""
     return iov_from_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
 
 
-@cfunction(0, header=True, iov="pointer", iov_cnt="unsigned", offset="size_t", buf="pointer", bytes_="size_t")
+@cfunction
 def iov_to_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """qemu/iov.h — :func:`iov_to_buf_full` (the constant-size fast path gives the same)."""
     return iov_to_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
 
 
-@cfunction(0, header=True, qiov="pointer", buf="pointer", len_="size_t")
+@cfunction
+def iov_send(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_send_recv` sending."""
+    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, True)
+
+
+@cfunction
+def iov_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
+    """qemu/iov.h — :func:`iov_send_recv` receiving."""
+    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, False)
+
+
+@cfunction
 def qemu_iovec_init_buf(mem: Memory, qiov: int, buf: int, len_: int) -> None:
     """qemu/iov.h — assign the whole struct: one embedded entry {buf, len}, nalloc -1."""
     mem.write(qiov, bytes(QIOV_SIZE))
@@ -734,7 +784,7 @@ def qemu_iovec_init_buf(mem: Memory, qiov: int, buf: int, len_: int) -> None:
     mem.set_u64(qiov + QIOV_LOCAL_IOV + IOV_LEN, len_)
 
 
-@cfunction(0, header=True, qiov="pointer")
+@cfunction
 def qemu_iovec_buf(mem: Memory, qiov: int) -> int:
     """qemu/iov.h — the buffer of a vector made by :func:`qemu_iovec_init_buf`."""
     if not (_nalloc(mem, qiov) == -1 and _qiov_iov(mem, qiov) == qiov + QIOV_LOCAL_IOV):
@@ -745,15 +795,3 @@ def qemu_iovec_buf(mem: Memory, qiov: int) -> int:
             "iov.h",
         )
     return mem.u64(qiov + QIOV_LOCAL_IOV + IOV_BASE)
-
-
-@cfunction(0, header=True, sockfd="int", iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t")
-def iov_send(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_send_recv` sending."""
-    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, True)
-
-
-@cfunction(0, header=True, sockfd="int", iov="pointer", iov_cnt="unsigned", offset="size_t", bytes_="size_t")
-def iov_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_send_recv` receiving."""
-    return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, False)

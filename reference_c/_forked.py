@@ -31,7 +31,7 @@ from pyimpl.errors import CAssertionError, GLibFatalError
 from .errors import CCrash
 
 if TYPE_CHECKING:
-    from . import Reference, _Callable
+    from .reference import Reference, _Callable
 
 _HEADER = struct.Struct("=iQ")  # status (-1: aborted), length of the I/O log
 _ASSERT_MESSAGE = re.compile(

@@ -17,11 +17,13 @@ class BuildError(Exception):
 
 
 class MissingFunction(NotImplementedError):
-    """The C source in use does not define this function."""
+    """The C source in use does not define this function (``why`` says otherwise, e.g. that it
+    defines it with another prototype than the port's)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not defined by the C source in use")
+    def __init__(self, name: str, why: str = "") -> None:
+        super().__init__(f"{name}: {why}" if why else f"{name} is not defined by the C source in use")
         self.name = name
+        self.why = why
 
 
 def _signal_name(signum: int) -> str:

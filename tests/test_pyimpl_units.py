@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import pyimpl
-from harness.sites import assert_sites
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,27 +219,76 @@ def test_bad_memory_argument_is_a_type_error() -> None:
         pyimpl.iov_size(object(), 0, 0)  # type: ignore[arg-type]
 
 
-def test_every_assert_of_iov_c_is_ported_with_its_expression_and_line() -> None:
-    """The port's _assert(...) calls name exactly the asserts of iov.c: expression, function, line."""
+def _source_of(row: pyimpl.CFunction) -> Path:
+    from reference_c.revisions import revision
+
+    if row.source == "iov.c":
+        return ROOT / "reference_c" / "iov.c"
+    return revision(row.source).path
+
+
+def _ported_asserts() -> set[tuple[str, str, str, int]]:
+    """(source, func, expr, line) of every assert the port can raise: the literal _assert calls,
+    and the bodies shared by two functions with the lines each passes (SHARED_ASSERT_LINES)."""
+    from pyimpl.iov import SHARED_ASSERT_LINES
+
     tree = ast.parse((ROOT / "pyimpl" / "iov.py").read_text())
-    ported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_assert":
-            expr, func, line = (a.value for a in node.args[1:])  # type: ignore[attr-defined]
-            ported.add((line, func, expr))
-    original = {(s.line, s.func, s.expr) for s in assert_sites(ROOT / "reference_c" / "iov.c")}
-    assert ported == original
+    found = set()
+    shared: dict[str, list[str]] = {}
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_assert":
+                expr, func, line = node.args[1:4]
+                if isinstance(func, ast.Constant):
+                    row = pyimpl.ctable.BY_NAME[func.value]
+                    found.add((row.source, func.value, expr.value, line.value))  # type: ignore[attr-defined]
+                else:
+                    shared.setdefault(fn.name, []).append(expr.value)  # type: ignore[attr-defined]
+    bodies = {
+        "_send_recv": ("iov_send_recv", "iov_send_recv_with_flags"),
+        "_slice": ("qiov_slice", "qemu_iovec_slice"),
+    }
+    for body, funcs in bodies.items():
+        for func in funcs:
+            lines = SHARED_ASSERT_LINES[func]
+            assert len(lines) == len(shared[body]), func
+            row = pyimpl.ctable.BY_NAME[func]
+            found |= {(row.source, func, e, line) for e, line in zip(shared[body], lines, strict=True)}
+    return found
 
 
-def test_functions_are_ported_in_file_order_with_their_line() -> None:
-    text = (ROOT / "reference_c" / "iov.c").read_text().splitlines()
-    lines = [f.line for f in pyimpl.REGISTRY.values() if not f.header]
-    assert lines == sorted(lines)
-    for f in pyimpl.REGISTRY.values():
-        if f.header:
-            continue
-        window = " ".join(text[f.line - 1 : f.line + 1])
-        assert f.name in window, f"{f.name} is not defined at iov.c:{f.line}"
+def test_every_assert_is_ported_with_its_expression_and_line() -> None:
+    """The port's asserts are exactly those of the C sources its table rows name."""
+    from reference_c.csource import read_source
+
+    ported = _ported_asserts()
+    expected = set()
+    for source in {r.source for r in pyimpl.TABLE if r.kind != "inline"}:
+        path = ROOT / "reference_c" / "iov.c" if source == "iov.c" else None
+        if path is None:
+            from reference_c.revisions import revision
+
+            path = revision(source).path
+        funcs = {r.name for r in pyimpl.TABLE if r.source == source}
+        expected |= {(source, a.func, a.expr, a.line) for a in read_source(path).asserts if a.func in funcs}
+    assert ported == expected
+
+
+def test_functions_are_ported_in_table_order_with_their_line() -> None:
+    """Each row's prototype and line are those of its source (pycparser's reading), the
+    original's rows in file order, and the port defines the functions in table order."""
+    from reference_c.csource import read_source
+
+    for row in pyimpl.TABLE:
+        path = ROOT / "reference_c" / "iov.c" if row.source in ("iov.c", "qemu/iov.h") else _source_of(row)
+        c = read_source(path).functions[row.name]
+        assert (c.line, c.origin) == (row.line, "iov.c" if row.source != "qemu/iov.h" else "qemu/iov.h")
+        assert pyimpl.ctable.normalise(c.prototype()) == pyimpl.ctable.normalise(row.prototype), row.name
+    original = [r.line for r in pyimpl.TABLE if r.source == "iov.c"]
+    assert original == sorted(original)
+    tree = ast.parse((ROOT / "pyimpl" / "iov.py").read_text())
+    defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    assert defined == [r.name for r in pyimpl.TABLE]
 
 
 def test_qemu_iovec_buf_assert_line_matches_the_shim_header() -> None:

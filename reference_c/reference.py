@@ -1,0 +1,430 @@
+"""A built C source (QEMU util/iov.c) loaded in this process, and its memory.
+
+``load()`` builds (or finds in the cache) a cffi extension of the chosen C
+source with our shims, and returns a :class:`Reference`.  ``Reference.memory()``
+gives a :class:`CMemory`: real process memory with the same loads, stores and
+heap observers as :class:`pyimpl.memory.Memory`.  The module-level functions
+take that memory first and then the C arguments in C order; pointers are int
+addresses (NULL is 0) and ints are converted to the C parameter types the way
+C converts them.
+
+A failing C assert raises :class:`pyimpl.errors.CAssertionError`, a fatal GLib
+error :class:`pyimpl.errors.GLibFatalError`, a fatal signal :class:`CCrash`,
+an endless loop :class:`CTimeout` and a function the source lacks
+:class:`MissingFunction`; the process survives all of them (trap flavour).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from pyimpl.ctable import BY_NAME, value_kind
+from pyimpl.errors import CAssertionError, GLibFatalError
+from pyimpl.memory import HeapStats, int_, size_t, ssize_t, unsigned
+
+from . import _forked
+from . import build as _build
+from .build import WRAPPER_CTYPE, Entry
+from .errors import BuildError, CCrash, CTimeout, MissingFunction
+
+DEFAULT_SOURCE = _build.DEFAULT_SOURCE
+DEFAULT_TIMEOUT = 2.0
+
+# Status codes of the C wrappers (shim.h)
+OK, ASSERT, FATAL, CRASH, TIMEOUT, MISSING = range(6)
+
+_U32 = (1 << 32) - 1
+
+#: Python int -> the C parameter type, as C converts it
+_CONVERT: dict[str, Callable[[int], Any]] = {
+    "ptr": size_t,
+    "str": size_t,
+    "stream": size_t,
+    "size_t": size_t,
+    "ssize_t": ssize_t,
+    "int": int_,
+    "unsigned": unsigned,
+    "bool": bool,
+}
+
+#: One C call at a time in this process: the wrappers share one jump buffer
+#: per module and the CPU timer is process-wide.
+_CALL_LOCK = threading.RLock()
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str], Reference] = {}
+
+
+class TextSink(Protocol):
+    def write(self, s: str, /) -> object: ...
+
+
+class _Callable:
+    """A wrapper function with its conversions and out buffers prepared."""
+
+    def __init__(self, fn: Entry, cfunc: Any, ffi: Any) -> None:
+        self.fn = fn
+        self.cfunc = cfunc
+        self.converters = [_CONVERT[p.kind] for p in fn.inputs]
+        out_kinds = [value_kind(fn.pointee(p)) for p in fn.params if p.name in fn.outs]
+        if fn.ret_kind != "void":
+            out_kinds.append(fn.ret_kind)
+        # reused by every call: calls are serialised by _CALL_LOCK
+        self.outs = [ffi.new(f"{WRAPPER_CTYPE[k]} *") for k in out_kinds]
+        self.n_c_outs = len(fn.outs)
+
+    def result(self, values: list[Any]) -> Any:
+        """The Python result from the out values (C out parameters first, then the return)."""
+        if self.fn.ret_kind == "void":
+            ret = None
+        else:
+            ret = values[-1]
+            if self.fn.ret_kind == "bool":
+                ret = bool(ret)
+        if self.n_c_outs:
+            return (ret, *(int(v) for v in values[: self.n_c_outs]))
+        return ret
+
+
+class Reference:
+    """One built and loaded C source in one flavour."""
+
+    def __init__(self, built: _build.Built, module: Any) -> None:
+        plan = built.plan
+        self.build_info = built
+        self.source_path: Path = plan.source_path
+        self.source_sha256: str = plan.source_sha256
+        self.flavour: str = plan.flavour
+        found = plan.contents
+        #: what Python can call: every function of the source, by its own prototype
+        self.prototypes: dict[str, str] = {e.name: e.prototype for e in found.entries}
+        #: functions of the table the source lacks (or a header inline whose callee it lacks)
+        self.missing: frozenset[str] = found.missing
+        #: functions of the table the source defines with another prototype: name -> that one
+        self.changed: dict[str, str] = dict(found.changed)
+        #: functions the source defines that the table does not know
+        self.added: frozenset[str] = found.added
+        #: the table's functions that can be called as the table describes them
+        self.available: frozenset[str] = frozenset(
+            e.name for e in found.entries if e.name in BY_NAME and e.name not in self.changed
+        )
+        self.ffi: Any = module.ffi
+        self.lib: Any = module.lib
+        self.lib.iovconf_install()
+        self.trap: Any = self.lib.iovconf_last()  # points at the C trap record
+        self._callables = {
+            e.name: _Callable(e, getattr(self.lib, _build.wrapper_name(e.name)), self.ffi)
+            for e in found.entries
+        }
+
+    def __repr__(self) -> str:
+        return f"<Reference {self.source_path} flavour={self.flavour} missing={sorted(self.missing)}>"
+
+    # -- settings -------------------------------------------------------------
+    @property
+    def timeout(self) -> float:
+        """CPU seconds a call may use before :class:`CTimeout` (0: no limit)."""
+        return float(self.lib.iovconf_get_timeout_usec()) / 1e6
+
+    def set_timeout(self, seconds: float) -> None:
+        self.lib.iovconf_set_timeout_usec(max(0, round(seconds * 1e6)))
+
+    def memory(self) -> CMemory:
+        return CMemory(self)
+
+    # -- calling C -------------------------------------------------------------
+    def trap_record(self, status: int) -> tuple[Any, ...]:
+        """The C trap record of the last call as plain values (OK: just the status)."""
+        if status == OK:
+            return (OK,)
+        t, ffi = self.trap, self.ffi
+
+        def text(p: Any) -> str:
+            return "" if p == ffi.NULL else str(ffi.string(p).decode(errors="replace"))
+
+        if status == ASSERT:
+            return (status, text(t.expr), text(t.func), int(t.line), text(t.file))
+        return (status, ffi.string(t.message).decode(errors="replace"), int(t.signum))
+
+    def error(self, record: tuple[Any, ...]) -> Exception:
+        """The exception for a trap record."""
+        status = record[0]
+        if status == ASSERT:
+            _, expr, func, line, file = record
+            return CAssertionError(expr, func, line, file)
+        _, message, signum = record
+        if status == FATAL:
+            return GLibFatalError(message)
+        if status == CRASH:
+            return CCrash(signum, message)
+        if status == TIMEOUT:
+            return CTimeout(self.timeout)
+        if status == MISSING:
+            return MissingFunction(message)
+        # The wrapper's own stack frame was overwritten (e.g. a write past a VLA):
+        # the C code corrupted its caller, which is a crash in all but name.
+        return CCrash(signal.SIGSEGV, f"the C code corrupted its caller's stack (status {status})")
+
+    def call(self, mem: CMemory, name: str, *args: int) -> Any:
+        """Call C function ``name`` with int arguments (pointers as addresses).
+
+        Returns the C return value (None for void); a function with C out
+        parameters returns a tuple (return value, out values...).
+        """
+        c = self._callables.get(name)
+        if c is None:
+            if name in BY_NAME:
+                raise MissingFunction(name)
+            raise ValueError(f"name: no C function {name!r}")
+        if name in self.changed:
+            raise MissingFunction(name, f"the C source declares it as {self.changed[name]}")
+        if mem.reference is not self:
+            raise ValueError("mem: belongs to another Reference")
+        if mem.closed:
+            raise ValueError("mem: closed")
+        if len(args) != len(c.converters):
+            raise TypeError(f"{name}() takes {len(c.converters)} C arguments, got {len(args)}")
+        cargs = [conv(a) for conv, a in zip(c.converters, args, strict=True)]
+        with _CALL_LOCK:
+            if self.flavour == "abort":
+                return self._call_forked(mem, c, cargs)
+            status = c.cfunc(*cargs, *c.outs)
+            mem.errno = self.trap.err
+            if status != OK:
+                raise self.error(self.trap_record(status))
+            return c.result([o[0] for o in c.outs])
+
+    def _call_forked(self, mem: CMemory, c: _Callable, cargs: list[Any]) -> Any:
+        """Abort flavour: the call runs in a forked child, then is replayed here."""
+        child = _forked.run_in_child(self, c, cargs)
+        if child.signum not in (0, signal.SIGABRT):
+            raise child.error()  # replaying it would kill this process too
+        status = _forked.replay(self, c, cargs, child)
+        mem.errno = self.trap.err
+        replayed = self.error(self.trap_record(status)) if status != OK else None
+        _forked.check_agreement(c.fn.name, child, status, replayed)
+        if child.signum:
+            raise child.error()
+        if replayed is not None:
+            raise replayed
+        return c.result([o[0] for o in c.outs])
+
+
+class CMemory:
+    """Real memory of this process, observed like :class:`pyimpl.memory.Memory`.
+
+    Loads and stores run under the same crash guard as the C calls, so a bad
+    address raises :class:`CCrash` instead of killing the process.  Heap
+    counters and serial numbers count from the creation of this object.
+    """
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
+        self.ffi: Any = reference.ffi
+        self.lib: Any = reference.lib
+        self.errno = 0
+        self.closed = False
+        self._owned: list[int] = []  # raw blocks from map_arena and buffer
+        self._mapped: list[Any] = []  # Python buffers mapped zero-copy
+        with _CALL_LOCK:
+            self._base = self.raw_heap_counters()
+
+    def __enter__(self) -> CMemory:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free what this memory mapped and the heap blocks still live since it began."""
+        if self.closed:
+            return
+        with _CALL_LOCK:
+            self.lib.iovconf_heap_release_since(self._base[3])
+            for addr in self._owned:
+                self.lib.iovconf_raw_free(addr)
+        self._owned.clear()
+        self._mapped.clear()
+        self.closed = True
+
+    # -- placing regions -------------------------------------------------------
+    def _alloc(self, n: int) -> int:
+        if self.closed:
+            raise ValueError("mem: closed")
+        addr = int(self.lib.iovconf_raw_alloc(n))
+        if addr == 0:
+            raise MemoryError(f"cannot allocate {n} bytes")
+        self._owned.append(addr)
+        return addr
+
+    def map_arena(self, layout: Iterable[tuple[int, bool]]) -> int:
+        """One contiguous zeroed block for back-to-back regions (size, is_guard).
+
+        Returns its base address; it stays allocated until :meth:`close`.
+        """
+        parts = [(int(size), bool(guard)) for size, guard in layout]
+        if any(size < 0 for size, _ in parts):
+            raise ValueError("layout: region sizes must be >= 0")
+        return self._alloc(sum(size for size, _ in parts))
+
+    def buffer(self, data: bytes | int) -> int:
+        """A new block holding ``data`` (or that many zero bytes); returns its address."""
+        content = bytes(data)
+        addr = self._alloc(len(content))
+        self.write(addr, content)
+        return addr
+
+    def map(self, buffer: bytearray | memoryview) -> int:
+        """The address of a writable Python buffer (zero-copy; kept alive until close)."""
+        view = memoryview(buffer)
+        if view.readonly:
+            raise TypeError("buffer: must be writable (use a bytearray)")
+        if not view.c_contiguous:
+            raise ValueError("buffer: must be C-contiguous")
+        cdata = self.ffi.from_buffer(view)
+        self._mapped.append(cdata)
+        return int(self.ffi.cast("uintptr_t", cdata))
+
+    # -- loads and stores --------------------------------------------------------
+    def read(self, addr: int, n: int) -> bytes:
+        if n == 0:
+            return b""
+        out = bytearray(n)
+        with _CALL_LOCK:
+            status = self.lib.iovconf_load(self.ffi.from_buffer(out), size_t(addr), n)
+            if status != OK:
+                raise self.reference.error(self.reference.trap_record(status))
+        return bytes(out)
+
+    peek = read
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        if not data:
+            return
+        with _CALL_LOCK:
+            status = self.lib.iovconf_store(size_t(addr), data, len(data))
+            if status != OK:
+                raise self.reference.error(self.reference.trap_record(status))
+
+    def u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def set_u64(self, addr: int, value: int) -> None:
+        self.write(addr, size_t(value).to_bytes(8, "little"))
+
+    def i32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little", signed=True)
+
+    def set_i32(self, addr: int, value: int) -> None:
+        self.write(addr, int_(value).to_bytes(4, "little", signed=True))
+
+    def u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def set_u32(self, addr: int, value: int) -> None:
+        self.write(addr, (value & _U32).to_bytes(4, "little"))
+
+    # -- the GLib heap -----------------------------------------------------------
+    def raw_heap_counters(self) -> tuple[int, int, int, int]:
+        """The C heap's counters since the module loaded: allocs, reallocs, frees, last serial."""
+        s = self.ffi.new("struct iovconf_heap_stats *")
+        self.lib.iovconf_heap_get_stats(s)
+        return int(s.allocs), int(s.reallocs), int(s.frees), int(s.serial)
+
+    def heap_stats(self) -> HeapStats:
+        """Counts since this memory was created; live = blocks allocated since and still live."""
+        with _CALL_LOCK:
+            allocs, reallocs, frees, _ = self.raw_heap_counters()
+            live = int(self.lib.iovconf_heap_live_since(self._base[3]))
+        base = self._base
+        return HeapStats(allocs - base[0], reallocs - base[1], frees - base[2], live)
+
+    def heap_block(self, addr: int) -> tuple[int, int] | None:
+        """(serial, offset) when ``addr`` is inside a live block allocated since
+        this memory was created (serials count from 1), else None."""
+        serial = self.ffi.new("uint64_t *")
+        offset = self.ffi.new("size_t *")
+        with _CALL_LOCK:
+            found = self.lib.iovconf_heap_find(size_t(addr), serial, offset)
+        if not found or serial[0] <= self._base[3]:
+            return None
+        return int(serial[0]) - self._base[3], int(offset[0])
+
+
+def load(c_source: str | os.PathLike[str] | None = None, flavour: str = "trap") -> Reference:
+    """Build (or reuse) and load the C reference.
+
+    ``c_source`` defaults to ``$IOVCONF_C_SOURCE`` or the original iov.c.
+    One :class:`Reference` per (path, flavour) per process.
+    """
+    chosen = c_source if c_source is not None else os.environ.get("IOVCONF_C_SOURCE")
+    path = Path(chosen if chosen else DEFAULT_SOURCE).resolve()
+    key = (str(path), flavour)
+    with _LOAD_LOCK:
+        ref = _LOADED.get(key)
+        if ref is None:
+            built = _build.build(path, flavour)
+            if flavour == "sanitize" and not _asan_loaded():
+                raise BuildError(
+                    f"built {built.so_path}, but the sanitize flavour loads only into a "
+                    "process started with LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
+                )
+            try:
+                module = _build.load_module(built)
+            except ImportError as e:
+                raise BuildError(f"cannot load {built.so_path}: {e}") from e
+            ref = Reference(built, module)
+            _LOADED[key] = ref
+    return ref
+
+
+def _asan_loaded() -> bool:
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
+# -- iov_hexdump's FILE * and const char * ------------------------------------------------------
+
+
+def hexdump(
+    mem: CMemory, iov: int, iov_cnt: int, fp: TextSink | None, prefix: str | None, limit: int
+) -> None:
+    """The C side writes to a memory stream; its text is then written to ``fp``.
+
+    ``fp`` None passes a NULL ``FILE *``; ``prefix`` None passes NULL.
+    """
+    ffi, lib = mem.ffi, mem.lib
+    if "iov_hexdump" not in mem.reference.available:
+        mem.reference.call(mem, "iov_hexdump", 0, 0, 0, 0, 0)  # raises MissingFunction
+    c_prefix = ffi.NULL if prefix is None else ffi.new("char[]", prefix.encode())
+    prefix_addr = int(ffi.cast("uintptr_t", c_prefix))
+    if fp is None:
+        mem.reference.call(mem, "iov_hexdump", iov, iov_cnt, 0, prefix_addr, limit)
+        return
+    stream = lib.iovconf_stream_open()
+    if stream == ffi.NULL:
+        raise OSError("open_memstream failed")
+    try:
+        try:
+            fp_addr = int(ffi.cast("uintptr_t", stream.fp))
+            mem.reference.call(mem, "iov_hexdump", iov, iov_cnt, fp_addr, prefix_addr, limit)
+        finally:
+            lib.iovconf_stream_close(stream)
+            text = ffi.unpack(stream.text, stream.len) if stream.text != ffi.NULL else b""
+            fp.write(text.decode("utf-8", errors="surrogateescape"))
+    finally:
+        lib.iovconf_stream_free(stream)
