@@ -35,6 +35,8 @@ from .errors import BuildError, CCrash, CTimeout, MissingFunction
 
 DEFAULT_SOURCE = _build.DEFAULT_SOURCE
 DEFAULT_TIMEOUT = 2.0
+#: bytes of one memory's arena slot (larger arenas are real allocations: no mirrored address)
+ARENA_SLOT = 1 << 20
 
 # Status codes of the C wrappers (shim.h)
 OK, ASSERT, FATAL, CRASH, TIMEOUT, MISSING = range(6)
@@ -116,6 +118,12 @@ class Reference:
         self.ffi: Any = module.ffi
         self.lib: Any = module.lib
         self.lib.iovconf_install()
+        size = self.ffi.new("size_t *")
+        #: the area arena slots are cut from (0 in the sanitize flavour: real allocations)
+        self._arenas: int = int(self.lib.iovconf_space_arenas(size))
+        self._arena_slots = int(size[0]) // ARENA_SLOT
+        #: the memories open now, in the order they were made
+        self._sessions: list[CMemory] = []
         self.trap: Any = self.lib.iovconf_last()  # points at the C trap record
         self._callables = {
             e.name: _Callable(e, getattr(self.lib, _build.wrapper_name(e.name)), self.ffi)
@@ -124,6 +132,14 @@ class Reference:
 
     def __repr__(self) -> str:
         return f"<Reference {self.source_path} flavour={self.flavour} missing={sorted(self.missing)}>"
+
+    def next_addresses(self) -> tuple[int, int]:
+        """(arena, heap) addresses a memory made now would use for its first arena and heap block
+        (0, 0 where it would use real allocations): the port's memory mirrors them."""
+        slot = len(self._sessions)
+        if not self._arenas or slot >= self._arena_slots:
+            return 0, 0
+        return self._arenas + slot * ARENA_SLOT, int(self.lib.iovconf_heap_top())
 
     # -- settings -------------------------------------------------------------
     @property
@@ -233,6 +249,10 @@ class CMemory:
         self._mapped: list[Any] = []  # Python buffers mapped zero-copy
         with _CALL_LOCK:
             self._base = self.raw_heap_counters()
+            #: where this memory's first arena and first heap block go (see Reference.next_addresses)
+            self.arena_at, self.heap_at = reference.next_addresses()
+            self._arena_used = 0  # bytes of the arena slot handed out (0: not yet)
+            reference._sessions.append(self)
 
     def __enter__(self) -> CMemory:
         return self
@@ -246,16 +266,24 @@ class CMemory:
         self.close()
 
     def close(self) -> None:
-        """Free what this memory mapped and the heap blocks still live since it began."""
+        """Free what this memory mapped and the heap blocks still live since it began; the last
+        memory open hands its arena slot and heap pool back (zeroed) for the next."""
         if self.closed:
             return
         with _CALL_LOCK:
             self.lib.iovconf_heap_release_since(self._base[3])
             for addr in self._owned:
                 self.lib.iovconf_raw_free(addr)
+            self.closed = True
+            sessions = self.reference._sessions
+            while sessions and sessions[-1].closed:
+                last = sessions.pop()
+                if last._arena_used:
+                    self.lib.iovconf_store(last.arena_at, bytes(last._arena_used), last._arena_used)
+                if last.heap_at:
+                    self.lib.iovconf_heap_rewind(last.heap_at)
         self._owned.clear()
         self._mapped.clear()
-        self.closed = True
 
     # -- placing regions -------------------------------------------------------
     def _alloc(self, n: int) -> int:
@@ -275,7 +303,11 @@ class CMemory:
         parts = [(int(size), bool(guard)) for size, guard in layout]
         if any(size < 0 for size, _ in parts):
             raise ValueError("layout: region sizes must be >= 0")
-        return self._alloc(sum(size for size, _ in parts))
+        total = sum(size for size, _ in parts)
+        if self.arena_at and not self._arena_used and 0 < total <= ARENA_SLOT:
+            self._arena_used = total  # this memory's slot: the address the port mirrors
+            return self.arena_at
+        return self._alloc(total)
 
     def buffer(self, data: bytes | int) -> int:
         """A new block holding ``data`` (or that many zero bytes); returns its address."""

@@ -84,6 +84,10 @@ void iovconf_heap_get_stats(struct iovconf_heap_stats *out);
 size_t iovconf_heap_live_since(uint64_t serial);
 int iovconf_heap_find(uintptr_t addr, uint64_t *serial, size_t *offset);
 size_t iovconf_heap_release_since(uint64_t serial);
+/* the address space (shim/glib.c): the arenas' area, the heap pool's top */
+uintptr_t iovconf_space_arenas(size_t *size);
+uintptr_t iovconf_heap_top(void);
+void iovconf_heap_rewind(uintptr_t top);
 struct iovconf_stream *iovconf_stream_open(void);
 int iovconf_stream_close(struct iovconf_stream *s);
 void iovconf_stream_free(struct iovconf_stream *s);

@@ -1,9 +1,19 @@
 /*
  * iovconf: the GLib allocation entry points util/iov.c uses (include/glib.h),
  * counted, with a table of live blocks (semantics in include/glib.h).
+ *
+ * Blocks come from one reserved pool, handed out by the same rule as the port's
+ * heap (pyimpl.memory): each block at the pool's top, the top then moved past it
+ * by REGION_GAP and aligned to 16; nothing is reused until the top is rewound
+ * (when a memory is closed), and rewound pages are handed back zeroed.  So a case
+ * gets the same heap addresses here and in the port, and the two heaps compare
+ * byte for byte.  The sanitize flavour uses calloc/free instead, so that
+ * AddressSanitizer sees every block.
  */
 #include "qemu/osdep.h"
 #include "shim.h"
+
+#include <sys/mman.h>
 
 /* ------------------------------------------------------------------ */
 /* The counted GLib heap                                               */
@@ -20,6 +30,91 @@ struct block {
 static struct block *blocks;
 static size_t n_blocks, cap_blocks;
 static struct iovconf_heap_stats stats;
+
+/* ------------------------------------------------------------------ */
+/* The address space: arenas for the facade, then the heap pool        */
+
+#define REGION_GAP 0x1000           /* pyimpl.memory.REGION_GAP */
+#define SPACE_ARENAS ((size_t)64 << 20)
+#define SPACE_HEAP ((size_t)64 << 30)
+
+static uintptr_t space_base, pool_base, pool_top, pool_high, pool_end;
+
+static void space_init(void)
+{
+#ifndef IOVCONF_SANITIZE
+    void *p;
+
+    if (space_base) {
+        return;
+    }
+    p = mmap(NULL, SPACE_ARENAS + SPACE_HEAP, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        return;         /* no pool: blocks come from calloc */
+    }
+    space_base = (uintptr_t)p;
+    pool_base = pool_top = pool_high = space_base + SPACE_ARENAS;
+    pool_end = pool_base + SPACE_HEAP;
+#endif
+}
+
+uintptr_t iovconf_space_arenas(size_t *size)
+{
+    space_init();
+    *size = space_base ? SPACE_ARENAS : 0;
+    return space_base;
+}
+
+uintptr_t iovconf_heap_top(void)
+{
+    space_init();
+    return pool_top;
+}
+
+void iovconf_heap_rewind(uintptr_t top)
+{
+    uintptr_t page = ((top + 4095) & ~(uintptr_t)4095);
+
+    if (!pool_base || top < pool_base || top > pool_top) {
+        return;
+    }
+    /* hand the pages back zeroed, as a fresh pool would have them */
+    if (pool_high > top) {
+        memset((void *)top, 0, (page < pool_high ? page : pool_high) - top);
+        if (pool_high > page) {
+            madvise((void *)page, pool_high - page, MADV_DONTNEED);
+        }
+    }
+    pool_top = pool_high = top;
+}
+
+static void *block_alloc(size_t n)
+{
+    uintptr_t start;
+
+    space_init();
+    if (!pool_base) {
+        return calloc(1, n);
+    }
+    start = pool_top;
+    if (n > pool_end - start || pool_end - start - n < REGION_GAP + 16) {
+        return NULL;
+    }
+    pool_top = (start + n + REGION_GAP + 15) & ~(uintptr_t)15;
+    if (pool_top > pool_high) {
+        pool_high = pool_top;
+    }
+    return (void *)start;   /* zero: fresh or rewound pages */
+}
+
+static void block_free(void *p)
+{
+    if (!pool_base) {
+        free(p);
+    }
+    /* pool blocks are not reused before the pool is rewound */
+}
 
 static void reserve_block(void)
 {
@@ -63,7 +158,7 @@ static void *heap_alloc(size_t n)
         iovconf_fatal("failed to allocate %zu bytes", n);
     }
     reserve_block();
-    p = calloc(1, n);   /* g_malloc zero-fills too: deterministic */
+    p = block_alloc(n);   /* g_malloc zero-fills too: deterministic */
     if (!p) {
         iovconf_fatal("failed to allocate %zu bytes", n);
     }
@@ -117,7 +212,7 @@ void g_free(gpointer mem)
 #endif
         iovconf_bad_pointer("free(): invalid pointer");
     }
-    free(mem);
+    block_free(mem);
     drop_block(b);
     stats.frees++;
 }
@@ -144,12 +239,20 @@ gpointer g_realloc(gpointer mem, gsize n_bytes)
     if (n_bytes > MAX_HEAP_BLOCK) {
         iovconf_fatal("failed to allocate %zu bytes", n_bytes);
     }
-    p = realloc(mem, n_bytes);
-    if (!p) {
-        iovconf_fatal("failed to allocate %zu bytes", n_bytes);
-    }
-    if (n_bytes > b->size) {
-        memset((char *)p + b->size, 0, n_bytes - b->size);
+    if (pool_base) {   /* a new block, as the port's heap does it */
+        p = block_alloc(n_bytes);
+        if (!p) {
+            iovconf_fatal("failed to allocate %zu bytes", n_bytes);
+        }
+        memcpy(p, mem, n_bytes < b->size ? n_bytes : b->size);
+    } else {
+        p = realloc(mem, n_bytes);
+        if (!p) {
+            iovconf_fatal("failed to allocate %zu bytes", n_bytes);
+        }
+        if (n_bytes > b->size) {
+            memset((char *)p + b->size, 0, n_bytes - b->size);
+        }
     }
     b->addr = (uintptr_t)p;
     b->size = n_bytes;
@@ -197,7 +300,7 @@ size_t iovconf_heap_release_since(uint64_t serial)
 
     while (i < n_blocks) {
         if (blocks[i].serial > serial) {
-            free((void *)blocks[i].addr);
+            block_free((void *)blocks[i].addr);
             drop_block(&blocks[i]);     /* the last one moves to i */
             released++;
         } else {
