@@ -12,6 +12,17 @@ from typing import TextIO
 from .errors import GLibFatalError, UndefinedBehaviour
 from .memory import SIZE_MAX, Memory
 
+# Bulk work is done a chunk at a time with C-speed operations (slice copies,
+# memcmp via bytes.startswith), never with a Python loop per byte; chunks keep
+# the temporary copies small however large the buffers are.
+
+#: bytes per step of the bulk fills and compares
+_CHUNK = 1 << 16
+#: what buffer_is_zero compares against, one chunk of this size at a time
+_ZEROS = bytes(1 << 18)
+#: first_difference narrows a mismatch down to this many bytes, then finds it arithmetically
+_NARROW = 256
+
 
 def memcpy(mem: Memory, dst: int, src: int, n: int) -> None:
     """``memcpy``: both pointers must be non-NULL and the areas must not overlap."""
@@ -21,6 +32,9 @@ def memcpy(mem: Memory, dst: int, src: int, n: int) -> None:
         return
     if dst < src + n and src < dst + n:
         raise UndefinedBehaviour("overlapping-memcpy", f"memcpy({dst:#x}, {src:#x}, {n})")
+    if n > 0:
+        mem._copy(dst, src, n)  # the same views in the same order, looked up faster
+        return
     source = mem.view(src, n)
     mem.view(dst, n)[:] = source
 
@@ -30,8 +44,14 @@ def memset(mem: Memory, dst: int, c: int, n: int) -> None:
     if dst == 0:
         raise UndefinedBehaviour("null-pointer", f"memset({dst:#x}, {c}, {n})")
     if n:
-        view = mem.view(dst, n)  # out of bounds is UB before a fill of n bytes is built
-        view[:] = bytes([c & 0xFF]) * n
+        view = mem.view(dst, n)  # out of bounds is UB before anything is stored
+        if n <= _CHUNK:
+            view[:] = bytes([c & 0xFF]) * n
+            return
+        fill = memoryview(bytes([c & 0xFF]) * _CHUNK)  # never a fill of n bytes: n may be gigabytes
+        for off in range(0, n, _CHUNK):
+            chunk = view[off : off + _CHUNK]
+            chunk[:] = fill[: len(chunk)]
 
 
 def g_new(mem: Memory, struct_size: int, n_structs: int, *, zero: bool = False) -> int:
@@ -54,7 +74,11 @@ def buffer_is_zero(mem: Memory, buf: int, length: int) -> bool:
     """QEMU ``buffer_is_zero``: true for length 0 without reading ``buf``."""
     if length == 0:
         return True
-    return not any(mem.view(buf, length))
+    view = mem.view(buf, length)  # UB first, as any() over the view had it
+    step = len(_ZEROS)
+    if len(view) <= step:
+        return _ZEROS.startswith(view)  # a memcmp against zeros, at C speed
+    return all(_ZEROS.startswith(view[off : off + step]) for off in range(0, len(view), step))
 
 
 def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
@@ -67,29 +91,48 @@ def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
         return 0
     a = _readable_prefix(mem, p, n)
     b = _readable_prefix(mem, q, n)
+    if len(a) == len(b) == n and n <= _CHUNK:  # the usual case: one memcmp
+        return n if _equal(a, b) else _first_mismatch(a, b, 0, n)
     common = min(len(a), len(b))
-    if a[:common] == b[:common]:
-        if common == n:
-            return n
-        raise UndefinedBehaviour("out-of-bounds", f"compare reads {n} bytes at {p:#x}/{q:#x}")
-    lo, hi = 0, common  # the first difference lies in [lo, hi)
-    while hi - lo > 64:
+    lo = 0
+    while lo < common:  # chunk by chunk, so the copies _equal makes stay small
+        hi = min(lo + _CHUNK, common)
+        if not _equal(a[lo:hi], b[lo:hi]):
+            return _first_mismatch(a, b, lo, hi)
+        lo = hi
+    if common == n:
+        return n
+    raise UndefinedBehaviour("out-of-bounds", f"compare reads {n} bytes at {p:#x}/{q:#x}")
+
+
+def _equal(x: memoryview, y: memoryview) -> bool:
+    """Whether two views of the same length hold the same bytes, by memcmp.
+
+    (``x == y`` on memoryviews unpacks item by item, about a hundred times slower.)
+    """
+    return bytes(x).startswith(y)
+
+
+def _first_mismatch(a: memoryview, b: memoryview, lo: int, hi: int) -> int:
+    """The first index in [lo, hi) where ``a`` and ``b`` differ; there is one."""
+    while hi - lo > _NARROW:  # the first difference stays in [lo, hi)
         mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
+        if _equal(a[lo:mid], b[lo:mid]):
             lo = mid
         else:
             hi = mid
-    while a[lo] == b[lo]:
-        lo += 1
-    return lo
+    # the lowest set bit of the XOR of the two little-endian numbers is in the first differing byte
+    diff = int.from_bytes(a[lo:hi], "little") ^ int.from_bytes(b[lo:hi], "little")
+    return lo + ((diff & -diff).bit_length() - 1) // 8
 
 
 def _readable_prefix(mem: Memory, addr: int, n: int) -> memoryview:
-    region = mem.region_at(addr)
-    if region is None or region.kind == "guard":
+    span = mem._holding(addr)  # the region holding addr, unless there is none or it is a guard
+    if span is None:
         raise UndefinedBehaviour("null-pointer" if addr == 0 else "out-of-bounds", f"read at {addr:#x}")
-    off = addr - region.start
-    return region.view[off : off + n]
+    start, _, view = span
+    off = addr - start
+    return view[off : off + n]
 
 
 HEXDUMP_LINE_BYTES = 16

@@ -12,8 +12,9 @@ from __future__ import annotations
 import bisect
 import mmap
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .errors import GLibFatalError, UndefinedBehaviour
 
@@ -25,6 +26,13 @@ UINT_MAX = (1 << 32) - 1
 _U64 = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
+_unpack_u64 = _U64.unpack_from
+_unpack_i32 = _I32.unpack_from
+_unpack_u32 = _U32.unpack_from
+_pack_u64 = _U64.pack_into
+_pack_i32 = _I32.pack_into
+_pack_u32 = _U32.pack_into
+_bisect = bisect.bisect_right
 
 #: Where the first region goes; far from 0 so NULL + small offsets stay unmapped.
 FIRST_ADDRESS = 0x10_0000
@@ -36,6 +44,14 @@ MAX_HEAP_BLOCK = 1 << 32
 
 #: blocks at least this large are anonymous mmaps: zero pages cost nothing until touched
 LAZY_BLOCK = 1 << 20
+
+#: (start, end, view) of a region as the fast paths see it; a guard (never
+#: accessible) is stored with end == start, so no access of n > 0 bytes fits in it
+Span = tuple[int, int, memoryview]
+#: a span no access of n > 0 bytes at any address fits in: the empty cache entry
+_NO_SPAN: Span = (0, 0, memoryview(bytearray()))
+#: addresses Memory._find remembers before it starts over
+_MEMO_SIZE = 1 << 12
 
 
 def _zeroed(size: int) -> memoryview:
@@ -108,8 +124,10 @@ class Memory:
         self.strict = strict
         #: how deep the port's functions are nested in each other (checks apply at depth 0)
         self.depth = 0
+        # three parallel lists sorted by start: addresses, regions, and their spans
         self._starts: list[int] = []
         self._regions: list[Region] = []
+        self._spans: list[Span] = []
         self._next = FIRST_ADDRESS
         self._freed: dict[int, int] = {}
         self._serial = 0
@@ -118,15 +136,41 @@ class Memory:
         self.frees = 0
         #: the C ``errno`` of this process model (set by the socket functions)
         self.errno = 0
+        self._forget_hits()
+
+    def _forget_hits(self) -> None:
+        """Empty the last-region caches (a region went away, or none was hit yet).
+
+        Each kind of access remembers the span it last hit, since most accesses
+        stay in one region: loads in an iovec array, a memcpy's source in one
+        buffer and its destination in another.  Regions never overlap, so an
+        access that fits in a remembered span is in exactly that region.
+        """
+        self._hit_load = self._hit_store = self._hit_view = _NO_SPAN
+        self._hit_src = self._hit_dst = _NO_SPAN
+        #: address -> span of the live non-guard region holding that byte, for the
+        #: lookups the hit caches miss (struct fields of several objects in turn)
+        self._memo: dict[int, Span] = {}
 
     # -- placing regions -------------------------------------------------
-    def _place(self, view: memoryview, kind: str, serial: int = 0) -> int:
-        start = self._next
-        self._next = (start + len(view) + REGION_GAP + 15) & ~15
-        region = Region(start, view, kind, serial)
+    def _insert(self, region: Region) -> None:
+        start = region.start
+        span = (start, start if region.kind == "guard" else region.end, region.view)
         i = bisect.bisect(self._starts, start)
         self._starts.insert(i, start)
         self._regions.insert(i, region)
+        self._spans.insert(i, span)
+
+    def _remove(self, i: int) -> None:
+        del self._starts[i]
+        del self._regions[i]
+        del self._spans[i]
+        self._forget_hits()
+
+    def _place(self, view: memoryview, kind: str, serial: int = 0) -> int:
+        start = self._next
+        self._next = (start + len(view) + REGION_GAP + 15) & ~15
+        self._insert(Region(start, view, kind, serial))
         return start
 
     def map(self, buffer: bytearray | memoryview, *, kind: str = "map") -> int:
@@ -156,11 +200,7 @@ class Memory:
         for size, guard in parts:
             if size:
                 start = base + offset
-                i = bisect.bisect(self._starts, start)
-                self._starts.insert(i, start)
-                self._regions.insert(
-                    i, Region(start, backing[offset : offset + size], "guard" if guard else "map")
-                )
+                self._insert(Region(start, backing[offset : offset + size], "guard" if guard else "map"))
             offset += size
         return base
 
@@ -173,8 +213,7 @@ class Memory:
         i = bisect.bisect(self._starts, addr) - 1
         if i < 0 or self._starts[i] != addr or self._regions[i].kind == "heap":
             raise ValueError(f"addr: {addr:#x} does not start a mapped region")
-        del self._starts[i]
-        del self._regions[i]
+        self._remove(i)
 
     def buffer(self, data: bytes | int) -> int:
         """A new region holding ``data`` (or that many zero bytes); returns its address."""
@@ -199,8 +238,7 @@ class Memory:
         if i < 0 or self._starts[i] != addr or self._regions[i].kind != "heap":
             raise UndefinedBehaviour("invalid-free", f"g_free({addr:#x})")
         self._freed[addr] = self._regions[i].size
-        del self._starts[i]
-        del self._regions[i]
+        self._remove(i)
         self.frees += 1
 
     def g_realloc(self, addr: int, size: int) -> int:
@@ -218,9 +256,7 @@ class Memory:
         new = _zeroed(size)
         keep = min(size, old.size)
         new[:keep] = old.view[:keep]
-        i = self._starts.index(addr)
-        del self._starts[i]
-        del self._regions[i]
+        self._remove(self._starts.index(addr))
         self._freed[addr] = old.size
         self.reallocs += 1
         return self._place(new, "heap", old.serial)
@@ -240,13 +276,52 @@ class Memory:
                 return region
         return None
 
+    def _find(self, addr: int, n: int, what: str) -> Span:
+        """The span of the one live object holding all ``n`` > 0 bytes at ``addr``; else UB.
+
+        Exactly the accesses :meth:`_span` accepts: the region holding ``addr``,
+        not a guard, with ``addr + n`` inside it.
+        """
+        span = self._memo.get(addr)
+        if span is None:
+            i = _bisect(self._starts, addr) - 1
+            if i < 0:
+                self._fail(addr, n, what)
+            span = self._spans[i]
+            if addr >= span[1]:  # past its end, or a guard
+                self._fail(addr, n, what)
+            memo = self._memo
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[addr] = span
+        if addr + n <= span[1]:
+            return span
+        self._fail(addr, n, what)
+
+    def _holding(self, addr: int) -> Span | None:
+        """The span of the live non-guard region holding byte ``addr``, or None; never UB."""
+        span = self._memo.get(addr)
+        if span is None:
+            i = _bisect(self._starts, addr) - 1
+            if i < 0:
+                return None
+            span = self._spans[i]
+            if addr >= span[1]:  # past its end, or a guard
+                return None
+        return span
+
+    def _fail(self, addr: int, n: int, what: str) -> NoReturn:
+        """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
+        region = self.region_at(addr)
+        if addr == 0 or (region is None and addr < FIRST_ADDRESS):
+            raise UndefinedBehaviour("null-pointer", f"{what} of {n} bytes at {addr:#x}")
+        kind = "use-after-free" if region is None and self._was_freed(addr) else "out-of-bounds"
+        raise UndefinedBehaviour(kind, f"{what} of {n} bytes at {addr:#x}")
+
     def _span(self, addr: int, n: int, what: str) -> memoryview:
         region = self.region_at(addr)
         if region is None or region.kind == "guard" or addr + n > region.end:
-            if addr == 0 or (region is None and addr < FIRST_ADDRESS):
-                raise UndefinedBehaviour("null-pointer", f"{what} of {n} bytes at {addr:#x}")
-            kind = "use-after-free" if region is None and self._was_freed(addr) else "out-of-bounds"
-            raise UndefinedBehaviour(kind, f"{what} of {n} bytes at {addr:#x}")
+            self._fail(addr, n, what)
         off = addr - region.start
         return region.view[off : off + n]
 
@@ -254,8 +329,16 @@ class Memory:
         return any(start <= addr < start + size for start, size in self._freed.items())
 
     # -- loads and stores, as the C code does them -------------------------
+    # Each checks its remembered span first and looks the address up (_find)
+    # only when the access does not fit there; n > 0 on every fast path.
     def view(self, addr: int, n: int) -> memoryview:
         """A writable view of ``n`` bytes at ``addr``; UB if they are not one live object."""
+        if n > 0:
+            start, end, view = self._hit_view
+            if not (start <= addr and addr + n <= end):
+                start, end, view = self._hit_view = self._find(addr, n, "access")
+            off = addr - start
+            return view[off : off + n]
         if n == 0:
             return memoryview(bytearray())
         return self._span(addr, n, "access")
@@ -264,57 +347,114 @@ class Memory:
         return bytes(self.view(addr, n))
 
     def write(self, addr: int, data: bytes | memoryview) -> None:
-        if len(data):
-            self._span(addr, len(data), "store")[:] = data
+        n = len(data)
+        if n:
+            start, end, view = self._hit_view
+            if not (start <= addr and addr + n <= end):
+                start, end, view = self._hit_view = self._find(addr, n, "store")
+            off = addr - start
+            view[off : off + n] = data
+
+    def _copy(self, dst: int, src: int, n: int) -> None:
+        """libc's memcpy of ``n`` > 0 bytes: ``view(src, n)``, then ``view(dst, n)``, then the copy."""
+        s_start, s_end, s_view = self._hit_src
+        if not (s_start <= src and src + n <= s_end):
+            s_start, s_end, s_view = self._hit_src = self._find(src, n, "access")
+        d_start, d_end, d_view = self._hit_dst
+        if not (d_start <= dst and dst + n <= d_end):
+            d_start, d_end, d_view = self._hit_dst = self._find(dst, n, "access")
+        s_off = src - s_start
+        d_off = dst - d_start
+        d_view[d_off : d_off + n] = s_view[s_off : s_off + n]
 
     def u64(self, addr: int) -> int:
-        value: int = _U64.unpack(self._span(addr, 8, "load"))[0]
+        start, end, view = self._hit_load
+        if not (start <= addr and addr + 8 <= end):
+            start, end, view = self._hit_load = self._find(addr, 8, "load")
+        value: int = _unpack_u64(view, addr - start)[0]
         return value
 
     def set_u64(self, addr: int, value: int) -> None:
-        self._span(addr, 8, "store")[:] = _U64.pack(value & SIZE_MAX)
+        value &= SIZE_MAX  # the value first, as ``view[...] = pack(value)`` evaluated it
+        start, end, view = self._hit_store
+        if not (start <= addr and addr + 8 <= end):
+            start, end, view = self._hit_store = self._find(addr, 8, "store")
+        _pack_u64(view, addr - start, value)
 
     def i32(self, addr: int) -> int:
-        value: int = _I32.unpack(self._span(addr, 4, "load"))[0]
+        start, end, view = self._hit_load
+        if not (start <= addr and addr + 4 <= end):
+            start, end, view = self._hit_load = self._find(addr, 4, "load")
+        value: int = _unpack_i32(view, addr - start)[0]
         return value
 
     def set_i32(self, addr: int, value: int) -> None:
-        self._span(addr, 4, "store")[:] = _I32.pack(int_(value))
+        value = int_(value)
+        start, end, view = self._hit_store
+        if not (start <= addr and addr + 4 <= end):
+            start, end, view = self._hit_store = self._find(addr, 4, "store")
+        _pack_i32(view, addr - start, value)
 
     def u32(self, addr: int) -> int:
-        value: int = _U32.unpack(self._span(addr, 4, "load"))[0]
+        start, end, view = self._hit_load
+        if not (start <= addr and addr + 4 <= end):
+            start, end, view = self._hit_load = self._find(addr, 4, "load")
+        value: int = _unpack_u32(view, addr - start)[0]
         return value
 
     def set_u32(self, addr: int, value: int) -> None:
-        self._span(addr, 4, "store")[:] = _U32.pack(value & UINT_MAX)
+        value &= UINT_MAX
+        start, end, view = self._hit_store
+        if not (start <= addr and addr + 4 <= end):
+            start, end, view = self._hit_store = self._find(addr, 4, "store")
+        _pack_u32(view, addr - start, value)
 
     # -- for observers (the harness), not for the port ----------------------
+    def _regions_from(self, addr: int) -> Iterator[Region]:
+        """The regions holding ``addr`` and the bytes after it, one after another while they touch.
+
+        The same regions :meth:`region_at` finds at each next address (regions never
+        overlap and are sorted), walked by index instead of looked up again; the
+        first address no region holds is a ValueError, when the walk gets there.
+        """
+        regions = self._regions
+        i = bisect.bisect(self._starts, addr) - 1
+        while True:
+            region = regions[i] if 0 <= i < len(regions) else None
+            if region is None or not region.start <= addr < region.end:
+                raise ValueError(f"addr: {addr:#x} is not mapped")
+            yield region
+            addr = region.end
+            i += 1
+
     def peek(self, addr: int, n: int) -> bytes:
         """Bytes at ``addr`` including guard regions; for observers, never UB."""
-        out = bytearray()
-        while n > 0:
-            region = self.region_at(addr)
-            if region is None:
-                raise ValueError(f"addr: {addr:#x} is not mapped")
+        if n <= 0:
+            return b""
+        chunks = []
+        for region in self._regions_from(addr):
             off = addr - region.start
             chunk = region.view[off : off + n]
-            out += chunk
+            chunks.append(chunk)
             addr += len(chunk)
             n -= len(chunk)
-        return bytes(out)
+            if n <= 0:
+                break
+        return b"".join(chunks)
 
     def poke(self, addr: int, data: bytes | memoryview) -> None:
         """Store ``data`` even into guard regions; for observers setting up a world."""
         src = memoryview(data)
-        while len(src):
-            region = self.region_at(addr)
-            if region is None:
-                raise ValueError(f"addr: {addr:#x} is not mapped")
+        if not len(src):
+            return
+        for region in self._regions_from(addr):
             off = addr - region.start
             n = min(len(src), region.size - off)
             region.view[off : off + n] = src[:n]
             addr += n
             src = src[n:]
+            if not len(src):
+                break
 
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` points into a live heap block, else None."""
