@@ -781,9 +781,10 @@ class _Side:
     it is memoised on them.
     """
 
-    def __init__(self, world: World, group: Group) -> None:
+    def __init__(self, world: World, group: Group, mirror: World | None = None) -> None:
         self.world = world
         self.group = group
+        self.mirror = mirror
         self.run: Run | None = None
         self.builds = 0
         self.heap_used = False
@@ -791,7 +792,7 @@ class _Side:
 
     def _build(self) -> Run:
         self.close()
-        run = Run(self.world, Case(self.group.regions, self.group.setup))
+        run = Run(self.world, Case(self.group.regions, self.group.setup), self.mirror)
         self.run = run
         self.builds += 1
         self.setup_results = tuple(run.calls(self.group.setup))
@@ -813,6 +814,11 @@ class _Side:
                 if q.nalloc > 0 and block is not None and block[1] == 0:
                     spans[q.iov] = IOVEC_SIZE * q.nalloc
         return tuple(spans.items())
+
+    @property
+    def stale(self) -> bool:
+        """The next test needs a fresh Run (the heap was used since the checkpoint)."""
+        return self.run is None or self.heap_used
 
     def outcome(self, test: Test) -> Outcome:
         """The outcome ``run_case`` would give for the group's case with ``test`` as its calls."""
@@ -863,7 +869,7 @@ def check_function(
     done = 0
     for group in ordered_groups(func, bound):
         # the C heap counters are process-wide: no other run while a group's worlds live
-        ours, theirs = _Side(judge.port, group), _Side(judge.reference, group)
+        ours, theirs = _Side(judge.port, group, judge.reference), _Side(judge.reference, group)
         if judge.flight is not None:
             judge.flight.record_batch(Case(group.regions, group.setup, f"exhaustive {func}"), group.tests)
         flight, judge.flight = judge.flight, None  # recorded for the whole group at once
@@ -873,6 +879,9 @@ def check_function(
             for test in group.tests:
                 done += 1
                 case = group.case(test, f"exhaustive {func}")
+                if ours.stale or theirs.stale:  # both rebuilt, so the port mirrors C's addresses
+                    ours.close()
+                    theirs.close()
                 a = ours.outcome(test)
                 c: list[Outcome] = []
 
@@ -916,7 +925,7 @@ def _verify(case: Case, judge: Judge, ours: Outcome, theirs: Outcome | None) -> 
     for world, fast in ((judge.port, ours), (judge.reference, theirs)):
         if fast is None:
             continue
-        fresh = run_case(world, case)
+        fresh = run_case(world, case, judge.reference if world is judge.port else None)
         if fresh != fast:
             diff = first_difference(fresh, fast, ("fresh", "reused"))
             raise FastPathError(f"{world.name}: {diff}\n{case.describe()}")

@@ -116,7 +116,8 @@ class Judge:
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
         """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome."""
-        return self.decide(case, run_case(self.port, case), lambda: run_case(self.reference, case), tally)
+        ours = run_case(self.port, case, mirror=self.reference)
+        return self.decide(case, ours, lambda: run_case(self.reference, case), tally)
 
     def decide(
         self, case: Case, ours: Outcome, run_theirs: Callable[[], Outcome], tally: Tally | None = None

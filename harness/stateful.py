@@ -170,7 +170,7 @@ class IovecMachine(RuleBasedStateMachine):
         """Lay ``regions`` out in both worlds (the machine's one fixed layout)."""
         self.regions = regions
         empty = Case(regions, ())
-        self.port_run = Run(self.judge.port, empty)
+        self.port_run = Run(self.judge.port, empty, mirror=self.judge.reference)
         self.ref_run = Run(self.judge.reference, empty)
 
     @property

@@ -43,8 +43,13 @@ class World:
 
     name = "?"
 
-    def new_memory(self) -> Any:
+    def new_memory(self, mirror: World | None = None) -> Any:
+        """A fresh memory; ``mirror``: a world whose next memory's addresses this one should use."""
         raise NotImplementedError
+
+    def next_addresses(self) -> tuple[int, int]:
+        """(arena, heap) addresses this world's next memory will use (0, 0: not known)."""
+        return 0, 0
 
     def release(self, mem: Any) -> None:
         """Free what a memory holds (the C heap); nothing for pyimpl."""
@@ -78,8 +83,11 @@ class PyWorld(World):
     def __init__(self, module: types.ModuleType = pyimpl) -> None:
         self.module = module
 
-    def new_memory(self) -> pyimpl.Memory:
-        return pyimpl.Memory(strict=False)  # C semantics: no argument checks beyond C's own
+    def new_memory(self, mirror: World | None = None) -> pyimpl.Memory:
+        # C semantics: no argument checks beyond C's own; the C world's addresses, so that
+        # every pointer the two store is the same number and their bytes compare as they are
+        arena_at, heap_at = mirror.next_addresses() if mirror is not None else (0, 0)
+        return pyimpl.Memory(strict=False, arena_at=arena_at, heap_at=heap_at)
 
     def function(self, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = getattr(self.module, name)
@@ -126,8 +134,12 @@ class CWorld(World):
         self.module = reference_c
         self.name = name
 
-    def new_memory(self) -> Any:
+    def new_memory(self, mirror: World | None = None) -> Any:
         return self.reference.memory()
+
+    def next_addresses(self) -> tuple[int, int]:
+        arena, heap = self.reference.next_addresses()
+        return int(arena), int(heap)
 
     def release(self, mem: Any) -> None:
         mem.close()
@@ -161,10 +173,10 @@ ERRNO_FUNCS = {"do_send_recv", "iov_send_recv", "iov_send", "iov_recv"}
 class Run:
     """A case laid out in one world's memory."""
 
-    def __init__(self, world: World, case: Case) -> None:
+    def __init__(self, world: World, case: Case, mirror: World | None = None) -> None:
         self.world = world
         self.case = case
-        self.mem = world.new_memory()
+        self.mem = world.new_memory(mirror)
         self.offsets, parts, self.total = case.layout()
         self.base: int = self.mem.map_arena(parts)
         self._fill_guards(parts)
@@ -328,6 +340,6 @@ class Checkpoint:
     heap: Any
 
 
-def run_case(world: World, case: Case) -> Outcome:
-    """Lay ``case`` out in ``world``, run its calls and observe the result."""
-    return Run(world, case).run()
+def run_case(world: World, case: Case, mirror: World | None = None) -> Outcome:
+    """Lay ``case`` out in ``world`` (at ``mirror``'s next addresses), run its calls, observe."""
+    return Run(world, case, mirror).run()

@@ -34,8 +34,15 @@ _pack_i32 = _I32.pack_into
 _pack_u32 = _U32.pack_into
 _bisect = bisect.bisect_right
 
-#: Where the first region goes; far from 0 so NULL + small offsets stay unmapped.
+#: Where the first region of a memory's own range goes; far from its start, so NULL + small
+#: offsets never land in a region.
 FIRST_ADDRESS = 0x10_0000
+#: An access below this address (NULL + less than a page) is a NULL dereference.
+NULL_PAGE = 0x1000
+#: Every Memory gets its own range of this many addresses (an address of one memory is
+#: nothing in another); its heap starts HEAP_OFFSET into the range.
+RANGE_SIZE = 1 << 40
+HEAP_OFFSET = 1 << 39
 #: Unmapped bytes between regions, so an overrun never lands in a neighbour.
 REGION_GAP = 0x1000
 #: Largest single heap block the model hands out; GLib would abort past real memory.
@@ -117,7 +124,9 @@ class Memory:
     strict: bool
     depth: int
 
-    def __init__(self, *, strict: bool = True) -> None:
+    _ranges = 0  # ranges handed out so far, in this process
+
+    def __init__(self, *, strict: bool = True, arena_at: int = 0, heap_at: int = 0) -> None:
         #: strict (for library users): pointer arguments must lead to objects and counts must
         #: fit their arrays, else ValueError before anything is written.  The harness uses
         #: strict=False, where such calls run as in C and any stray access is UB.
@@ -128,7 +137,14 @@ class Memory:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._spans: list[Span] = []
-        self._next = FIRST_ADDRESS
+        Memory._ranges += 1
+        #: this memory's own address range: [base, base + RANGE_SIZE)
+        self.base = Memory._ranges * RANGE_SIZE
+        self._next = self.base + FIRST_ADDRESS
+        #: where the first arena goes (``arena_at``: mirroring another memory's addresses)
+        self._arena_at = arena_at
+        #: the heap's top: blocks are placed here, as the C shim's pool places them
+        self._heap_next = heap_at or self.base + HEAP_OFFSET
         self._freed: dict[int, int] = {}
         self._serial = 0
         self.allocs = 0
@@ -168,8 +184,13 @@ class Memory:
         self._forget_hits()
 
     def _place(self, view: memoryview, kind: str, serial: int = 0) -> int:
-        start = self._next
-        self._next = (start + len(view) + REGION_GAP + 15) & ~15
+        """Put a region at the next free address (the heap's own top for heap blocks)."""
+        if kind == "heap":
+            start = self._heap_next
+            self._heap_next = (start + len(view) + REGION_GAP + 15) & ~15
+        else:
+            start = self._next
+            self._next = (start + len(view) + REGION_GAP + 15) & ~15
         self._insert(Region(start, view, kind, serial))
         return start
 
@@ -194,8 +215,11 @@ class Memory:
         parts = [(int(size), bool(guard)) for size, guard in layout]
         total = sum(size for size, _ in parts)
         backing = memoryview(bytearray(total))
-        base = self._next
-        self._next = (base + total + REGION_GAP + 15) & ~15
+        if self._arena_at:  # the address the other memory's arena has
+            base, self._arena_at = self._arena_at, 0
+        else:
+            base = self._next
+            self._next = (base + total + REGION_GAP + 15) & ~15
         offset = 0
         for size, guard in parts:
             if size:
@@ -313,7 +337,7 @@ class Memory:
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
         region = self.region_at(addr)
-        if addr == 0 or (region is None and addr < FIRST_ADDRESS):
+        if addr < NULL_PAGE:
             raise UndefinedBehaviour("null-pointer", f"{what} of {n} bytes at {addr:#x}")
         kind = "use-after-free" if region is None and self._was_freed(addr) else "out-of-bounds"
         raise UndefinedBehaviour(kind, f"{what} of {n} bytes at {addr:#x}")
