@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 import zlib
 from collections import Counter
@@ -234,6 +235,15 @@ def _child_main(job: Job, config: Config, conn: Any, progress: Any) -> None:
         os._exit(0)  # C wrote wild memory here: leave without running any more of this process
 
 
+def _died(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"died of {signal.Signals(-exitcode).name}"
+        except ValueError:
+            pass
+    return f"died (exit status {exitcode})"
+
+
 def _lost_child(job: Job, config: Config, pid: int, why: str) -> FunctionResult:
     """A child died or hung: the case it had in flight in C is the culprit."""
     engine, func = job
@@ -276,7 +286,10 @@ def locate(cases: Sequence[Case], config: Config) -> Case:
     if proc.is_alive():
         proc.kill()
         proc.join()
-    k = parent.recv() if parent.poll() else None
+    try:
+        k = parent.recv() if parent.poll() else None
+    except EOFError:  # it died without a word: on the case it had in flight
+        k = None
     if k is None and config.inflight_dir:  # it died on a case: the one it had in flight
         left = inflight.of_process(Path(config.inflight_dir), proc.pid or 0)
         if left is not None:
@@ -325,10 +338,10 @@ def run_jobs(
                 del running[job]
                 if result is not None and config.inflight_dir:  # reported: nothing left in flight
                     inflight.of_process(Path(config.inflight_dir), proc.pid)
-                finish(job, result or _lost_child(job, config, proc.pid, f"died ({proc.exitcode})"))
+                finish(job, result or _lost_child(job, config, proc.pid, _died(proc.exitcode)))
             elif not proc.is_alive():
                 del running[job]
-                finish(job, _lost_child(job, config, proc.pid, f"died (exit status {proc.exitcode})"))
+                finish(job, _lost_child(job, config, proc.pid, _died(proc.exitcode)))
             elif now - last > SILENCE_LIMIT:
                 proc.kill()
                 proc.join(5)

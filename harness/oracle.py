@@ -40,6 +40,7 @@ import functools
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -199,7 +200,10 @@ class Sanitizer(Oracle):
         report = str(answer.get("report", ""))
         if report:
             return report
-        return f"no sanitizer report (status {answer.get('status')}): {str(answer.get('stderr', ''))[-300:]}"
+        status = int(answer.get("status", 0))
+        how = "ran to its end" if status == 0 else "timed out" if status < 0 else _ended(status)
+        tail = str(answer.get("stderr", "")).strip()[-300:]
+        return f"no sanitizer report: the C code {how}" + (f": {tail}" if tail else "")
 
     def close(self) -> None:
         if self._server is not None:
@@ -209,6 +213,12 @@ class Sanitizer(Oracle):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _ended(wait_status: int) -> str:
+    if os.WIFSIGNALED(wait_status):
+        return f"died of {signal.Signals(os.WTERMSIG(wait_status)).name}"
+    return f"exited with status {os.WEXITSTATUS(wait_status)}"
 
 
 _SHARED: dict[str | None, Sanitizer] = {}
@@ -294,8 +304,6 @@ def _serve_one(conn: socket.socket, c_source: str | None) -> None:
 def serve(address: str, c_source: str | None) -> None:
     """Load the sanitize flavour, then answer one case per connection, each in a forked handler
     (so requests from several workers run side by side; no threads, so every fork is safe)."""
-    import signal
-
     import reference_c
 
     reference_c.load(c_source, flavour="sanitize")

@@ -41,8 +41,11 @@ def test_trap_and_abort_mode_report_the_same_assertion(site: Any, reference: Any
         return a is not None and (a.file, a.line) == ("iov.c", site.line)
 
     campaign = CAMPAIGNS[CAMPAIGN_OF.get(site.func, site.func)]
-    case = find(campaign, fires, settings=settings(max_examples=3000, database=None,
-                                                    suppress_health_check=list(HealthCheck)))
+    case = find(
+        campaign,
+        fires,
+        settings=settings(max_examples=3000, database=None, suppress_health_check=list(HealthCheck)),
+    )
     trap = run_case(CWorld(reference), case) if reference.flavour == "trap" else None
     aborting = run_case(CWorld(reference_c.load(reference.source_path, flavour="abort")), case)
     expected = run_case(port, case)

@@ -37,11 +37,18 @@ def snapshot(mem: pyimpl.Memory, addrs: list[int]) -> tuple[Any, ...]:
 
 def anything(addrs: list[int]) -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.none(), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3), st.binary(max_size=3),
-        st.integers(-(2**70), 2**70), st.integers(-3, 40), st.sampled_from(addrs),
+        st.none(),
+        st.booleans(),
+        st.floats(allow_nan=True),
+        st.text(max_size=3),
+        st.binary(max_size=3),
+        st.integers(-(2**70), 2**70),
+        st.integers(-3, 40),
+        st.sampled_from(addrs),
         st.sampled_from([a + d for a in addrs for d in (1, 8, 16, 24)]),
         st.sampled_from([0, 2**64 - 1, 2**63, 2**32 - 1, 2**31 - 1, -(2**31)]),
-        st.lists(st.integers(), max_size=2), st.just(io.StringIO()),
+        st.lists(st.integers(), max_size=2),
+        st.just(io.StringIO()),
     )
 
 

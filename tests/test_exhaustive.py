@@ -278,8 +278,11 @@ def test_the_first_failure_found_is_the_smallest_layout(mutant: tuple[Path, Any]
     keys = [g.size_key() for g in ordered_groups("qemu_iovec_discard_back", QUICK_BOUND)]
     assert keys == sorted(keys)
     failing = first.case.regions
-    earlier = next(i for i, g in enumerate(ordered_groups("qemu_iovec_discard_back", QUICK_BOUND))
-                   if g.regions == failing)
+    earlier = next(
+        i
+        for i, g in enumerate(ordered_groups("qemu_iovec_discard_back", QUICK_BOUND))
+        if g.regions == failing
+    )
     for g in ordered_groups("qemu_iovec_discard_back", QUICK_BOUND)[:earlier]:
         for test in g.tests:
             Judge(PyWorld(), CWorld(ref)).check(g.case(test))  # all agree

@@ -21,8 +21,9 @@ def test_every_ub_kind_the_port_knows_has_a_generator() -> None:
 def test_sanitizers_confirm_the_ports_ub_classification(kind: str) -> None:
     """For generated cases of this kind, the port raises UndefinedBehaviour(kind) and the
     sanitize flavour of the C reference, run in a child, reports a fault of the matching class."""
-    results = run_ub_campaign(1, seed=int(os.environ.get("IOVCONF_UB_SEED", "5")), kinds=[kind],
-                              c_source=None, show=lambda _: None)
+    results = run_ub_campaign(
+        1, seed=int(os.environ.get("IOVCONF_UB_SEED", "5")), kinds=[kind], c_source=None, show=lambda _: None
+    )
     (r,) = results
     assert r.misclassified == 0
     assert r.cases == 1
