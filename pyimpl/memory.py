@@ -50,8 +50,6 @@ LAZY_BLOCK = 1 << 20
 Span = tuple[int, int, memoryview]
 #: a span no access of n > 0 bytes at any address fits in: the empty cache entry
 _NO_SPAN: Span = (0, 0, memoryview(bytearray()))
-#: addresses Memory._find remembers before it starts over
-_MEMO_SIZE = 1 << 12
 
 
 def _zeroed(size: int) -> memoryview:
@@ -148,9 +146,6 @@ class Memory:
         """
         self._hit_load = self._hit_store = self._hit_view = _NO_SPAN
         self._hit_src = self._hit_dst = _NO_SPAN
-        #: address -> span of the live non-guard region holding that byte, for the
-        #: lookups the hit caches miss (struct fields of several objects in turn)
-        self._memo: dict[int, Span] = {}
 
     # -- placing regions -------------------------------------------------
     def _insert(self, region: Region) -> None:
@@ -282,33 +277,21 @@ class Memory:
         Exactly the accesses :meth:`_span` accepts: the region holding ``addr``,
         not a guard, with ``addr + n`` inside it.
         """
-        span = self._memo.get(addr)
-        if span is None:
-            i = _bisect(self._starts, addr) - 1
-            if i < 0:
-                self._fail(addr, n, what)
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
             span = self._spans[i]
-            if addr >= span[1]:  # past its end, or a guard
-                self._fail(addr, n, what)
-            memo = self._memo
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[addr] = span
-        if addr + n <= span[1]:
-            return span
+            if addr + n <= span[1]:
+                return span
         self._fail(addr, n, what)
 
     def _holding(self, addr: int) -> Span | None:
         """The span of the live non-guard region holding byte ``addr``, or None; never UB."""
-        span = self._memo.get(addr)
-        if span is None:
-            i = _bisect(self._starts, addr) - 1
-            if i < 0:
-                return None
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
             span = self._spans[i]
-            if addr >= span[1]:  # past its end, or a guard
-                return None
-        return span
+            if addr < span[1]:  # not past its end, nor a guard
+                return span
+        return None
 
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
