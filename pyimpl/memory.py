@@ -146,6 +146,8 @@ class Memory:
         """
         self._hit_load = self._hit_store = self._hit_view = _NO_SPAN
         self._hit_src = self._hit_dst = _NO_SPAN
+        # the span loads (stores) hit before the last one: two objects read in turn
+        self._hit_load2 = self._hit_store2 = _NO_SPAN
 
     # -- placing regions -------------------------------------------------
     def _insert(self, region: Region) -> None:
@@ -284,6 +286,24 @@ class Memory:
                 return span
         self._fail(addr, n, what)
 
+    def _miss_load(self, addr: int, n: int) -> Span:
+        """A load missed the last span loads hit: try the one before, then look it up."""
+        span = self._hit_load2
+        if not (span[0] <= addr and addr + n <= span[1]):
+            span = self._find(addr, n, "load")
+        self._hit_load2 = self._hit_load
+        self._hit_load = span
+        return span
+
+    def _miss_store(self, addr: int, n: int) -> Span:
+        """A store missed the last span stores hit: try the one before, then look it up."""
+        span = self._hit_store2
+        if not (span[0] <= addr and addr + n <= span[1]):
+            span = self._find(addr, n, "store")
+        self._hit_store2 = self._hit_store
+        self._hit_store = span
+        return span
+
     def _holding(self, addr: int) -> Span | None:
         """The span of the live non-guard region holding byte ``addr``, or None; never UB."""
         i = _bisect(self._starts, addr) - 1
@@ -353,7 +373,7 @@ class Memory:
     def u64(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 8 <= end):
-            start, end, view = self._hit_load = self._find(addr, 8, "load")
+            start, end, view = self._miss_load(addr, 8)
         value: int = _unpack_u64(view, addr - start)[0]
         return value
 
@@ -361,13 +381,13 @@ class Memory:
         value &= SIZE_MAX  # the value first, as ``view[...] = pack(value)`` evaluated it
         start, end, view = self._hit_store
         if not (start <= addr and addr + 8 <= end):
-            start, end, view = self._hit_store = self._find(addr, 8, "store")
+            start, end, view = self._miss_store(addr, 8)
         _pack_u64(view, addr - start, value)
 
     def i32(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_load = self._find(addr, 4, "load")
+            start, end, view = self._miss_load(addr, 4)
         value: int = _unpack_i32(view, addr - start)[0]
         return value
 
@@ -375,13 +395,13 @@ class Memory:
         value = int_(value)
         start, end, view = self._hit_store
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_store = self._find(addr, 4, "store")
+            start, end, view = self._miss_store(addr, 4)
         _pack_i32(view, addr - start, value)
 
     def u32(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_load = self._find(addr, 4, "load")
+            start, end, view = self._miss_load(addr, 4)
         value: int = _unpack_u32(view, addr - start)[0]
         return value
 
@@ -389,7 +409,7 @@ class Memory:
         value &= UINT_MAX
         start, end, view = self._hit_store
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_store = self._find(addr, 4, "store")
+            start, end, view = self._miss_store(addr, 4)
         _pack_u32(view, addr - start, value)
 
     # -- for observers (the harness), not for the port ----------------------
