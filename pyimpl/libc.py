@@ -19,7 +19,8 @@ from .memory import SIZE_MAX, Memory
 #: bytes per step of the bulk fills and compares
 _CHUNK = 1 << 16
 #: what buffer_is_zero compares against, one chunk of this size at a time
-_ZEROS = bytes(1 << 18)
+_ZEROS_SIZE = 1 << 18
+_ZEROS = bytes(_ZEROS_SIZE)
 #: first_difference narrows a mismatch down to this many bytes, then finds it arithmetically
 _NARROW = 256
 
@@ -75,10 +76,11 @@ def buffer_is_zero(mem: Memory, buf: int, length: int) -> bool:
     if length == 0:
         return True
     view = mem.view(buf, length)  # UB first, as any() over the view had it
-    step = len(_ZEROS)
-    if len(view) <= step:
+    size = len(view)  # == length, unless a negative length made an odd slice (as it always did)
+    if size <= _ZEROS_SIZE:
         return _ZEROS.startswith(view)  # a memcmp against zeros, at C speed
-    return all(_ZEROS.startswith(view[off : off + step]) for off in range(0, len(view), step))
+    step = _ZEROS_SIZE
+    return all(_ZEROS.startswith(view[off : off + step]) for off in range(0, size, step))
 
 
 def first_difference(mem: Memory, p: int, q: int, n: int) -> int:

@@ -57,8 +57,6 @@ LAZY_BLOCK = 1 << 20
 Span = tuple[int, int, memoryview]
 #: a span no access of n > 0 bytes at any address fits in: the empty cache entry
 _NO_SPAN: Span = (0, 0, memoryview(bytearray()))
-#: addresses Memory._find remembers before it starts over
-_MEMO_SIZE = 1 << 12
 
 
 def _zeroed(size: int) -> memoryview:
@@ -164,9 +162,8 @@ class Memory:
         """
         self._hit_load = self._hit_store = self._hit_view = _NO_SPAN
         self._hit_src = self._hit_dst = _NO_SPAN
-        #: address -> span of the live non-guard region holding that byte, for the
-        #: lookups the hit caches miss (struct fields of several objects in turn)
-        self._memo: dict[int, Span] = {}
+        # the span loads (stores) hit before the last one: two objects read in turn
+        self._hit_load2 = self._hit_store2 = _NO_SPAN
 
     # -- placing regions -------------------------------------------------
     def _insert(self, region: Region) -> None:
@@ -306,33 +303,39 @@ class Memory:
         Exactly the accesses :meth:`_span` accepts: the region holding ``addr``,
         not a guard, with ``addr + n`` inside it.
         """
-        span = self._memo.get(addr)
-        if span is None:
-            i = _bisect(self._starts, addr) - 1
-            if i < 0:
-                self._fail(addr, n, what)
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
             span = self._spans[i]
-            if addr >= span[1]:  # past its end, or a guard
-                self._fail(addr, n, what)
-            memo = self._memo
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[addr] = span
-        if addr + n <= span[1]:
-            return span
+            if addr + n <= span[1]:
+                return span
         self._fail(addr, n, what)
+
+    def _miss_load(self, addr: int, n: int) -> Span:
+        """A load missed the last span loads hit: try the one before, then look it up."""
+        span = self._hit_load2
+        if not (span[0] <= addr and addr + n <= span[1]):
+            span = self._find(addr, n, "load")
+        self._hit_load2 = self._hit_load
+        self._hit_load = span
+        return span
+
+    def _miss_store(self, addr: int, n: int) -> Span:
+        """A store missed the last span stores hit: try the one before, then look it up."""
+        span = self._hit_store2
+        if not (span[0] <= addr and addr + n <= span[1]):
+            span = self._find(addr, n, "store")
+        self._hit_store2 = self._hit_store
+        self._hit_store = span
+        return span
 
     def _holding(self, addr: int) -> Span | None:
         """The span of the live non-guard region holding byte ``addr``, or None; never UB."""
-        span = self._memo.get(addr)
-        if span is None:
-            i = _bisect(self._starts, addr) - 1
-            if i < 0:
-                return None
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
             span = self._spans[i]
-            if addr >= span[1]:  # past its end, or a guard
-                return None
-        return span
+            if addr < span[1]:  # not past its end, nor a guard
+                return span
+        return None
 
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
@@ -394,7 +397,7 @@ class Memory:
     def u64(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 8 <= end):
-            start, end, view = self._hit_load = self._find(addr, 8, "load")
+            start, end, view = self._miss_load(addr, 8)
         value: int = _unpack_u64(view, addr - start)[0]
         return value
 
@@ -402,13 +405,13 @@ class Memory:
         value &= SIZE_MAX  # the value first, as ``view[...] = pack(value)`` evaluated it
         start, end, view = self._hit_store
         if not (start <= addr and addr + 8 <= end):
-            start, end, view = self._hit_store = self._find(addr, 8, "store")
+            start, end, view = self._miss_store(addr, 8)
         _pack_u64(view, addr - start, value)
 
     def i32(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_load = self._find(addr, 4, "load")
+            start, end, view = self._miss_load(addr, 4)
         value: int = _unpack_i32(view, addr - start)[0]
         return value
 
@@ -416,13 +419,13 @@ class Memory:
         value = int_(value)
         start, end, view = self._hit_store
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_store = self._find(addr, 4, "store")
+            start, end, view = self._miss_store(addr, 4)
         _pack_i32(view, addr - start, value)
 
     def u32(self, addr: int) -> int:
         start, end, view = self._hit_load
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_load = self._find(addr, 4, "load")
+            start, end, view = self._miss_load(addr, 4)
         value: int = _unpack_u32(view, addr - start)[0]
         return value
 
@@ -430,7 +433,7 @@ class Memory:
         value &= UINT_MAX
         start, end, view = self._hit_store
         if not (start <= addr and addr + 4 <= end):
-            start, end, view = self._hit_store = self._find(addr, 4, "store")
+            start, end, view = self._miss_store(addr, 4)
         _pack_u32(view, addr - start, value)
 
     # -- for observers (the harness), not for the port ----------------------
