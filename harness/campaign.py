@@ -32,7 +32,6 @@ from pyimpl.hooks import observing_asserts
 
 from . import inflight
 from .case import Case, case_to_json
-from .io_strategies import IO_STRATEGIES
 from .judge import CCrashed, Discrepancy, Judge, Tally, describe_failure, discrepancy_in
 from .results import HOW, FunctionResult
 from .strategies import STRATEGIES
@@ -69,8 +68,8 @@ class Config:
     inflight_dir: str | None = None
 
 
-#: every function's Hypothesis campaign: memory functions, then sockets and hexdump
-CAMPAIGNS = {**STRATEGIES, **IO_STRATEGIES}
+#: every function's Hypothesis campaign, in table order
+CAMPAIGNS = STRATEGIES
 #: the stateful machine's name in campaigns and tables
 STATEFUL = "stateful (QEMUIOVector lifecycles)"
 

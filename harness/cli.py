@@ -87,7 +87,7 @@ def _selected(only: str | None) -> list[str] | str:
 
 
 def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job]:
-    from .exhaustive import FAMILIES
+    from .exhaustive import FUNCTIONS
 
     jobs: list[Job] = []
     if engine in ("all", "hypothesis"):
@@ -95,7 +95,7 @@ def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job
     if engine in ("all", "stateful") and sequences and (not only or engine == "stateful"):
         jobs.append(("stateful", STATEFUL))
     if engine in ("all", "exhaustive"):
-        jobs += [("exhaustive", f) for f in funcs if f in FAMILIES]
+        jobs += [("exhaustive", f) for f in funcs if f in FUNCTIONS]
     return jobs
 
 

@@ -19,18 +19,21 @@ script fixes the socket's state before the call (see ``harness.sockets``):
   (-1), a pipe (not a socket) and more than IOV_MAX entries (EMSGSIZE).
 
 ``IO_STRATEGIES`` maps C function names to strategies of cases, like
-``harness.strategies.STRATEGIES``.
+the families of ``harness.families``.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 from typing import Any
 
 from hypothesis import strategies as st
 
+from .bounds import DRAWN
 from .case import Arg, Builder, Case, Peer, Ref, Sock, Stream
-from .strategies import HUGE, Vectors, count_arg, size_arg, vectors
+from .choices import HUGE, Drawn
+from .layouts import Layout, Vectors, vectors
 
 #: SO_SNDBUF values: kernel default, anything at or below the floor (4608 after doubling), 8192
 SNDBUFS = (0, 0, 1, 4096)
@@ -38,6 +41,18 @@ SNDBUFS = (0, 0, 1, 4096)
 FILLS = (0, 0, 1, 2000, 2240, 4480, 1 << 20)
 #: element lengths that straddle the kernel's skb size at the SO_SNDBUF floor (2240 bytes)
 BIG_LENS = (1000, 2239, 2240, 2241, 3000, 4480, 5000)
+#: flags for iov_send_recv_with_flags: none, non-blocking, peeking (a receive that does not
+#: consume, so the loop reads the same bytes again), no SIGPIPE, wait for all (the sockets are
+#: non-blocking anyway), and a flag AF_UNIX stream sockets refuse (EOPNOTSUPP)
+SOCKFLAGS = (
+    0,
+    0,
+    socket.MSG_DONTWAIT,
+    socket.MSG_PEEK,
+    socket.MSG_NOSIGNAL,
+    socket.MSG_WAITALL,
+    socket.MSG_OOB,
+)
 PREFIXES = ("", "p", "iov", "qemu: dev0", "%s %d", "\u00e9t\u00e9")
 
 
@@ -84,14 +99,22 @@ def busy_vectors(draw: st.DrawFn, b: IOBuilder, max_n: int = 4, big: bool = True
         (0, 0) if n_ == 0 and chance(draw, 1, 4) else (data + s, n_)
         for n_, s in zip(lens, starts, strict=True)
     ]
-    return Vectors(b.iovs(entries), entries, data)
+    return _vectors(b, data, entries)
 
 
 def _iov_max_vectors(b: IOBuilder) -> Vectors:
     """1025 one-byte elements: more than IOV_MAX, so a sendmsg/recvmsg over all of them fails."""
     data = b.pattern(1025, 3)
     entries: list[tuple[Arg, int]] = [(data + k, 1) for k in range(1025)]
-    return Vectors(b.iovs(entries), entries, data)
+    return _vectors(b, data, entries)
+
+
+def _vectors(b: IOBuilder, data: Ref, entries: list[tuple[Arg, int]]) -> Vectors:
+    """Vectors with these entries over ``data`` (their layout: the lengths; starts as given)."""
+    lens = tuple(n for _, n in entries)
+    starts = tuple(base.offset if isinstance(base, Ref) else 0 for base, _ in entries)
+    nulls = tuple(not isinstance(base, Ref) for base, _ in entries)
+    return Vectors(data, b.iovs(entries), entries, Layout(lens, nulls, starts))
 
 
 @st.composite
@@ -159,13 +182,13 @@ def _transfer(draw: st.DrawFn, func: str, direction: str | None = None, max_n: i
     elif scenario == "loop":
         v = draw(busy_vectors(b, max_n=5, big=False))
     else:
-        v = draw(vectors(b, max_n=max_n, spare=draw(st.integers(0, 1))))
+        v = vectors(Drawn(draw, DRAWN), b, max_n, spare=draw(st.integers(0, 1)))
     peer = draw(send_peer(scenario)) if do_send else draw(recv_peer(v.total, scenario))
     fd = draw(_fd(b, peer))
     n = len(v.entries)
     # partial transfers need most of the vectors: mostly all the entries, from near the start, to the end
     focused = scenario in ("partial", "loop") and chance(draw, 3, 4)
-    cnt = n if focused else draw(count_arg(n))
+    cnt = n if focused else Drawn(draw, DRAWN).count(n, label="iov_cnt")
     if func == "do_send_recv":
         b.call(func, fd, v.array, cnt, do_send)
         return b.case()
@@ -173,16 +196,19 @@ def _transfer(draw: st.DrawFn, func: str, direction: str | None = None, max_n: i
         offset = draw(st.sampled_from(sorted({0, 1, *v.boundaries()[:2]})))
         nbytes = max(v.total - offset - draw(st.sampled_from((0, 0, 1))), 0)
     else:
-        offset = draw(st.one_of(st.just(0), size_arg(v)))
-        nbytes = draw(st.one_of(st.just(max(v.total - offset, 0)), size_arg(v)))
+        c = Drawn(draw, DRAWN)
+        offset = 0 if c.flag("offset 0") else c.amount(v.boundaries(), "offset")
+        nbytes = max(v.total - offset, 0) if c.flag("to the end") else c.amount(v.boundaries(), "bytes")
     # often end strictly inside an entry: the `if (tail)` path that cuts and restores it
     inner = [b0 + k for b0, n_ in zip(v.boundaries(), [*v.lens, 0], strict=True) for k in range(1, n_)]
     inner = [e - offset for e in inner if e > offset]
     if inner and chance(draw, 1, 2):
         nbytes = draw(st.sampled_from(inner))
     args: list[Any] = [fd, v.array, cnt, offset, nbytes]
-    if func == "iov_send_recv":
+    if func in ("iov_send_recv", "iov_send_recv_with_flags"):
         args.append(do_send)
+    if func == "iov_send_recv_with_flags":
+        args.insert(1, draw(st.sampled_from(SOCKFLAGS)))
     b.call(func, *args)
     return b.case()
 
@@ -201,12 +227,13 @@ def _hexdump(draw: st.DrawFn) -> Case:
         cuts = sorted(draw(st.lists(st.integers(0, size), max_size=2)))
         bounds = [0, *cuts, size]
         entries: list[tuple[Arg, int]] = [(data + lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
-        v = Vectors(b.iovs(entries), entries, data)
+        v = _vectors(b, data, entries)
         limit = draw(st.one_of(st.sampled_from(BIG_DUMP), st.sampled_from(HUGE), st.integers(0, 40)))
     else:
-        v = draw(vectors(b, max_n=6, spare=draw(st.integers(0, 1))))
-        limit = draw(st.one_of(size_arg(v), st.integers(0, 40)))
-    cnt = draw(count_arg(len(v.entries)))
+        c = Drawn(draw, DRAWN)
+        v = vectors(c, b, 6, spare=draw(st.integers(0, 1)))
+        limit = c.amount(v.boundaries(), "limit") if c.flag("a boundary") else c.integer(0, 40, "limit")
+    cnt = Drawn(draw, DRAWN).count(len(v.entries), label="iov_cnt")
     b.call("iov_hexdump", v.array, cnt, Stream("out"), draw(st.sampled_from(PREFIXES)), limit)
     return b.case()
 
@@ -215,6 +242,7 @@ def _hexdump(draw: st.DrawFn) -> Case:
 IO_STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "do_send_recv": _transfer("do_send_recv"),
     "iov_send_recv": _transfer("iov_send_recv"),
+    "iov_send_recv_with_flags": _transfer("iov_send_recv_with_flags"),
     "iov_send": _transfer("iov_send", "send"),
     "iov_recv": _transfer("iov_recv", "recv"),
     "iov_hexdump": _hexdump(),

@@ -45,9 +45,9 @@ from pyimpl.memory import SIZE_MAX
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
 
 from .case import Arg, Call, Case, Ref, Region, case_from_json, case_to_json
+from .choices import HUGE
 from .judge import Discrepancy, Judge, Tally, minimise
 from .outcome import Outcome, Result, Returned
-from .strategies import HUGE
 from .worlds import Run
 
 #: QEMUIOVector slots, by region name

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyimpl
+from pyimpl.ctable import TABLE
 from pyimpl.memory import HeapStats, ssize_t
 
 from . import sockets as _sockets
@@ -165,9 +166,9 @@ class CWorld(World):
 
 
 #: functions whose return value (or first tuple item) is a pointer
-POINTER_RETURNS = {"iov_skip_offset", "qiov_slice", "qemu_iovec_buf"}
+POINTER_RETURNS = frozenset(f.name for f in TABLE if f.pointer_return)
 #: functions that set errno: a case calling one observes it
-ERRNO_FUNCS = {"do_send_recv", "iov_send_recv", "iov_send", "iov_recv"}
+ERRNO_FUNCS = frozenset(f.name for f in TABLE if f.sets_errno)
 
 
 class Run:

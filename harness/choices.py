@@ -1,0 +1,266 @@
+"""The choices a case family makes, and the two ways an engine answers them.
+
+A case family (``harness.families``) is written once, as code that asks for
+choices: which layout, which vector kind, which offset.  :class:`Drawn` answers
+each by a Hypothesis draw (random, shrinking, leaning on the boundaries that
+matter); :class:`Enumerated` answers each with every value the
+:class:`~harness.bounds.Bound` allows, in order, smallest first, and
+:func:`every` runs a family once per combination (a depth-first walk over the
+choice points), which is the exhaustive engine's proof within the bound.
+
+Choices that make the same decision in both engines share one method, so the
+two engines cannot drift apart: ``amount`` is an offset or a byte count (every
+value 0..top+1 plus the values near 2**64, or a boundary +-1 mostly),
+``count`` an entry count, ``fill`` a memset byte, ``layout`` the iovec entries
+of a data region, and so on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from hypothesis import strategies as st
+
+from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
+
+from .bounds import Bound
+
+T = TypeVar("T")
+
+#: sizes near 2**64 (and other edges of size_t) the Hypothesis engine draws
+HUGE = (SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, 1 << 63, (1 << 63) - 1, 1 << 32, (1 << 32) - 1, 1 << 31)
+#: memset fill values beyond 0..255 (converted to unsigned char by C)
+FILLS = (0, 0xFF, -1, 256, 0x1234, -129, INT_MIN, INT_MAX)
+
+
+class NotEnumerable(Exception):
+    """The family asked for a choice only the Hypothesis engine can make (``Choices.draw``)."""
+
+
+class Choices:
+    """What a family may ask; every engine answers the same questions."""
+
+    bound: Bound
+    #: True for the exhaustive engine: a family may then shape a choice for a proof (every
+    #: value, fixed contents) where the Hypothesis engine shapes it for finding bugs fast
+    enumerating: bool = False
+
+    # -- the primitives ------------------------------------------------------------------------
+    def pick(self, options: Sequence[T], label: str = "") -> T:
+        """One of ``options`` (enumerated in order; drawn uniformly: repeat one to weigh it)."""
+        raise NotImplementedError
+
+    def integer(self, lo: int, hi: int, label: str = "") -> int:
+        """An integer in [lo, hi] (enumerated: every one; keep the range small)."""
+        raise NotImplementedError
+
+    def flag(self, label: str = "", one_in: int = 2) -> bool:
+        """True about once in ``one_in`` draws (enumerated: False, then True)."""
+        raise NotImplementedError
+
+    def draw(self, strategy: st.SearchStrategy[T], label: str = "") -> T:
+        """A value of a Hypothesis strategy: only for families the exhaustive engine skips."""
+        raise NotEnumerable(label)
+
+    # -- the choices families share ----------------------------------------------------------
+    def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
+        """An offset or byte count for something whose boundaries are ``points``.
+
+        Enumerated: every value 0..max+1, then the bound's huge values (and, with ``arith``,
+        the ones that only meet arithmetic).  Drawn: mostly a boundary or +-1, else anything
+        up to max+3, or a value near 2**64.
+        """
+        raise NotImplementedError
+
+    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+        """An entry count for ``n`` entries (``spare`` more readable after them)."""
+        raise NotImplementedError
+
+    def fill(self, label: str = "fillc") -> int:
+        """A memset fill value (an int; C converts it to unsigned char)."""
+        raise NotImplementedError
+
+    def content(self, size: int, style: str = "random", hot: Sequence[int] = (), label: str = "") -> bytes:
+        """Bytes of a data region: "random" (enumerated: one non-zero ramp), "zeros" (all zero),
+        or "zero" (zeros, drawn with at most one non-zero byte, often at a ``hot`` spot;
+        enumerated: every zero/non-zero pattern up to ``bound.max_zero_class_bytes``)."""
+        raise NotImplementedError
+
+
+def ramp(n: int, first: int = 1) -> bytes:
+    """``n`` non-zero bytes, all different for n < 255."""
+    return bytes((first + i - 1) % 255 + 1 for i in range(n))
+
+
+def zero_classes(size: int, limit: int) -> list[bytes]:
+    """Every pattern of zero and non-zero bytes over ``size`` bytes (only all-zero and
+    all-non-zero past ``limit``)."""
+    if size > limit:
+        return [bytes(size), ramp(size)]
+    nonzero = ramp(size)
+    return [bytes(nonzero[i] if mask >> i & 1 else 0 for i in range(size)) for mask in range(1 << size)]
+
+
+# -- the Hypothesis engine ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _sampled(options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(options)
+
+
+@functools.lru_cache(maxsize=4096)
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.integers(lo, hi)
+
+
+@functools.lru_cache(maxsize=64)
+def _binary(size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=size, max_size=size)
+
+
+_FILL = st.one_of(st.integers(0, 255), st.sampled_from(FILLS))
+_HUGE = st.sampled_from(HUGE)
+
+
+class Drawn(Choices):
+    """Answers every choice with a Hypothesis draw (strategies built once and cached)."""
+
+    def __init__(self, draw: Callable[..., Any], bound: Bound) -> None:
+        self._draw = draw
+        self.bound = bound
+
+    def pick(self, options: Sequence[T], label: str = "") -> T:
+        value: T = self._draw(_sampled(tuple(options)))
+        return value
+
+    def integer(self, lo: int, hi: int, label: str = "") -> int:
+        value: int = self._draw(_integers(lo, hi))
+        return value
+
+    def flag(self, label: str = "", one_in: int = 2) -> bool:
+        return bool(self._draw(_integers(0, one_in - 1)) == one_in - 1)
+
+    def draw(self, strategy: st.SearchStrategy[T], label: str = "") -> T:
+        value: T = self._draw(strategy)
+        return value
+
+    def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
+        top = max(points, default=0)
+        cands = tuple(sorted({(x + d) & SIZE_MAX for x in points for d in (-1, 0, 1) if x + d >= 0}))
+        k = self._draw(_integers(0, 6))
+        if k < 4:
+            value: int = self._draw(_sampled(cands))
+        elif k < 6:
+            value = self._draw(_integers(0, min(top + 3, SIZE_MAX)))
+        else:
+            value = self._draw(_HUGE)
+        return value
+
+    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+        if self._draw(_integers(0, 1)):
+            return n
+        value: int = self._draw(_integers(0, n + spare))
+        return value
+
+    def fill(self, label: str = "fillc") -> int:
+        value: int = self._draw(_FILL)
+        return value
+
+    def content(self, size: int, style: str = "random", hot: Sequence[int] = (), label: str = "") -> bytes:
+        if style == "zeros":
+            return bytes(size)
+        if style == "zero":
+            data = bytearray(size)
+            if size and self._draw(_integers(0, 1)):
+                spots = tuple(sorted({h for h in hot if 0 <= h < size}))
+                if spots and self._draw(_integers(0, 1)):
+                    where = self._draw(_sampled(spots))
+                else:
+                    where = self._draw(_integers(0, size - 1))
+                data[where] = self._draw(_integers(1, 255))
+            return bytes(data)
+        value: bytes = self._draw(_binary(size))
+        return value
+
+
+# -- the exhaustive engine --------------------------------------------------------------------------
+class Enumerated(Choices):
+    """Answers the choices along one path of the depth-first walk (see :func:`every`)."""
+
+    enumerating = True
+
+    def __init__(self, bound: Bound, path: list[int]) -> None:
+        self.bound = bound
+        self.path = path  # the option index taken at each choice point so far
+        self.sizes: list[int] = []  # how many options each choice point had
+        self.pos = 0
+
+    def _choose(self, n: int) -> int:
+        if n <= 0:
+            raise ValueError("a choice with no options")
+        if self.pos == len(self.path):
+            self.path.append(0)
+        k = self.path[self.pos]
+        self.sizes.append(n)
+        self.pos += 1
+        return k
+
+    def pick(self, options: Sequence[T], label: str = "") -> T:
+        return options[self._choose(len(options))]
+
+    def integer(self, lo: int, hi: int, label: str = "") -> int:
+        return lo + self._choose(hi - lo + 1)
+
+    def flag(self, label: str = "", one_in: int = 2) -> bool:
+        return self._choose(2) == 1
+
+    def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
+        return self.pick(self.bound.sizes(max(points, default=0), arith))
+
+    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+        return self.integer(0, n + spare)
+
+    def fill(self, label: str = "fillc") -> int:
+        return self.pick(self.bound.fills)
+
+    def content(self, size: int, style: str = "random", hot: Sequence[int] = (), label: str = "") -> bytes:
+        if style == "zeros":
+            return bytes(size)
+        if style == "zero":
+            return self.pick(zero_classes(size, self.bound.max_zero_class_bytes))
+        return ramp(size)
+
+
+def every(bound: Bound, family: Callable[[Choices], T]) -> Iterator[T]:
+    """Run ``family`` once for every combination of its choices within ``bound``, in order:
+    the last choice varies fastest and every choice starts with its first (smallest) option."""
+    path: list[int] = []
+    while True:
+        c = Enumerated(bound, path)
+        yield family(c)
+        sizes = c.sizes
+        del path[len(sizes) :]  # a shorter walk this time: forget what it did not reach
+        while path and path[-1] + 1 >= sizes[len(path) - 1]:
+            path.pop()
+        if not path:
+            return
+        path[-1] += 1
+
+
+def count_every(bound: Bound, family: Callable[[Choices], Any]) -> int:
+    return sum(1 for _ in every(bound, family))
+
+
+__all__ = [
+    "FILLS",
+    "HUGE",
+    "Choices",
+    "Drawn",
+    "Enumerated",
+    "NotEnumerable",
+    "count_every",
+    "every",
+    "ramp",
+    "zero_classes",
+]
