@@ -6,6 +6,7 @@ in every combination) and how large the layouts the Hypothesis engine draws may 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 
 from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
@@ -41,10 +42,15 @@ class Bound:
         changed = [f"{k}={v!r}" for k, v in items if v != getattr(default, k)]
         return "bound: " + (", ".join(changed) if changed else "the default bound")
 
-    def sizes(self, top: int, arith: bool = False) -> list[int]:
+    def sizes(self, top: int, arith: bool = False) -> tuple[int, ...]:
         """Offsets and byte counts: 0..top+1, then the huge values (and the arith ones)."""
-        huge = (*self.huge, *self.arith_huge) if arith else self.huge
-        return [*range(top + 2), *(h for h in huge if h > top + 1)]
+        return _sizes(self, top, arith)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sizes(bound: Bound, top: int, arith: bool) -> tuple[int, ...]:
+    huge = (*bound.huge, *bound.arith_huge) if arith else bound.huge
+    return (*range(top + 2), *(h for h in huge if h > top + 1))
 
 
 #: every function: about 417,000 cases

@@ -43,16 +43,17 @@ class Profile:
     """How hard a campaign tries."""
 
     name: str
-    examples: int  # Hypothesis examples per function
+    examples: int  # Hypothesis examples per function, one case each
     sequences: int = 0  # stateful machine: QEMUIOVector call sequences
-    bound: str = "default"  # the exhaustive engine's bound (harness.exhaustive.BOUNDS)
+    bound: str = "default"  # the exhaustive engine's bound (harness.bounds.BOUNDS)
     ub_cases: int = 0  # UB campaign: generated cases per kind
+    batches: int = 0  # batched Hypothesis examples per function (each: every boundary test)
 
 
 PROFILES = {
-    "quick": Profile("quick", 300, 40, "quick", 0),
-    "default": Profile("default", 1500, 300, "default", 0),
-    "deep": Profile("deep", 8000, 2000, "default", 8),
+    "quick": Profile("quick", 300, 40, "quick", 0, 100),
+    "default": Profile("default", 1500, 300, "default", 0, 500),
+    "deep": Profile("deep", 8000, 2000, "default", 8, 3000),
 }
 
 
@@ -115,13 +116,8 @@ def _failed(result: FunctionResult, exc: BaseException, how: str) -> bool:
 def run_hypothesis(
     func: str, config: Config, judge: Judge, on_case: Callable[[int], None] | None = None
 ) -> FunctionResult:
-    """The Hypothesis campaign for one function; a failure ends it, shrunk."""
+    """The Hypothesis campaign for one function, one case per example; a failure ends it, shrunk."""
     tally = Tally()
-    db: Any = None
-    if config.database:
-        db = DirectoryBasedExampleDatabase(config.database)
-        if os.environ.get("CI"):
-            db = ReadOnlyDatabase(db)
 
     def agrees(case: Case) -> None:
         judge.check(case, tally)
@@ -130,35 +126,93 @@ def run_hypothesis(
 
     # its own name gives each function its own entries in the example database
     agrees.__name__ = agrees.__qualname__ = f"agrees_{func}"
-    test = hypothesis_seed(function_seed(config.seed, func))(
+    test = given(CAMPAIGNS[func])(agrees)
+    return _hypothesis_result(
+        func, "hypothesis", config, tally, test, config.profile.examples, HOW["hypothesis"]
+    )
+
+
+def _hypothesis_result(
+    func: str, engine: str, config: Config, tally: Tally, test: Any, examples: int, how: str
+) -> FunctionResult:
+    """Run a Hypothesis test of ``func`` with the campaign's settings; its result."""
+    db: Any = None
+    if config.database:
+        db = DirectoryBasedExampleDatabase(config.database)
+        if os.environ.get("CI"):
+            db = ReadOnlyDatabase(db)
+    run = hypothesis_seed(function_seed(config.seed, f"{engine} {func}"))(
         settings(
-            max_examples=config.profile.examples,
+            max_examples=examples,
             deadline=None,
             database=db,
             suppress_health_check=list(HealthCheck),
             phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
             report_multiple_bugs=False,
-        )(given(CAMPAIGNS[func])(agrees))
+        )(test)
     )
-    result = FunctionResult(func, "hypothesis")
+    result = FunctionResult(func, engine)
     evaluated: Counter[tuple[str, str, int]] = Counter()
     start = time.perf_counter()
     with observing_asserts(lambda f, e, line, ok: evaluated.update(((f, e, line),))):
         try:
-            test()
+            run()
         except (CCrashed, Discrepancy) as exc:
-            _failed(result, exc, HOW["hypothesis"])
+            _failed(result, exc, how)
         except Exception as exc:
             inner = discrepancy_in(exc)
             if inner is not None:
                 # the C side differed but not every time (e.g. it read uninitialised stack)
-                _failed(result, inner, HOW["hypothesis"])
+                _failed(result, inner, how)
                 result.difference = f"nondeterministic: {result.difference}"
             else:  # a harness or build failure, not a verdict on the code
                 result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     _fill(result, tally, evaluated)
     return result
+
+
+def run_batched(
+    func: str, config: Config, judge: Judge, on_case: Callable[[int], None] | None = None
+) -> FunctionResult:
+    """The batched Hypothesis campaign for one function: each example draws one layout and runs
+    every boundary test against it (``harness.choices.sweep``) plus a few drawn ones, as one
+    batch; a failure is shrunk by Hypothesis (the layout and the drawn choices), the failing
+    test of the smallest layout being the first in the sweep's order."""
+    from hypothesis import strategies as st
+
+    from .batch import Batch
+    from .bounds import DRAWN
+    from .case import Builder
+    from .choices import Drawn, sweep
+    from .families import FAMILIES
+
+    fam = FAMILIES[func]
+    tally = Tally()
+    label = f"batched {func}"
+
+    def batch(data: st.DataObject) -> None:
+        c = Drawn(data.draw, DRAWN)
+        b = Builder()
+        test = fam.build(c, b)
+        tests = sweep(c, test, BATCH_LIMIT) + [test(c) for _ in range(BATCH_DRAWN)]
+        runner = Batch(judge, Case(tuple(b.regions), tuple(b.calls), label))
+        try:
+            runner.judge_tests(tests, label, tally)
+        finally:
+            runner.close()
+        if on_case is not None:
+            on_case(tally.cases)
+
+    batch.__name__ = batch.__qualname__ = f"batched_{func}"
+    return _hypothesis_result(
+        func, "batched", config, tally, given(st.data())(batch), config.profile.batches, HOW["batched"]
+    )
+
+
+#: boundary tests per batched example at most, and drawn ones besides
+BATCH_LIMIT = 512
+BATCH_DRAWN = 2
 
 
 def run_exhaustive(
@@ -203,6 +257,7 @@ def run_stateful(
 
 ENGINES: dict[str, Callable[..., FunctionResult]] = {
     "hypothesis": run_hypothesis,
+    "batched": run_batched,
     "exhaustive": run_exhaustive,
     "stateful": run_stateful,
 }

@@ -199,12 +199,14 @@ class Enumerated(Choices):
     def _choose(self, n: int) -> int:
         if n <= 0:
             raise ValueError("a choice with no options")
-        if self.pos == len(self.path):
-            self.path.append(0)
-        k = self.path[self.pos]
+        pos = self.pos
+        self.pos = pos + 1
         self.sizes.append(n)
-        self.pos += 1
-        return k
+        path = self.path
+        if pos == len(path):
+            path.append(0)
+            return 0
+        return path[pos]
 
     def pick(self, options: Sequence[T], label: str = "") -> T:
         return options[self._choose(len(options))]
@@ -230,6 +232,90 @@ class Enumerated(Choices):
         if style == "zero":
             return self.pick(zero_classes(size, self.bound.max_zero_class_bytes))
         return ramp(size)
+
+
+class Sweep(Enumerated):
+    """The batched engine's choices: every boundary amount and count, everything else drawn once.
+
+    ``amount`` walks each boundary and +-1 (and a few values near 2**64), ``count`` every
+    entry count; every other choice is drawn from ``drawn`` the first time the walk reaches
+    it and kept for the rest of the walk, so one Hypothesis example stands for all the
+    boundary cases of one drawn layout.
+    """
+
+    enumerating = False
+
+    def __init__(self, drawn: Drawn, path: list[int], memo: dict[int, Any]) -> None:
+        super().__init__(drawn.bound, path)
+        self.drawn = drawn
+        self.memo = memo
+        self.asked = 0  # choice points met so far in this walk (drawn or swept)
+
+    def _kept(self, make: Callable[[], Any]) -> Any:
+        k = self.asked
+        self.asked += 1
+        if k not in self.memo:
+            self.memo[k] = make()
+        return self.memo[k]
+
+    def pick(self, options: Sequence[T], label: str = "") -> T:
+        value: T = self._kept(lambda: self.drawn.pick(options, label))
+        return value
+
+    def integer(self, lo: int, hi: int, label: str = "") -> int:
+        value: int = self._kept(lambda: self.drawn.integer(lo, hi, label))
+        return value
+
+    def flag(self, label: str = "", one_in: int = 2) -> bool:
+        return bool(self._kept(lambda: self.drawn.flag(label, one_in)))
+
+    def draw(self, strategy: st.SearchStrategy[T], label: str = "") -> T:
+        value: T = self._kept(lambda: self.drawn.draw(strategy, label))
+        return value
+
+    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+        self.asked += 1
+        return self._choose(n + spare + 1)  # every count: 0..n, and into the spare entries
+
+    def fill(self, label: str = "fillc") -> int:
+        value: int = self._kept(lambda: self.drawn.fill(label))
+        return value
+
+    def content(self, size: int, style: str = "random", hot: Sequence[int] = (), label: str = "") -> bytes:
+        value: bytes = self._kept(lambda: self.drawn.content(size, style, hot, label))
+        return value
+
+    def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
+        self.asked += 1
+        near = {(x + d) & SIZE_MAX for x in points for d in (-1, 0, 1) if x + d >= 0}
+        options = sorted(near | set(SWEPT_HUGE))
+        return options[self._choose(len(options))]
+
+
+#: the values near 2**64 a sweep tries at every amount
+SWEPT_HUGE = (SIZE_MAX, 1 << 63)
+
+
+def sweep(drawn: Drawn, test: Callable[[Choices], T], limit: int) -> list[T]:
+    """Every boundary variant of ``test`` (see :class:`Sweep`), at most ``limit`` of them spread
+    evenly over the walk when there are more."""
+    memo: dict[int, Any] = {}
+    path: list[int] = []
+    out: list[T] = []
+    while True:
+        c = Sweep(drawn, path, memo)
+        out.append(test(c))
+        sizes = c.sizes
+        del path[len(sizes) :]
+        while path and path[-1] + 1 >= sizes[len(path) - 1]:
+            path.pop()
+        if not path:
+            break
+        path[-1] += 1
+    if len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(k * step)] for k in range(limit)]
+    return out
 
 
 def every(bound: Bound, family: Callable[[Choices], T]) -> Iterator[T]:
@@ -261,6 +347,7 @@ __all__ = [
     "NotEnumerable",
     "count_every",
     "every",
+    "sweep",
     "ramp",
     "zero_classes",
 ]

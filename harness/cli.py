@@ -45,9 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
     run.add_argument(
         "--engine",
-        choices=("all", "hypothesis", "exhaustive", "stateful"),
+        choices=("all", "hypothesis", "batched", "exhaustive", "stateful"),
         default="all",
-        help="Hypothesis campaigns, the exhaustive bounded engine, the stateful machine, or all (default)",
+        help="Hypothesis one case per example, batched Hypothesis (every boundary test of each drawn "
+        "layout), the exhaustive bounded engine, the stateful machine, or all of them (default)",
     )
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
@@ -90,6 +91,8 @@ def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job
     from .exhaustive import FUNCTIONS
 
     jobs: list[Job] = []
+    if engine in ("all", "batched"):
+        jobs += [("batched", f) for f in funcs if f in FUNCTIONS]
     if engine in ("all", "hypothesis"):
         jobs += [("hypothesis", f) for f in funcs]
     if engine in ("all", "stateful") and sequences and (not only or engine == "stateful"):
@@ -149,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         results = run_jobs(jobs, config, args.jobs, _progress(console, len(jobs)))
         elapsed = time.perf_counter() - start
-        for engine in ("hypothesis", "stateful", "exhaustive"):
+        for engine in ("batched", "hypothesis", "stateful", "exhaustive"):
             mine = [r for r in results if r.engine == engine]
             if mine:
                 _table(console, mine, missing if engine == "hypothesis" else [], f"{engine} engine")

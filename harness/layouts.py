@@ -11,7 +11,7 @@ draws them, leaning on zero-length entries, NULL bases, gaps, overlap and disord
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 from hypothesis import strategies as st
@@ -173,6 +173,7 @@ class Vectors:
     entries: list[Entry]
     layout: Layout
     spare: int = 0  # readable entries after the counted ones
+    _boundaries: list[int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -187,11 +188,14 @@ class Vectors:
         return sum(self.lens) % (1 << 64)
 
     def boundaries(self) -> list[int]:
-        out, acc = [0], 0
-        for n in self.lens:
-            acc += n
-            out.append(acc)
-        return out
+        """0 and the end of each entry, counted from the first (computed once)."""
+        if self._boundaries is None:
+            out, acc = [0], 0
+            for n in self.lens:
+                acc += n
+                out.append(acc)
+            self._boundaries = out
+        return self._boundaries
 
 
 def place(b: Builder, lay: Layout, content: bytes, array: bool = True) -> Vectors:

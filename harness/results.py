@@ -10,6 +10,7 @@ from .outcome import signature
 #: how each engine's failing case came to be the one reported
 HOW = {
     "hypothesis": "shrunk by Hypothesis to a minimal case",
+    "batched": "the layout shrunk by Hypothesis, then the first failing boundary test of its sweep",
     "exhaustive": "the first failing case of the enumeration: smallest layout first, then smallest arguments",
     "stateful": "the sequence as found, cut down call by call while it still fails",
     "crash": "not shrunk: C crashed, and the process was not trusted any further",

@@ -115,9 +115,13 @@ def cfunction(func: F) -> F:
         raise TypeError(f"{func.__name__}: the table says {[n for n, _ in spec]} but it takes {names}")
     ctypes = dict(spec)
     signature = inspect.signature(func)
+    # the common case first: every argument an int in its C type's range
+    ranges = tuple(_RANGES.get(kind, (0, -1)) for _, kind in spec)
 
     @functools.wraps(func)
     def checked(mem: Memory, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and isinstance(mem, Memory) and mem.depth:  # the port calling itself: unchecked
+            return func(mem, *args)
         if kwargs:
             try:
                 bound = signature.bind(mem, *args, **kwargs)
@@ -128,8 +132,9 @@ def cfunction(func: F) -> F:
             raise TypeError(f"mem: expected pyimpl.Memory, got {type(mem).__name__}")
         if len(args) != len(spec):
             raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
-        for (pname, ctype), value in zip(spec, args, strict=True):
-            _check(pname, ctype, value)
+        for (pname, ctype), (lo, hi), value in zip(spec, ranges, args, strict=True):
+            if type(value) is not int or not lo <= value <= hi:
+                _check(pname, ctype, value)
         if mem.strict and mem.depth == 0:
             _check_objects(mem, func.__name__, ctypes, dict(zip(ctypes, args, strict=True)))
         mem.depth += 1

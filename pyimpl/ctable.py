@@ -16,6 +16,7 @@ revision that has the function (the port covers those too).
 from __future__ import annotations
 
 import builtins
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -124,22 +125,28 @@ class CFunction:
         if missing:
             raise ValueError(f"outs: {self.name} has no parameter {sorted(missing)}")
 
-    @property
+    @functools.cached_property
     def ret(self) -> str:
         return parse_prototype(self.prototype)[0]
 
-    @property
+    @functools.cached_property
     def params(self) -> tuple[CParam, ...]:
         return parse_prototype(self.prototype)[2]
 
-    @property
+    @functools.cached_property
     def inputs(self) -> tuple[CParam, ...]:
         """The parameters a caller passes (the out parameters are made by the facade)."""
         return tuple(p for p in self.params if p.name not in self.outs)
 
-    @property
+    @functools.cached_property
     def ret_kind(self) -> str:
         return value_kind(self.ret)
+
+    @functools.cached_property
+    def out_kinds(self) -> tuple[str, ...]:
+        """The value kinds of the out parameters' pointees, in order."""
+        by_name = {p.name: p for p in self.params}
+        return tuple(value_kind(by_name[n].ctype.rstrip().removesuffix("*").strip()) for n in self.outs)
 
     @property
     def pointer_return(self) -> bool:

@@ -49,6 +49,10 @@ REGION_GAP = 0x1000
 MAX_HEAP_BLOCK = 1 << 32
 
 
+#: heap blocks up to this size are recorded with their bytes (heap_record)
+RECORD_BYTES = 64 << 10
+_RECORD_HEAD = struct.Struct("<QQQ")
+
 #: blocks at least this large are anonymous mmaps: zero pages cost nothing until touched
 LAZY_BLOCK = 1 << 20
 
@@ -107,6 +111,18 @@ class Region:
 
 
 @dataclass(frozen=True)
+class _HeapMark:
+    """What :meth:`Memory.heap_back` restores."""
+
+    starts: list[int]
+    regions: list[Region]
+    spans: list[Span]
+    contents: list[tuple[Region, bytes]]
+    freed: dict[int, int]
+    counters: tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True)
 class HeapStats:
     """What the code under test did with the GLib heap."""
 
@@ -144,6 +160,8 @@ class Memory:
         #: the heap's top: blocks are placed here, as the C shim's pool places them
         self._heap_next = heap_at or self.base + HEAP_OFFSET
         self._freed: dict[int, int] = {}
+        self._arenas: dict[int, memoryview] = {}
+        self._heap_mark: _HeapMark | None = None
         self._serial = 0
         self.allocs = 0
         self.reallocs = 0
@@ -223,7 +241,12 @@ class Memory:
                 start = base + offset
                 self._insert(Region(start, backing[offset : offset + size], "guard" if guard else "map"))
             offset += size
+        self._arenas[base] = backing
         return base
+
+    def arena_backing(self, base: int) -> memoryview:
+        """The bytes of the arena :meth:`map_arena` placed at ``base`` (for observers)."""
+        return self._arenas[base]
 
     def stack_alloc(self, size: int) -> int:
         """A zeroed automatic object (a C local or VLA); not counted as heap."""
@@ -282,10 +305,57 @@ class Memory:
         self.reallocs += 1
         return self._place(new, "heap", old.serial)
 
+    # -- one saved state of the heap (the batch runner's, like the C shim's) --
+    def heap_mark(self) -> None:
+        """Remember the heap as it is now: :meth:`heap_back` returns to it."""
+        self._heap_mark = _HeapMark(
+            list(self._starts),
+            list(self._regions),
+            list(self._spans),
+            [(r, bytes(r.view)) for r in self._regions if r.kind == "heap"],
+            dict(self._freed),
+            self._counters(),
+        )
+
+    def _counters(self) -> tuple[int, int, int, int, int]:
+        return (self._serial, self.allocs, self.reallocs, self.frees, self._heap_next)
+
+    def heap_moved(self) -> bool:
+        """Whether the heap was used (allocated, resized, freed) since :meth:`heap_mark`."""
+        mark = self._heap_mark
+        return mark is not None and mark.counters[:4] != self._counters()[:4]
+
+    def heap_back(self) -> None:
+        """Return the heap to :meth:`heap_mark`: blocks made since gone, the others as they were."""
+        mark = self._heap_mark
+        if mark is None or not self.heap_moved():
+            return
+        self._starts, self._regions, self._spans = list(mark.starts), list(mark.regions), list(mark.spans)
+        for region, data in mark.contents:
+            region.view[:] = data
+        self._freed = dict(mark.freed)
+        self._serial, self.allocs, self.reallocs, self.frees, self._heap_next = mark.counters
+        self._forget_hits()
+
+    def heap_record(self, serial0: int = 0) -> bytes:
+        """The live heap blocks as the C shim records them (iovconf_heap_record): for each, by
+        address, its address, size and serial as little-endian uint64, then its bytes if it is
+        at most RECORD_BYTES long."""
+        if self.allocs == self.frees:
+            return b""  # no live block
+        parts: list[bytes | memoryview] = []
+        for r in self._regions:
+            if r.kind == "heap" and r.serial > serial0:
+                parts.append(_RECORD_HEAD.pack(r.start, r.size, r.serial - serial0))
+                if r.size <= RECORD_BYTES:
+                    parts.append(r.view)
+        return b"".join(parts)
+
     def heap_stats(self) -> HeapStats:
         """Allocation counters and the number of live heap blocks."""
-        live = sum(1 for r in self._regions if r.kind == "heap")
-        return HeapStats(self.allocs, self.reallocs, self.frees, live)
+        # every block is counted once when made (g_malloc, g_realloc of NULL) and once when
+        # freed (g_free, g_realloc to 0); a g_realloc in place of one keeps it live
+        return HeapStats(self.allocs, self.reallocs, self.frees, self.allocs - self.frees)
 
     # -- finding objects ---------------------------------------------------
     def region_at(self, addr: int) -> Region | None:

@@ -45,7 +45,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE / "iov.c"
 #: our files that go into every build, relative to reference_c/
 #: the shim translation units, one per header they stand in for
-SHIM_SOURCES = ("shim/osdep.c", "shim/glib.c", "shim/cutils.c", "shim/sockets.c", "shim/facade.c")
+SHIM_SOURCES = (
+    "shim/osdep.c",
+    "shim/glib.c",
+    "shim/cutils.c",
+    "shim/sockets.c",
+    "shim/facade.c",
+    "shim/batch.c",
+)
 SHIM_FILES = (
     *SHIM_SOURCES,
     "shim.h",
@@ -188,6 +195,44 @@ def _wrapper(e: Entry) -> str:
     )
 
 
+def _dispatch(entries: tuple[Entry, ...]) -> str:
+    """``iovconf_dispatch(fn, a, o)``: call entry ``fn`` with the arguments ``a``; its out
+    values, then its return value, go to ``o`` (the batch runner's way in, shim/batch.c)."""
+    cases = []
+    for k, e in enumerate(entries):
+        outs = [p for p in e.params if p.name in e.outs]
+        decls = [f"{WRAPPER_CTYPE[value_kind(e.pointee(p))]} out{j} = 0;" for j, p in enumerate(outs)]
+        args, inputs = [], iter(range(len(e.inputs)))
+        for p in e.params:
+            if p.name in e.outs:
+                args.append(f"&out{outs.index(p)}")
+            else:
+                args.append(f"({WRAPPER_CTYPE[p.kind]})a[{next(inputs)}]")
+        stores = [f"o[{j}] = (uint64_t)out{j};" for j in range(len(outs))]
+        if e.ret_kind != "void":
+            decls.append(f"{WRAPPER_CTYPE[e.ret_kind]} ret = 0;")
+            args.append("&ret")
+            stores.append(f"o[{len(outs)}] = (uint64_t)ret;")
+        body = " ".join([*decls, f"s = {wrapper_name(e.name)}({', '.join(args)});", *stores])
+        cases.append(f"    case {k}: {{ {body} return s; }}")
+    return "\n".join(
+        [
+            "int iovconf_dispatch(uint32_t fn, const uint64_t *a, uint64_t *o)",
+            "{",
+            "    int s;",
+            "    (void)a;",
+            "    (void)o;",
+            "    switch (fn) {",
+            *cases,
+            "    }",
+            "    (void)s;",
+            "    return -1;",
+            "}",
+            "",
+        ]
+    )
+
+
 def module_source(entries: tuple[Entry, ...]) -> str:
     """The wrapper translation unit (cffi's set_source text)."""
     parts = [
@@ -197,6 +242,7 @@ def module_source(entries: tuple[Entry, ...]) -> str:
         "",
     ]
     parts += [_wrapper(e) for e in entries]
+    parts.append(_dispatch(entries))
     parts += [
         "/* cffi's generated code below keeps the C library's assert */",
         "#undef assert",

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -37,6 +39,48 @@ DEFAULT_SOURCE = _build.DEFAULT_SOURCE
 DEFAULT_TIMEOUT = 2.0
 #: bytes of one memory's arena slot (larger arenas are real allocations: no mirrored address)
 ARENA_SLOT = 1 << 20
+#: room for one test's heap record in a batch (more: no record, the judge decodes instead)
+HEAP_RECORD_CAP = 4096
+_U64 = (1 << 64) - 1
+_CALL = struct.Struct("<II8Q")  # struct iovconf_call
+_PAD = (0,) * 8
+_CALLRES = struct.Struct("<ii4QiiQQQ128s")  # struct iovconf_callres
+_TESTRES = struct.Struct("<II4Q")  # struct iovconf_testres
+
+
+@dataclass
+class BatchOut:
+    """What a batch left: per call and per test records, each test's arena bytes and heap record."""
+
+    reference: Reference
+    ran: int  # tests run (fewer than asked: the C code crashed in the last one)
+    calls: bytes
+    tests: bytes
+    arenas: bytes
+    heaps: bytes
+    arena_len: int
+    mem: CMemory
+
+    def records(self) -> list[tuple[Any, ...]]:
+        """Every call's (status, errno, o0..o3, line, signum, expr, func, file, message bytes)."""
+        return list(_CALLRES.iter_unpack(self.calls))
+
+    def test(self, t: int) -> tuple[int, int, int, int, int, int]:
+        """(calls made, heap record length, allocs, reallocs, frees, live) of test t (counts
+        since the memory began)."""
+        calls, heap_len, allocs, reallocs, frees, live = _TESTRES.unpack_from(self.tests, t * _TESTRES.size)
+        base = self.mem._base
+        return calls, heap_len, allocs - base[0], reallocs - base[1], frees - base[2], live
+
+    def arena(self, t: int) -> bytes:
+        return self.arenas[t * self.arena_len : (t + 1) * self.arena_len]
+
+    def heap(self, t: int) -> bytes | None:
+        length = self.test(t)[1]
+        if length == 0xFFFFFFFF:
+            return None
+        return self.heaps[t * HEAP_RECORD_CAP : t * HEAP_RECORD_CAP + length]
+
 
 # Status codes of the C wrappers (shim.h)
 OK, ASSERT, FATAL, CRASH, TIMEOUT, MISSING = range(6)
@@ -69,9 +113,10 @@ class TextSink(Protocol):
 class _Callable:
     """A wrapper function with its conversions and out buffers prepared."""
 
-    def __init__(self, fn: Entry, cfunc: Any, ffi: Any) -> None:
+    def __init__(self, fn: Entry, cfunc: Any, ffi: Any, index: int) -> None:
         self.fn = fn
         self.cfunc = cfunc
+        self.index = index  # in the dispatch table of the batch runner
         self.converters = [_CONVERT[p.kind] for p in fn.inputs]
         out_kinds = [value_kind(fn.pointee(p)) for p in fn.params if p.name in fn.outs]
         if fn.ret_kind != "void":
@@ -126,9 +171,10 @@ class Reference:
         self._sessions: list[CMemory] = []
         self.trap: Any = self.lib.iovconf_last()  # points at the C trap record
         self._callables = {
-            e.name: _Callable(e, getattr(self.lib, _build.wrapper_name(e.name)), self.ffi)
-            for e in found.entries
+            e.name: _Callable(e, getattr(self.lib, _build.wrapper_name(e.name)), self.ffi, k)
+            for k, e in enumerate(found.entries)
         }
+        self._texts: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"<Reference {self.source_path} flavour={self.flavour} missing={sorted(self.missing)}>"
@@ -185,6 +231,69 @@ class Reference:
         # The wrapper's own stack frame was overwritten (e.g. a write past a VLA):
         # the C code corrupted its caller, which is a crash in all but name.
         return CCrash(signal.SIGSEGV, f"the C code corrupted its caller's stack (status {status})")
+
+    # -- batches ---------------------------------------------------------------------
+    @property
+    def batches(self) -> bool:
+        """Whether :meth:`batch` can run here (the pool heap: not in the sanitize flavour)."""
+        return bool(self._arenas) and self.flavour in ("trap", "coverage")
+
+    def batch(
+        self, mem: CMemory, arena: int, arena0: bytes, tests: list[list[tuple[str, tuple[int, ...]]]]
+    ) -> BatchOut:
+        """Run ``tests`` (each a list of (function, C arguments)) in one crossing, each from the
+        arena bytes ``arena0`` at ``arena`` and the heap as it is now; see shim/batch.c."""
+        if not self.batches:
+            raise RuntimeError("batches need the trap (or coverage) flavour")
+        buf = bytearray(_CALL.size * sum(len(t) for t in tests))
+        k = 0
+        for t, test in enumerate(tests):
+            for name, args in test:
+                c = self._callables.get(name)
+                if c is None or name in self.changed:
+                    raise MissingFunction(name)
+                values = [conv(a) & _U64 for conv, a in zip(c.converters, args, strict=True)]
+                _CALL.pack_into(buf, k * _CALL.size, c.index, t, *values, *_PAD[len(values) :])
+                k += 1
+        ffi, lib = self.ffi, self.lib
+        calls = ffi.from_buffer("struct iovconf_call[]", buf)
+        cres = ffi.new("struct iovconf_callres[]", max(k, 1))
+        tres = ffi.new("struct iovconf_testres[]", max(len(tests), 1))
+        arenas = bytearray(len(arena0) * len(tests))
+        heaps = bytearray(HEAP_RECORD_CAP * len(tests))
+        with _CALL_LOCK:
+            ran = lib.iovconf_batch(
+                calls,
+                k,
+                len(tests),
+                arena,
+                arena0,
+                len(arena0),
+                mem._base[3],
+                cres,
+                tres,
+                ffi.from_buffer(arenas),
+                ffi.from_buffer(heaps),
+                HEAP_RECORD_CAP,
+            )
+        return BatchOut(
+            self,
+            int(ran),
+            bytes(ffi.buffer(cres)),
+            bytes(ffi.buffer(tres)),
+            bytes(arenas),
+            bytes(heaps),
+            len(arena0),
+            mem,
+        )
+
+    def text(self, ptr: int) -> str:
+        """The C string at ``ptr`` (trap records' expressions and names are static strings)."""
+        text = self._texts.get(ptr)
+        if text is None:
+            text = "" if ptr == 0 else self.ffi.string(self.ffi.cast("char *", ptr)).decode(errors="replace")
+            self._texts[ptr] = text
+        return text
 
     def call(self, mem: CMemory, name: str, *args: int) -> Any:
         """Call C function ``name`` with int arguments (pointers as addresses).

@@ -51,6 +51,31 @@ struct iovconf_stream {
     size_t len;
 };
 
+/* A batch (shim/batch.c): tests against one arena, each from the same start. */
+struct iovconf_call {
+    uint32_t fn;      /* the entry's index (iovconf_dispatch) */
+    uint32_t test;    /* the test it belongs to: a test's calls are consecutive */
+    uint64_t a[8];    /* the C arguments, converted like the facade converts them */
+};
+
+struct iovconf_callres {
+    int32_t status;   /* IOVCONF_* */
+    int32_t err;      /* errno after the call */
+    uint64_t o[4];    /* the out values, then the return value */
+    int32_t line;     /* ASSERT */
+    int32_t signum;   /* CRASH/TIMEOUT */
+    const char *expr; /* ASSERT */
+    const char *func;
+    const char *file;
+    char message[128];/* FATAL, MISSING, CRASH */
+};
+
+struct iovconf_testres {
+    uint32_t calls;   /* calls made (the last one did not return if < the test's) */
+    uint32_t heap_len;/* bytes of its heap record (UINT32_MAX: did not fit) */
+    uint64_t allocs, reallocs, frees, live;
+};
+
 extern struct iovconf_trap iovconf_trap;
 extern sigjmp_buf iovconf_jmp;
 
@@ -84,6 +109,17 @@ void iovconf_heap_get_stats(struct iovconf_heap_stats *out);
 size_t iovconf_heap_live_since(uint64_t serial);
 int iovconf_heap_find(uintptr_t addr, uint64_t *serial, size_t *offset);
 size_t iovconf_heap_release_since(uint64_t serial);
+/* a batch of tests: returns how many ran (fewer: the C code crashed in the last) */
+size_t iovconf_batch(const struct iovconf_call *calls, size_t ncalls, size_t ntests,
+                     uintptr_t arena, const char *arena0, size_t arena_len,
+                     uint64_t serial0, struct iovconf_callres *cres,
+                     struct iovconf_testres *tres, char *arenas_out,
+                     char *heaps_out, size_t heap_cap);
+/* the heap's state now is where heap_back returns (one mark at a time) */
+void iovconf_heap_mark(void);
+void iovconf_heap_back(void);
+int iovconf_heap_moved(void);
+size_t iovconf_heap_record(uint64_t serial0, char *out, size_t cap);
 /* the address space (shim/glib.c): the arenas' area, the heap pool's top */
 uintptr_t iovconf_space_arenas(size_t *size);
 uintptr_t iovconf_heap_top(void);

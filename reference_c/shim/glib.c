@@ -310,3 +310,130 @@ size_t iovconf_heap_release_since(uint64_t serial)
     return released;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* One saved state of the heap, for batches of tests from one start    */
+
+/* blocks up to this size are recorded (and restored) with their bytes */
+#define RECORD_BYTES ((size_t)64 << 10)
+
+static struct {
+    int set;
+    uintptr_t top;
+    struct iovconf_heap_stats stats;
+    size_t n;
+    struct block *blocks;
+    char **bytes;
+} mark;
+
+static void forget_mark(void)
+{
+    size_t i;
+
+    for (i = 0; i < mark.n; i++) {
+        free(mark.bytes[i]);
+    }
+    free(mark.bytes);
+    free(mark.blocks);
+    memset(&mark, 0, sizeof(mark));
+}
+
+void iovconf_heap_mark(void)
+{
+    size_t i;
+
+    forget_mark();
+    space_init();
+    mark.top = pool_top;
+    mark.stats = stats;
+    mark.n = n_blocks;
+    mark.blocks = malloc((n_blocks ? n_blocks : 1) * sizeof(*mark.blocks));
+    mark.bytes = calloc(n_blocks ? n_blocks : 1, sizeof(*mark.bytes));
+    if (!mark.blocks || !mark.bytes) {
+        iovconf_fatal("failed to allocate the heap mark");
+    }
+    for (i = 0; i < n_blocks; i++) {
+        mark.blocks[i] = blocks[i];
+        mark.bytes[i] = malloc(blocks[i].size);
+        if (!mark.bytes[i]) {
+            iovconf_fatal("failed to allocate the heap mark");
+        }
+        memcpy(mark.bytes[i], (void *)blocks[i].addr, blocks[i].size);
+    }
+    mark.set = 1;
+}
+
+int iovconf_heap_moved(void)
+{
+    return mark.set && memcmp(&stats, &mark.stats, sizeof(stats)) != 0;
+}
+
+void iovconf_heap_back(void)
+{
+    size_t i;
+
+    if (!mark.set || !iovconf_heap_moved()) {
+        return;
+    }
+    /* blocks allocated since: gone; blocks of the mark: as they were, where they were */
+    for (i = 0; i < n_blocks; i++) {
+        if (blocks[i].serial > mark.stats.serial) {
+            block_free((void *)blocks[i].addr);
+        }
+    }
+    n_blocks = 0;
+    for (i = 0; i < mark.n; i++) {
+        reserve_block();
+        blocks[n_blocks++] = mark.blocks[i];
+        memcpy((void *)mark.blocks[i].addr, mark.bytes[i], mark.blocks[i].size);
+    }
+    stats = mark.stats;
+    if (pool_base) {
+        iovconf_heap_rewind(mark.top);
+    }
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    const struct block *x = *(const struct block *const *)a;
+    const struct block *y = *(const struct block *const *)b;
+
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * The live blocks allocated since `serial0`, by address: for each, its address,
+ * size and serial (counted from serial0) as three little-endian uint64, then
+ * its bytes if it is at most RECORD_BYTES long.  The port's memory makes the
+ * same record (pyimpl.memory.Memory.heap_record).  Returns the length, or
+ * SIZE_MAX if it does not fit in `cap`.
+ */
+size_t iovconf_heap_record(uint64_t serial0, char *out, size_t cap)
+{
+    struct block **live = malloc((n_blocks ? n_blocks : 1) * sizeof(*live));
+    size_t i, n = 0, len = 0;
+
+    if (!live) {
+        return SIZE_MAX;
+    }
+    for (i = 0; i < n_blocks; i++) {
+        if (blocks[i].serial > serial0) {
+            live[n++] = &blocks[i];
+        }
+    }
+    qsort(live, n, sizeof(*live), by_addr);
+    for (i = 0; i < n; i++) {
+        uint64_t head[3] = { live[i]->addr, live[i]->size, live[i]->serial - serial0 };
+        size_t body = live[i]->size <= RECORD_BYTES ? live[i]->size : 0;
+
+        if (len + sizeof(head) + body > cap) {
+            free(live);
+            return SIZE_MAX;
+        }
+        memcpy(out + len, head, sizeof(head));
+        memcpy(out + len + sizeof(head), (void *)live[i]->addr, body);
+        len += sizeof(head) + body;
+    }
+    free(live);
+    return len;
+}
