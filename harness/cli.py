@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
+    ben = sub.add_parser("bench", help="differential cases per second per core, per engine and group")
+    ben.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per function and engine")
+    ben.add_argument("--out", default="bench.json", help="the table as JSON (default: bench.json)")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")
     rep.add_argument("file")
     rep.add_argument("--c-source", help="override the C source named in the reproducer")
@@ -74,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "list":
         return cmd_list(args)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args.seconds, Path(args.out) if args.out else None)
     return cmd_replay(args)
 
 
