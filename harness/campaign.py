@@ -32,7 +32,8 @@ from pyimpl.hooks import observing_asserts
 
 from . import inflight
 from .case import Case, case_to_json
-from .judge import CCrashed, Discrepancy, Judge, Tally, describe_failure, discrepancy_in
+from .expected import Expected
+from .judge import CCrashed, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
 from .results import HOW, FunctionResult
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld
@@ -67,6 +68,10 @@ class Config:
     seed: int
     database: str | None
     inflight_dir: str | None = None
+    #: a known-differences file (harness.expected): its differences are accepted, and seen
+    expect_diff: str | None = None
+    #: C against C: this source stands where the port stands (``harness diff OLD NEW``)
+    old_source: str | None = None
 
 
 #: every function's Hypothesis campaign, in table order
@@ -87,7 +92,12 @@ def make_judge(config: Config) -> Judge:
 
     reference = reference_c.load(config.c_source, flavour=config.assert_mode)
     flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
-    return Judge(PyWorld(), CWorld(reference), flight=flight)
+    expected = Expected.load(config.expect_diff) if config.expect_diff else None
+    if config.old_source is not None:
+        old = CWorld(reference_c.load(config.old_source, flavour=config.assert_mode), "OLD")
+        new = CWorld(reference, "NEW")
+        return Judge(old, new, flight=flight, expected=expected, ub_filter=PyWorld())
+    return Judge(PyWorld(), CWorld(reference), flight=flight, expected=expected)
 
 
 def _key(*parts: object) -> str:
@@ -110,6 +120,10 @@ def _failed(result: FunctionResult, exc: BaseException, how: str) -> bool:
     result.difference, case = found
     result.case_json = case_to_json(case)
     result.how = HOW["crash"] if isinstance(exc, CCrashed) else how
+    if isinstance(exc, Discrepancy):
+        result.kind, result.where = exc.kind, exc.where
+    else:
+        result.kind, result.where = ("a hang" if isinstance(exc, PortHung) else "a crash"), ""
     return True
 
 
@@ -281,6 +295,8 @@ def _child_main(job: Job, config: Config, conn: Any, progress: Any) -> None:
             progress.put((job, n))
 
     result = ENGINES[engine](func, config, judge, report)
+    if judge.expected is not None:
+        result.expected_seen = dict(judge.expected.seen)
     if judge.tainted_by is None and judge.flight is not None:
         judge.flight.close()
     conn.send(result)

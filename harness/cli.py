@@ -26,7 +26,7 @@ import pyimpl
 from . import inflight
 from . import sites as sites_mod
 from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, default_database, run_jobs
-from .case import case_to_json
+from .case import case_from_json, case_to_json
 from .report import load_case, replay_case_json, write_report
 from .results import HOW, FunctionResult, dedupe
 
@@ -59,6 +59,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
+    dif = sub.add_parser("diff", help="C against C: which functions changed behaviour from OLD to NEW")
+    dif.add_argument("old", help="the iov.c before the change")
+    dif.add_argument("new", help="the iov.c after it")
+    dif.add_argument("--only", help="comma-separated C function names")
+    dif.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="how hard to look")
+    dif.add_argument("--seed", type=int, help="campaign seed (printed when not given)")
+    dif.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
+    dif.add_argument(
+        "--report", default="iovconf-reports", help="directory for the cases that show each change"
+    )
+    dif.add_argument("--expect-diff", help="a known-differences file: changes it lists are not reported")
+    revs = sub.add_parser("revisions", help="every shipped upstream revision against the port")
+    revs.add_argument("--only", help="comma-separated release tags (e.g. v8.1.0,v10.0.0)")
+    revs.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
+    revs.add_argument(
+        "--discover", action="store_true", help="print the known differences the harness finds, as TOML"
+    )
     ben = sub.add_parser("bench", help="differential cases per second per core, per engine and group")
     ben.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per function and engine")
     ben.add_argument("--out", default="bench.json", help="the table as JSON (default: bench.json)")
@@ -77,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "list":
         return cmd_list(args)
+    if args.command == "diff":
+        return cmd_diff(args)
+    if args.command == "revisions":
+        return cmd_revisions(args)
     if args.command == "bench":
         from .bench import main as bench_main
 
@@ -386,8 +407,104 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"replay: {path} is not a file", file=sys.stderr)
         return EXIT_USAGE
     try:
-        case, c_source = load_case(path)
+        case, c_source, old_source = load_case(path)
     except (ValueError, KeyError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return replay_case_json(case_to_json(case), args.c_source or c_source)
+    return replay_case_json(case_to_json(case), args.c_source or c_source, old_source)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Which functions changed behaviour from OLD to NEW, each distinct change with its smallest case."""
+    from .revisions import diff
+
+    console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
+    for path in (args.old, args.new):
+        if not Path(path).is_file():
+            console.print(f"diff: {path} is not a file")
+            return EXIT_USAGE
+    funcs = _selected(args.only) if args.only else None
+    if isinstance(funcs, str):
+        console.print(funcs)
+        return EXIT_USAGE
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
+    console.print(f"iovconf diff: {args.old} -> {args.new}, profile {args.profile}, seed {seed}")
+    start = time.perf_counter()
+    try:
+        found = diff(args.old, args.new, funcs, PROFILES[args.profile], seed, args.jobs, _quiet)
+    except Exception as exc:
+        console.print(f"build error: {type(exc).__name__}: {exc}")
+        return EXIT_USAGE
+    table = Table(title=f"{Path(args.old).name} -> {Path(args.new).name}")
+    for col in ("function", "verdict", "changes"):
+        table.add_column(col)
+    for d in found:
+        kinds = "; ".join(f"{c.kind} ({c.where})" for c in d.changes) or d.detail or "-"
+        table.add_row(d.func, d.status, kinds)
+    console.print(table)
+    old, new = str(Path(args.old).resolve()), str(Path(args.new).resolve())
+    for d in found:
+        for c in d.changes:
+            assert c.case_json is not None
+            detail = case_from_json(c.case_json).describe()
+            script = write_report(Path(args.report), c.func, c.difference, c.case_json, detail, new, old)
+            console.print(
+                f"\nCHANGED {c.func}: {c.kind} ({c.where}), found by the {c.engine} engine\n"
+                f"  {c.difference}\ncase:\n{detail}\n  ({c.how})\nreproducer: {script}"
+            )
+    changed = [d for d in found if d.status != "same"]
+    console.print(
+        f"\n{len(found) - len(changed)} functions the same, {len(changed)} changed, missing or added "
+        f"({time.perf_counter() - start:.0f}s)"
+    )
+    if any(d.status == "error" for d in found):
+        return EXIT_USAGE
+    return EXIT_DIFFER if changed else EXIT_AGREE
+
+
+def _quiet(job: Job, cases: int, result: FunctionResult | None) -> None:
+    if result is not None:
+        print(f"  {job[0]} {job[1]}: {result.cases} cases, {result.status}", flush=True)
+
+
+def cmd_revisions(args: argparse.Namespace) -> int:
+    """Every shipped revision against the port with its known differences: a table."""
+    from reference_c.revisions import REVISIONS
+
+    from .revisions import check_revision, discover
+
+    console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+    tags = [r.tag for r in REVISIONS[1:]]
+    if args.only:
+        wanted = [t.strip() for t in args.only.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in tags]
+        if unknown:
+            console.print(f"--only: no shipped revision {', '.join(unknown)} (shipped: {', '.join(tags)})")
+            return EXIT_USAGE
+        tags = wanted
+    if args.discover:
+        for tag in tags:
+            print(discover(tag, args.jobs, _quiet))
+        return EXIT_AGREE
+    start = time.perf_counter()
+    results = [check_revision(tag, args.jobs, _quiet) for tag in tags]
+    table = Table(title="upstream revisions of util/iov.c against the port (known differences listed)")
+    table.add_column("function")
+    for r in results:
+        table.add_column(r.tag)
+    funcs = list(dict.fromkeys(f for r in results for f in r.verdicts))
+    for func in funcs:
+        table.add_row(func, *(r.verdicts.get(func, "") for r in results))
+    console.print(table)
+    failed = False
+    for r in results:
+        for entry in r.expected.unseen():
+            failed = True
+            console.print(
+                f"{r.tag}: NOT SEEN: {entry.function}: {entry.kind} ({entry.where}): {entry.reason}"
+            )
+        for f in r.failures:
+            failed = True
+            console.print(f"{r.tag}: {f.func} ({f.engine} engine): {f.difference or f.error}\n{f.detail}")
+    console.print(f"{len(results)} revisions in {time.perf_counter() - start:.0f}s")
+    return EXIT_DIFFER if failed else EXIT_AGREE

@@ -173,7 +173,8 @@ def _transfer(draw: st.DrawFn, func: str, direction: str | None = None, max_n: i
     b = IOBuilder()
     do_send = draw(st.booleans()) if direction is None else direction == "send"
     scenario = draw(st.sampled_from(SEND_SCENARIOS if do_send else RECV_SCENARIOS))
-    shapes = ("big", "big", "small", "small", "iov_max") if do_send else ("small",) * 9 + ("iov_max",)
+    # "small" first: a failing case shrinks to few, short elements
+    shapes = ("small", "small", "big", "big", "iov_max") if do_send else ("small",) * 9 + ("iov_max",)
     shape = draw(st.sampled_from(shapes))
     if shape == "iov_max":
         v = _iov_max_vectors(b)

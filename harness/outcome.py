@@ -196,6 +196,60 @@ def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl",
     return None
 
 
+#: the kinds of difference, as a reviewer reads them
+KINDS = (
+    "an assert became a return",
+    "a return became an assert",
+    "a different assert",
+    "a different value",
+    "a different fatal error",
+    "a crash",
+    "a hang",
+    "missing",
+    "different memory",
+    "different heap use",
+    "a UB claim refuted",
+    "something else",
+)
+
+
+def kind_of_difference(a: Outcome, b: Outcome | None) -> tuple[str, str]:
+    """What changed from ``a`` (the old side, or the port) to ``b`` (the new side, or C), and
+    where: (kind, where) with where the call ("call 2") or the observation's label.
+    ``b`` None: ``a`` claimed undefined behaviour the oracle did not confirm."""
+    if b is None:
+        return "a UB claim refuted", f"call {len(a.results)}"
+    for i in range(max(len(a.results), len(b.results))):
+        ra = a.results[i] if i < len(a.results) else NotReached()
+        rb = b.results[i] if i < len(b.results) else NotReached()
+        if ra == rb:
+            continue
+        where = f"call {i + 1}"
+        pair = (type(ra), type(rb))
+        if pair == (AssertFailed, Returned):
+            return "an assert became a return", where
+        if pair == (Returned, AssertFailed):
+            return "a return became an assert", where
+        if pair == (AssertFailed, AssertFailed):
+            return "a different assert", where
+        if pair == (Returned, Returned):
+            return "a different value", where
+        if GLibFatal in pair:
+            return "a different fatal error", where
+        if Crashed in pair:
+            return "a crash", where
+        if TimedOut in pair:
+            return "a hang", where
+        if Missing in pair:
+            return "missing", where
+        return "something else", where
+    for oa, ob in zip(a.observations, b.observations, strict=False):
+        if oa != ob:
+            kind = "different heap use" if oa.label.startswith("heap") else "different memory"
+            return kind, oa.label
+    return "something else", ""
+
+
 def signature(difference: str) -> str:
     """What kind of difference a sentence names, without values, region numbers or positions:
     two reports of one function with the same signature are the same bug (found twice)."""

@@ -11,13 +11,15 @@ from .case import Case, case_from_json
 REPRO_TEMPLATE = '''#!/usr/bin/env python3
 """iovconf reproducer for {func}: {difference}
 
-Rebuilds the exact case below and runs it in the pure-Python port and in the C
-reference built from C_SOURCE, then prints both outcomes and the first difference.
+Rebuilds the exact case below and runs it in the pure-Python port (or, if
+OLD_SOURCE is set, in the C built from it) and in the C built from C_SOURCE, then
+prints both outcomes and the first difference.
 Run it from an iovconf checkout (python {name}) or with `python -m harness replay {name}`.
 Exit status: 0 if the two sides agree now, 1 if they still differ.
 """
 
 C_SOURCE = {c_source!r}
+OLD_SOURCE = {old_source!r}
 
 CASE = r"""
 {case_json}
@@ -30,12 +32,18 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from harness.report import replay_case_json
 
-    raise SystemExit(replay_case_json(CASE, C_SOURCE))
+    raise SystemExit(replay_case_json(CASE, C_SOURCE, OLD_SOURCE))
 '''
 
 
 def write_report(
-    directory: Path, func: str, difference: str, case_json: str, detail: str, c_source: str | None
+    directory: Path,
+    func: str,
+    difference: str,
+    case_json: str,
+    detail: str,
+    c_source: str | None,
+    old_source: str | None = None,
 ) -> Path:
     """Write ``<func>-<hash>.txt`` and the reproducer ``<func>-<hash>.py``; returns the script."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -48,6 +56,7 @@ def write_report(
             difference=difference.replace('"""', "'''"),
             name=script.name,
             c_source=c_source,
+            old_source=old_source,
             case_json=case_json,
         )
     )
@@ -63,31 +72,37 @@ def write_report(
     return script
 
 
-def load_case(path: Path) -> tuple[Case, str | None]:
-    """A case from a reproducer script or a case JSON file, with the C source it names."""
+def load_case(path: Path) -> tuple[Case, str | None, str | None]:
+    """A case from a reproducer script or a case JSON file, with the C source it names and,
+    for a C-against-C reproducer, the old source."""
     text = path.read_text()
     if path.suffix == ".py":
         m = re.search(r'^CASE = r"""\n(.*?)\n"""', text, re.S | re.M)
-        src = re.search(r"^C_SOURCE = (.*)$", text, re.M)
         if not m:
             raise ValueError(f"{path}: no CASE in this reproducer")
-        c_source = None
-        if src and src.group(1) != "None":
-            c_source = src.group(1).strip()[1:-1]
-        return case_from_json(m.group(1)), c_source
-    return case_from_json(text), None
+        return case_from_json(m.group(1)), _named(text, "C_SOURCE"), _named(text, "OLD_SOURCE")
+    return case_from_json(text), None, None
 
 
-def replay_case_json(case_json: str, c_source: str | None) -> int:
+def _named(text: str, name: str) -> str | None:
+    m = re.search(rf"^{name} = (.*)$", text, re.M)
+    if m is None or m.group(1).strip() == "None":
+        return None
+    return str(m.group(1).strip()[1:-1])
+
+
+def replay_case_json(case_json: str, c_source: str | None, old_source: str | None = None) -> int:
     """Judge a case again, exactly as a campaign does (the same judge step, UB claims checked
-    by the oracle); print both outcomes.  0 when they agree, 1 when not."""
+    by the oracle); print both outcomes.  0 when they agree, 1 when not.  With ``old_source``
+    the port's place is taken by the C built from it (a C-against-C reproducer)."""
     import reference_c
 
     from .judge import CCrashed, Discrepancy, Judge
-    from .worlds import CWorld, PyWorld
+    from .worlds import CWorld, PyWorld, World
 
     case = case_from_json(case_json)
-    judge = Judge(PyWorld(), CWorld(reference_c.load(c_source)))
+    port: World = PyWorld() if old_source is None else CWorld(reference_c.load(old_source), "OLD")
+    judge = Judge(port, CWorld(reference_c.load(c_source), "C" if old_source is None else "NEW"))
     print(f"case ({case.func}):\n{case.describe()}")
     try:
         outcome = judge.check(case)

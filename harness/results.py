@@ -35,11 +35,16 @@ class FunctionResult:
     ub_checked: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     difference: str | None = None
+    #: what kind of change the difference is, and where it shows (harness.outcome.kind_of_difference)
+    kind: str | None = None
+    where: str | None = None
     case_json: str | None = None
     how: str = ""
     error: str | None = None
     #: other engines that found the same difference (see :func:`dedupe`)
     also_found_by: list[str] = field(default_factory=list)
+    #: known differences this job saw: entry key -> the first difference that matched
+    expected_seen: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

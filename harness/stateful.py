@@ -40,7 +40,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import pyimpl
 from pyimpl.memory import SIZE_MAX
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
 
@@ -69,8 +68,15 @@ class SequenceDiscrepancy(Discrepancy):
     ``case`` holds the regions and every call made so far: a replayable program.
     """
 
-    def __init__(self, difference: str, case: Case, names: tuple[str, str] = ("pyimpl", "C")) -> None:
-        super().__init__(case, difference, (None, None), names)
+    def __init__(
+        self,
+        difference: str,
+        case: Case,
+        names: tuple[str, str] = ("pyimpl", "C"),
+        kind: str = "something else",
+        where: str = "",
+    ) -> None:
+        super().__init__(case, difference, (None, None), names, kind, where)
         self.case_json = case_to_json(case)
         self.args = (
             f"{difference}\n"
@@ -181,9 +187,9 @@ class IovecMachine(RuleBasedStateMachine):
         """The layout and every call made so far, as a case ``harness replay`` re-runs."""
         return Case(self.regions, tuple(self.calls), label)
 
-    def fail(self, difference: str) -> NoReturn:
+    def fail(self, difference: str, kind: str = "something else", where: str = "") -> NoReturn:
         self.ended = "failed"
-        raise SequenceDiscrepancy(difference, self.sequence_case(), self.judge.names)
+        raise SequenceDiscrepancy(difference, self.sequence_case(), self.judge.names, kind, where)
 
     def step(self, func: str, *args: Any) -> Result:
         """Make one call on the port, then (unless the port says UB) on C; the judge decides."""
@@ -205,7 +211,7 @@ class IovecMachine(RuleBasedStateMachine):
         try:
             self.judge.decide(self.sequence_case(), port_outcome, run_c, self.tally)
         except Discrepancy as d:
-            self.fail(f"after call {len(self.calls)} ({call!r}): {d.difference}")
+            self.fail(f"after call {len(self.calls)} ({call!r}): {d.difference}", d.kind, d.where)
         if not isinstance(ours, Returned):
             # UB: C would be undefined from here (not run); an assert or abort: the program stops
             self.ended = type(ours).__name__
@@ -213,10 +219,10 @@ class IovecMachine(RuleBasedStateMachine):
 
     # -- reading the state (from the port's side; the two sides agree after every step) --------
     @property
-    def mem(self) -> pyimpl.Memory:
+    def mem(self) -> Any:
+        """The memory of the side the state is read from (the port's; C's in a C-against-C diff)."""
         assert self.port_run is not None
-        m: pyimpl.Memory = self.port_run.mem
-        return m
+        return self.port_run.mem
 
     def at(self, name: str) -> int:
         assert self.port_run is not None
@@ -240,7 +246,7 @@ class IovecMachine(RuleBasedStateMachine):
             return None
         try:
             return read_iovecs(self.mem, iov, n)
-        except pyimpl.UndefinedBehaviour:
+        except Exception:  # UndefinedBehaviour in the port, CCrash when the old side is C too
             return None
 
     def shape(self, slot: str) -> tuple[int, ...] | None:
@@ -593,7 +599,9 @@ def run(
     except SequenceDiscrepancy as exc:
         small = minimise(judge, exc.case)
         note = f"(cut down from {len(exc.case.calls)} calls to {len(small.calls)})"
-        raise SequenceDiscrepancy(f"{exc.difference}\n{note}", small, judge.names) from None
+        raise SequenceDiscrepancy(
+            f"{exc.difference}\n{note}", small, judge.names, exc.kind, exc.where
+        ) from None
     return own.cases
 
 

@@ -23,7 +23,7 @@ from pyimpl.ctable import TABLE
 from pyimpl.memory import HeapStats, ssize_t
 
 from . import sockets as _sockets
-from .case import GUARD_BYTE, Call, Case, Ref, Sock, Stream
+from .case import GUARD_BYTE, Call, Case, QiovInit, Ref, Sock, Stream
 from .outcome import (
     AssertFailed,
     Crashed,
@@ -178,6 +178,7 @@ class Run:
         self.world = world
         self.case = case
         self.mem = world.new_memory(mirror)
+        self._ranks: tuple[Any, dict[int, int]] | None = None
         self.offsets, parts, self.total = case.layout()
         self.base: int = self.mem.map_arena(parts)
         self._fill_guards(parts)
@@ -208,18 +209,51 @@ class Run:
             return 0
         block = self.mem.heap_block(ptr)
         if block is not None:
-            return ("heap", *block)
+            return ("heap", self._rank(block[0]), block[1])
         block = self.mem.heap_block(ptr - 1)  # one past the end of a block is a valid pointer too
         if block is not None:
-            return ("heap", block[0], block[1] + 1)
+            return ("heap", self._rank(block[0]), block[1] + 1)
         if self.base <= ptr <= self.base + self.total:
             return ("arena", ptr - self.base)
-        offset = ssize_t(ptr - self.base)
-        if ptr < (1 << 16) or abs(offset) >= (1 << 32):
-            # NULL + small, or a value no arithmetic on our objects made (stale junk):
-            # the same number in both worlds
+        if ptr < (1 << 16) or ptr in self.literals:
+            # NULL + small, or a number the case itself holds (stale junk): the same in both worlds
             return ("abs", ptr)
-        return ("wild", offset)
+        # anything else was computed from the addresses of our objects: relative to the arena,
+        # it is the same number in two worlds whose arenas and heaps lie alike
+        return ("wild", ssize_t(ptr - self.base))
+
+    def _rank(self, serial: int) -> int:
+        """A heap block's name: its rank among the live blocks by age (1 is the oldest), so a
+        block freed meanwhile (a temporary) does not rename the others."""
+        counters = self.mem.heap_stats()
+        if self._ranks is None or self._ranks[0] != counters:
+            self._ranks = (counters, {s: k for k, s in enumerate(self.mem.heap_serials(), start=1)})
+        return self._ranks[1].get(serial, 0)
+
+    @functools.cached_property
+    def literals(self) -> frozenset[int]:
+        """The numbers the case itself puts where pointers go (arguments and initial fields)."""
+        found: set[int] = set()
+
+        def scan(value: Any) -> None:
+            if isinstance(value, bool):
+                return
+            if isinstance(value, int):
+                found.add(value & ((1 << 64) - 1))
+            elif isinstance(value, tuple | list):
+                for v in value:
+                    scan(v)
+            elif isinstance(value, QiovInit):
+                scan((value.iov, value.local_base))
+
+        for region in self.case.regions:
+            if region.kind in ("iovs", "qiov", "ptr"):
+                scan(region.init)
+            elif region.kind == "undo" and isinstance(region.init, bytes):
+                found.update(int.from_bytes(region.init[k : k + 8], "little") for k in (0, 8))
+        for call in self.case.calls:
+            scan(call.args)
+        return frozenset(found)
 
     # -- building ----------------------------------------------------------------
     def _poke(self, addr: int, data: bytes) -> None:

@@ -553,6 +553,10 @@ class Memory:
             if not len(src):
                 break
 
+    def heap_serials(self) -> list[int]:
+        """The serials of the live heap blocks, sorted."""
+        return sorted(r.serial for r in self._regions if r.kind == "heap")
+
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` points into a live heap block, else None."""
         region = self.region_at(addr)

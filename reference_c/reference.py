@@ -491,6 +491,14 @@ class CMemory:
         base = self._base
         return HeapStats(allocs - base[0], reallocs - base[1], frees - base[2], live)
 
+    def heap_serials(self) -> list[int]:
+        """The serials of the live blocks allocated since this memory was created, sorted."""
+        live = self.heap_stats().live
+        out = self.ffi.new("uint64_t[]", max(live, 1))
+        with _CALL_LOCK:
+            n = int(self.lib.iovconf_heap_serials(self._base[3], out, live))
+        return sorted(int(out[k]) for k in range(n))
+
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` is inside a live block allocated since
         this memory was created (serials count from 1), else None."""

@@ -120,6 +120,7 @@ void iovconf_heap_mark(void);
 void iovconf_heap_back(void);
 int iovconf_heap_moved(void);
 size_t iovconf_heap_record(uint64_t serial0, char *out, size_t cap);
+size_t iovconf_heap_serials(uint64_t serial0, uint64_t *out, size_t cap);
 /* the address space (shim/glib.c): the arenas' area, the heap pool's top */
 uintptr_t iovconf_space_arenas(size_t *size);
 uintptr_t iovconf_heap_top(void);

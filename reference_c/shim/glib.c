@@ -437,3 +437,16 @@ size_t iovconf_heap_record(uint64_t serial0, char *out, size_t cap)
     free(live);
     return len;
 }
+
+/* The serials of the live blocks allocated since `serial0`, in allocation order. */
+size_t iovconf_heap_serials(uint64_t serial0, uint64_t *out, size_t cap)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < n_blocks; i++) {
+        if (blocks[i].serial > serial0 && n < cap) {
+            out[n++] = blocks[i].serial - serial0;
+        }
+    }
+    return n;
+}
