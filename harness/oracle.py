@@ -187,16 +187,7 @@ class Sanitizer(Oracle):
 
     def report(self, case: Case) -> str:
         """The first report of ``case`` run sanitized (or why there is none)."""
-        address = self._ensure()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(CASE_TIMEOUT + 30)
-            s.connect(address)
-            s.sendall(case_to_json(case).encode() + b"\n\0")
-            s.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := s.recv(65536):
-                chunks.append(chunk)
-        answer = json.loads(b"".join(chunks) or b"{}")
+        answer = self._request([case])
         report = str(answer.get("report", ""))
         if report:
             return report
@@ -204,6 +195,34 @@ class Sanitizer(Oracle):
         how = "ran to its end" if status == 0 else "timed out" if status < 0 else _ended(status)
         tail = str(answer.get("stderr", "")).strip()[-300:]
         return f"no sanitizer report: the C code {how}" + (f": {tail}" if tail else "")
+
+    def scan(self, cases: list[Case]) -> list[tuple[int, str]]:
+        """Run ``cases`` sanitized, in order: (index, first report) of each that has one."""
+        found: list[tuple[int, str]] = []
+        start = 0
+        while start < len(cases):
+            answer = self._request(cases[start:])
+            index = int(answer.get("index", -1))
+            report = str(answer.get("report", ""))
+            if index < 0 or not report:
+                break
+            found.append((start + index, report))
+            start += index + 1
+        return found
+
+    def _request(self, cases: list[Case]) -> dict[str, Any]:
+        address = self._ensure()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(CASE_TIMEOUT * max(1, len(cases)) + 30)
+            s.connect(address)
+            payload = "[" + ",".join(case_to_json(c) for c in cases) + "]"
+            s.sendall(payload.encode() + b"\n\0")
+            s.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        answer: dict[str, Any] = json.loads(b"".join(chunks) or b"{}")
+        return answer
 
     def close(self) -> None:
         if self._server is not None:
@@ -266,25 +285,32 @@ def _run_sanitized(case: Case, c_source: str | None) -> None:
     run.calls(case.calls)
 
 
+_MARK = "iovconf-oracle-case "
+
+
 def _serve_one(conn: socket.socket, c_source: str | None) -> None:
+    """Run the cases of one request in a child, in order; answer with the first report, and
+    the index of the case it came from (the last one the child announced)."""
     data = b""
     while chunk := conn.recv(65536):
         data += chunk
-    case = case_from_json(data.rstrip(b"\0").decode())
+    cases = [case_from_json(json.dumps(c)) for c in json.loads(data.rstrip(b"\0").decode())]
     with tempfile.TemporaryFile() as err:
         pid = os.fork()
-        if pid == 0:  # the child runs the case and dies of whatever it finds
+        if pid == 0:  # the child runs the cases and dies of whatever it finds first
             code = 0
             try:
                 os.dup2(err.fileno(), 2)
-                _run_sanitized(case, c_source)
+                for k, case in enumerate(cases):
+                    print(f"{_MARK}{k}", file=sys.stderr, flush=True)
+                    _run_sanitized(case, c_source)
             except BaseException as exc:
                 print(f"iovconf oracle: {type(exc).__name__}: {exc}", file=sys.stderr)
                 code = 3
             finally:
                 sys.stderr.flush()
                 os._exit(code)
-        deadline = time.monotonic() + CASE_TIMEOUT
+        deadline = time.monotonic() + CASE_TIMEOUT * max(1, len(cases))
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -297,7 +323,11 @@ def _serve_one(conn: socket.socket, c_source: str | None) -> None:
             time.sleep(0.005)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
-    answer: dict[str, Any] = {"report": first_report(stderr), "status": status, "stderr": stderr[-2000:]}
+    report = first_report(stderr)
+    marks = [int(m) for m in re.findall(rf"^{_MARK}(\d+)$", stderr, re.M)]
+    index = marks[-1] if marks and (report or status != 0) else -1
+    tail = stderr.rsplit(f"{_MARK}{index}\n", 1)[-1] if index >= 0 else stderr
+    answer: dict[str, Any] = {"report": report, "status": status, "index": index, "stderr": tail[-2000:]}
     conn.sendall(json.dumps(answer).encode())
 
 
