@@ -36,10 +36,12 @@ A run shares one server among its workers (``IOVCONF_ORACLE`` names its socket).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -168,7 +170,8 @@ class Sanitizer(Oracle):
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "harness.oracle", address, self.c_source or ""],
                 env=sanitizer_env(),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # the server ends when this pipe does: when we end, however
+
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -226,8 +229,13 @@ class Sanitizer(Oracle):
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.kill()
-            self._server.wait()
+            if self._server.stdin is not None:
+                self._server.stdin.close()  # the server's cue to leave
+            try:
+                self._server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
+                self._server.wait()
             self._server = None
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -332,8 +340,9 @@ def _serve_one(conn: socket.socket, c_source: str | None) -> None:
 
 
 def serve(address: str, c_source: str | None) -> None:
-    """Load the sanitize flavour, then answer one case per connection, each in a forked handler
-    (so requests from several workers run side by side; no threads, so every fork is safe)."""
+    """Load the sanitize flavour, then answer one request per connection, each in a forked
+    handler (so requests from several workers run side by side; no threads, so every fork is
+    safe), until standard input ends: the client that started us has gone, even if killed."""
     import reference_c
 
     reference_c.load(c_source, flavour="sanitize")
@@ -344,6 +353,14 @@ def serve(address: str, c_source: str | None) -> None:
     os.rename(tmp, address)  # clients wait for the name: it appears only once we listen
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
     while True:
+        ready, _, _ = select.select([listener, sys.stdin.buffer], [], [])
+        if sys.stdin.buffer in ready and not os.read(sys.stdin.fileno(), 1):
+            listener.close()
+            with contextlib.suppress(OSError):
+                os.unlink(address)
+            return
+        if listener not in ready:
+            continue
         conn, _ = listener.accept()
         if os.fork() == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler waits for its own child

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,41 @@ def test_a_pure_line_shift_is_no_difference(tmp_path: Path) -> None:
     theirs = run_case(judge.reference, case).assertion
     assert isinstance(ours, AssertFailed) and isinstance(theirs, AssertFailed)
     assert ours == theirs and theirs.line == ours.line + 1
+
+
+def test_a_killed_client_leaves_no_sanitizer_server_behind(tmp_path: Path) -> None:
+    """A worker that dies without cleaning up (SIGKILL, ``os._exit``) must not leave its
+    sanitizer server running: each holds a copy of the C library and its shadow memory."""
+    script = (
+        "import os, sys\n"
+        "from harness.oracle import for_source\n"
+        "from tests_alias import alias_case\n"
+        "oracle = for_source(None)\n"
+        "oracle.report(alias_case())\n"
+        "print(oracle._server.pid, flush=True)\n"
+        "os._exit(0)\n"  # no atexit, as a worker that leaves after a wild write
+    )
+    (tmp_path / "tests_alias.py").write_text(
+        "from harness.case import Builder\n"
+        "def alias_case():\n"
+        "    b = Builder()\n"
+        "    buf = b.data(bytes(4))\n"
+        "    b.call('iov_size', b.iovs([(buf, 4)]), 1)\n"
+        "    return b.case()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
+    env.pop("IOVCONF_ORACLE", None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    server = int(done.stdout.split()[-1])
+    for _ in range(600):
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{server}/stat") as stat:  # a zombie has left: only its entry remains
+            if stat.read().split(") ", 1)[1].startswith("Z"):
+                return
+        time.sleep(0.1)
+    os.kill(server, 9)
+    pytest.fail(f"sanitizer server {server} outlived its client")
