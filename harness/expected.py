@@ -14,6 +14,11 @@ it should accept::
     function = "qemu_iovec_init_extended"
     reason = "v8.1 folded it into qemu_iovec_init_slice"
 
+    [[c-ub]]                             # undefined behaviour of the C source's own
+    function = "qemu_iovec_clone"
+    report = "null pointer passed as argument*"   # a glob on the sanitizer's report
+    reason = "v8.2 passes a NULL sort array to qsort for an empty vector"
+
 A difference of a listed function and kind (and place) is accepted: the judge
 records that the entry was seen and goes on.  Anything else still fails.  After the
 run, every entry is either seen or reported as not seen, so a file that no longer
@@ -53,6 +58,7 @@ class Expected:
     entries: tuple[Entry, ...] = ()
     missing: dict[str, str] = field(default_factory=dict)  # function -> reason
     changed: dict[str, str] = field(default_factory=dict)  # function -> reason (another prototype)
+    c_ub: tuple[tuple[str, str, str], ...] = ()  # (function, report glob, reason)
     seen: dict[str, str] = field(default_factory=dict)  # entry key -> the first difference sentence
     source: str = ""
 
@@ -70,7 +76,15 @@ class Expected:
             entries.append(Entry(item["function"], kind, item["reason"], item.get("where", "*")))
         missing = {m["function"]: m["reason"] for m in raw.get("missing", [])}
         changed = {m["function"]: m["reason"] for m in raw.get("changed", [])}
-        return cls(tuple(entries), missing, changed, source=str(path))
+        c_ub = tuple((m["function"], m["report"], m["reason"]) for m in raw.get("c-ub", []))
+        return cls(tuple(entries), missing, changed, c_ub, source=str(path))
+
+    def c_ub_reason(self, function: str, report: str) -> str | None:
+        """Why this undefined behaviour of the C source is known, if it is."""
+        for func, pattern, reason in self.c_ub:
+            if func == function and fnmatch.fnmatchcase(report, pattern):
+                return reason
+        return None
 
     def match(self, function: str, kind: str, where: str) -> Entry | None:
         return next((e for e in self.entries if e.matches(function, kind, where)), None)

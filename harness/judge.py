@@ -1,8 +1,8 @@
 """The judge: the one step that turns two runs of a case into a verdict.
 
-Every engine (Hypothesis, exhaustive, stateful), ``harness replay`` and the pytest
-plugin reach their verdict through :meth:`Judge.decide`, so they cannot disagree
-on a case:
+Every engine (Hypothesis, batched, exhaustive, stateful), ``harness replay``,
+``harness diff`` and the pytest plugin reach their verdict through
+:meth:`Judge.decide`, so they cannot disagree on a case:
 
 1. the port runs first; a port that hangs ends the campaign (:class:`PortHung`);
 2. if the port found undefined behaviour, C is not run: the claim must be
@@ -13,7 +13,11 @@ on a case:
 3. otherwise C runs (its case written to the in-flight record first, so a crash
    that kills the process leaves it behind) and the outcomes are compared; a C
    crash taints the process (:class:`CCrashed`), any other difference is a
-   :class:`Discrepancy` naming the first thing that differs.
+   :class:`Discrepancy` naming the first thing that differs, unless it is a known
+   difference (``harness.expected``): then it is recorded as seen and accepted.
+
+C against C (``harness diff``), a case the port calls undefined is compared by neither
+side (``ub_filter``): undefined C may do anything, in the old source and the new.
 """
 
 from __future__ import annotations

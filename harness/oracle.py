@@ -171,7 +171,6 @@ class Sanitizer(Oracle):
                 [sys.executable, "-m", "harness.oracle", address, self.c_source or ""],
                 env=sanitizer_env(),
                 stdin=subprocess.PIPE,  # the server ends when this pipe does: when we end, however
-
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )

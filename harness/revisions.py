@@ -18,6 +18,7 @@ lists), with the C-only undefined behaviour the sanitizers find (``harness.cscan
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -57,7 +58,7 @@ def generalise(where: str) -> str:
 @dataclass
 class FunctionDiff:
     func: str
-    status: str  # same, changed, missing, added, changed prototype, error
+    status: str  # same, changed, changed (listed), missing, added, changed prototype, error
     changes: list[Change] = field(default_factory=list)
     cases: int = 0
     detail: str = ""
@@ -66,14 +67,10 @@ class FunctionDiff:
 def _write_expected(entries: Sequence[Entry], base: Expected | None, path: Path) -> None:
     lines = []
     for e in [*(base.entries if base else ()), *entries]:
-        lines += [
-            "[[difference]]",
-            f"function = {e.function!r}".replace("'", '"'),
-            f"kind = {e.kind!r}".replace("'", '"'),
-            f"where = {e.where!r}".replace("'", '"'),
-            f"reason = {e.reason!r}".replace("'", '"'),
-            "",
-        ]
+        lines += ["[[difference]]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in (("function", e.function), ("kind", e.kind))]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in (("where", e.where), ("reason", e.reason))]
+        lines += [""]
     path.write_text("\n".join(lines))
 
 
@@ -83,13 +80,16 @@ def find_changes(
     n_jobs: int,
     show: Callable[[Job, int, FunctionResult | None], None],
     rounds: int = ROUNDS,
-) -> tuple[dict[str, list[Change]], dict[str, int], list[FunctionResult]]:
+) -> tuple[dict[str, list[Change]], dict[str, int], list[FunctionResult], set[str]]:
     """Run ``jobs`` again and again, each round accepting the changes found before, until no
-    job finds a new one (or ``rounds`` pass): every distinct change, each with its case."""
+    job finds a new one (or ``rounds`` pass): every distinct change, each with its case, and
+    the functions that showed a difference ``config.expect_diff`` lists."""
     changes: dict[str, list[Change]] = {}
     cases: dict[str, int] = {}
     errors: list[FunctionResult] = []
     base = Expected.load(config.expect_diff) if config.expect_diff else None
+    listed: set[str] = set()  # functions with a difference the given file lists
+    base_keys = {e.key(): e.function for e in base.entries} if base else {}
     pending = list(jobs)
     with tempfile.TemporaryDirectory(prefix="iovconf-diff-") as tmp:
         for round_ in range(rounds):
@@ -102,6 +102,7 @@ def find_changes(
             again = []
             for job, r in zip(pending, results, strict=True):
                 cases[r.func] = cases.get(r.func, 0) + r.cases
+                listed |= {base_keys[k] for k in r.expected_seen if k in base_keys}
                 if r.error:
                     errors.append(r)
                 elif r.difference is not None:
@@ -112,7 +113,7 @@ def find_changes(
                     if kind not in ("a crash", "a hang"):
                         again.append(job)  # look for another change of this function
             pending = again
-    return changes, cases, errors
+    return changes, cases, errors, listed
 
 
 def diff(
@@ -124,12 +125,11 @@ def diff(
     n_jobs: int,
     show: Callable[[Job, int, FunctionResult | None], None],
     engines: Sequence[str] = ("exhaustive", "batched", "hypothesis"),  # not the stateful machine
+    expect_diff: str | None = None,
 ) -> list[FunctionDiff]:
     """Every function of the table: same, changed (each distinct change), missing or added."""
     import reference_c
     from reference_c import build
-
-    from .exhaustive import FUNCTIONS
 
     old_ref = reference_c.load(old)
     new_ref = reference_c.load(new)
@@ -157,24 +157,40 @@ def diff(
         if name not in out and not funcs:
             out[name] = FunctionDiff(name, "added", detail=f"{Path(old).name} lacks it")
     config = Config(
-        profile, str(Path(new).resolve()), "trap", seed, None, old_source=str(Path(old).resolve())
+        profile,
+        str(Path(new).resolve()),
+        "trap",
+        seed,
+        None,
+        expect_diff=expect_diff,
+        old_source=str(Path(old).resolve()),
     )
     build.build(new, "sanitize")  # the oracle's build, once, before the workers
-    jobs: list[Job] = []
-    for engine in engines:
-        if engine == "exhaustive" or engine == "batched":
-            jobs += [(engine, f) for f in comparable if f in FUNCTIONS]
-        else:
-            jobs += [(engine, f) for f in comparable]
-    changes, cases, errors = find_changes(jobs, config, n_jobs, show)
+    jobs = comparison_jobs(comparable, profile, engines)
+    changes, cases, errors, listed = find_changes(jobs, config, n_jobs, show)
     for func in comparable:
         found = _distinct(changes.get(func, []))
-        status = "changed" if found else "same"
+        status = "changed" if found else "changed (listed)" if func in listed else "same"
         out[func] = FunctionDiff(func, status, found, cases.get(func, 0))
     for r in errors:
         out[r.func] = FunctionDiff(r.func, "error", detail=r.error or "")
     order = {f: k for k, f in enumerate(CAMPAIGNS)}
     return sorted(out.values(), key=lambda d: order.get(d.func, len(order)))
+
+
+def comparison_jobs(
+    funcs: Sequence[str], profile: Profile, engines: Sequence[str] = ("exhaustive", "batched", "hypothesis")
+) -> list[Job]:
+    """The jobs that compare ``funcs``: each engine that can run them and that the profile
+    gives cases to (the stateful machine is not one: its sequences mix every function)."""
+    from .exhaustive import FUNCTIONS
+
+    wanted = {"exhaustive": True, "batched": profile.batches > 0, "hypothesis": profile.examples > 0}
+    jobs: list[Job] = []
+    for engine in engines:
+        if wanted.get(engine, False):
+            jobs += [(engine, f) for f in funcs if engine == "hypothesis" or f in FUNCTIONS]
+    return jobs
 
 
 def _distinct(changes: list[Change]) -> list[Change]:
@@ -216,7 +232,8 @@ class RevisionResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.expected.unseen() and "FAILED" not in self.verdicts.values()
+        unlisted = any("UNLISTED" in v or v.startswith("FAILED") for v in self.verdicts.values())
+        return not self.failures and not unlisted
 
 
 def check_revision(
@@ -226,8 +243,11 @@ def check_revision(
     known: Path | None = None,
     profile: Profile = REVISIONS_PROFILE,
     seed: int = REVISIONS_SEED,
+    funcs: Sequence[str] | None = None,
+    scan_ub: bool = True,
 ) -> RevisionResult:
-    """The port against one shipped revision, with its known-differences file."""
+    """The port against one shipped revision, with its known-differences file (``funcs``: only
+    these functions; ``scan_ub``: also look for undefined behaviour of the C's own)."""
     import reference_c
     from pyimpl.ctable import ADDED_UPSTREAM
     from reference_c import build
@@ -242,7 +262,7 @@ def check_revision(
     ref = reference_c.load(rev.path)
     verdicts: dict[str, str] = {}
     comparable = []
-    for func in CAMPAIGNS:
+    for func in funcs or CAMPAIGNS:
         if func in ref.missing:
             if func in ADDED_UPSTREAM:
                 verdicts[func] = "-"  # not in this revision yet
@@ -252,15 +272,13 @@ def check_revision(
             verdicts[func] = "changed prototype" if func in expected.changed else "FAILED (prototype)"
         else:
             comparable.append(func)
-    for func in sorted(ref.added):
+    for func in sorted(ref.added) if not funcs else ():
         verdicts[func] = "added"
     config = Config(
         profile, str(rev.path), "trap", seed, None, expect_diff=str(path) if path.is_file() else None
     )
     build.build(rev.path, "sanitize")
-    jobs: list[Job] = [("exhaustive", f) for f in comparable if f in FUNCTIONS]
-    jobs += [("batched", f) for f in comparable if f in FUNCTIONS]
-    jobs += [("hypothesis", f) for f in comparable]
+    jobs = comparison_jobs(comparable, profile)
     import os
 
     from .oracle import Sanitizer
@@ -279,7 +297,15 @@ def check_revision(
     for func in comparable:
         failed = any(r.func == func for r in failures)
         verdicts[func] = "FAILED" if failed else "changed (listed)" if func in listed else "same"
-    return RevisionResult(tag, verdicts, failures, expected)
+    findings: list[str] = []
+    if scan_ub:
+        from .cscan import scan
+
+        for f in scan(str(rev.path), [fn for fn in comparable if fn in FUNCTIONS]):
+            reason = expected.c_ub_reason(f.func, f.report)
+            verdicts[f.func] += "; C UB" + ("" if reason else " (UNLISTED)")
+            findings.append(f"{f.func}: {f.report}" + (f"  (known: {reason})" if reason else "  UNLISTED"))
+    return RevisionResult(tag, verdicts, failures, expected, findings)
 
 
 def discover(
@@ -302,10 +328,8 @@ def discover(
     ref = reference_c.load(rev.path)
     comparable = [f for f in CAMPAIGNS if f not in ref.missing and f not in ref.changed]
     config = Config(profile, str(rev.path), "trap", seed, None)
-    jobs: list[Job] = [("exhaustive", f) for f in comparable if f in FUNCTIONS]
-    jobs += [("batched", f) for f in comparable if f in FUNCTIONS]
-    jobs += [("hypothesis", f) for f in comparable]
-    changes, _, errors = find_changes(jobs, config, n_jobs, show)
+    jobs = comparison_jobs(comparable, profile)
+    changes, _, errors, _ = find_changes(jobs, config, n_jobs, show)
     lines = [f"# Known differences between the port and {rev.path.name} ({', '.join(rev.releases)})", ""]
     for func in sorted(ref.missing - set(ADDED_UPSTREAM)):
         lines += ["[[missing]]", f'function = "{func}"', 'reason = "TODO"', ""]
@@ -323,6 +347,17 @@ def discover(
                 *(f"# {line}" for line in c.difference.splitlines()),
                 "",
             ]
+    from .cscan import report_glob, scan
+
+    for f in scan(str(rev.path), [fn for fn in comparable if fn in FUNCTIONS]):
+        lines += [
+            "[[c-ub]]",
+            f'function = "{f.func}"',
+            f"report = {json.dumps(report_glob(f.report))}",
+            'reason = "TODO"',
+            f"# {f.report}",
+            "",
+        ]
     for r in errors:
         lines.append(f"# ERROR in {r.func} ({r.engine}): {r.error}")
     return "\n".join(lines)
