@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from pyimpl.hooks import observing_asserts
 
@@ -72,6 +70,8 @@ class Config:
     expect_diff: str | None = None
     #: C against C: this source stands where the port stands (``harness diff OLD NEW``)
     old_source: str | None = None
+    #: the exhaustive engine judges only shard K of N (``--shard K/N``; merged by ``harness merge``)
+    shard: tuple[int, int] | None = None
 
 
 #: every function's Hypothesis campaign, in table order
@@ -150,21 +150,18 @@ def _hypothesis_result(
     func: str, engine: str, config: Config, tally: Tally, test: Any, examples: int, how: str
 ) -> FunctionResult:
     """Run a Hypothesis test of ``func`` with the campaign's settings; its result."""
-    db: Any = None
-    if config.database:
-        db = DirectoryBasedExampleDatabase(config.database)
-        if os.environ.get("CI"):
-            db = ReadOnlyDatabase(db)
-    run = hypothesis_seed(function_seed(config.seed, f"{engine} {func}"))(
-        settings(
-            max_examples=examples,
-            deadline=None,
-            database=db,
-            suppress_health_check=list(HealthCheck),
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
-            report_multiple_bugs=False,
-        )(test)
+    from .database import keyed, open_database
+
+    configured = settings(
+        max_examples=examples,
+        deadline=None,
+        database=open_database(config.database) if config.database else None,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        report_multiple_bugs=False,
     )
+    # a key of the campaign's own: Hypothesis would hash the inner test's source, the same for all
+    run = keyed(configured(test), func, engine, function_seed(config.seed, f"{engine} {func}"))
     result = FunctionResult(func, engine)
     evaluated: Counter[tuple[str, str, int]] = Counter()
     start = time.perf_counter()
@@ -238,10 +235,15 @@ def run_exhaustive(
     result = FunctionResult(func, "exhaustive")
     tally = Tally()
     start = time.perf_counter()
+    place = [-1]
+    bound = exhaustive.BOUNDS[config.profile.bound]
     try:
-        exhaustive.check_function(func, exhaustive.BOUNDS[config.profile.bound], judge, tally, on_case)
+        exhaustive.check_function(
+            func, bound, judge, tally, on_case, shard=config.shard, on_group=lambda k: place.__setitem__(0, k)
+        )
     except (CCrashed, Discrepancy) as exc:
         _failed(result, exc, HOW["exhaustive"])
+        result.place = place[0]
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
@@ -418,7 +420,3 @@ def run_jobs(
                 del running[job]
                 finish(job, _lost_child(job, config, proc.pid, f"hung for {SILENCE_LIMIT:.0f}s"))
     return [results[j] for j in jobs]
-
-
-def default_database() -> str:
-    return str(Path.cwd() / ".hypothesis" / "iovconf")

@@ -23,10 +23,11 @@ from rich.table import Table
 
 import pyimpl
 
-from . import inflight
+from . import export, inflight
 from . import sites as sites_mod
-from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, default_database, run_jobs
+from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
 from .case import case_from_json, case_to_json
+from .expected import Expected
 from .report import load_case, replay_case_json, write_report
 from .results import HOW, FunctionResult, dedupe
 
@@ -50,8 +51,24 @@ def _parser() -> argparse.ArgumentParser:
         help="Hypothesis one case per example, batched Hypothesis (every boundary test of each drawn "
         "layout), the exhaustive bounded engine, the stateful machine, or all of them (default)",
     )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="judge only shard K of N of the exhaustive engine's bound (with --engine exhaustive and "
+        "--json); python -m harness merge combines the N result files",
+    )
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
+    run.add_argument(
+        "--db",
+        help="the example database: a directory (default .hypothesis/iovconf), redis://HOST:PORT, "
+        "github:OWNER/REPO[/ARTIFACT], readonly:SPEC, SPEC+SPEC, or none (env IOVCONF_DB)",
+    )
+    run.add_argument(
+        "--expect-diff",
+        help="a known-differences file (TOML): the differences it lists pass, and each one not seen "
+        "among the functions run is reported (and fails the run)",
+    )
     run.add_argument(
         "--ub-cases",
         type=int,
@@ -76,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     revs.add_argument(
         "--discover", action="store_true", help="print the known differences the harness finds, as TOML"
     )
+    for command in (run, dif, revs):
+        command.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+        command.add_argument("--junitxml", metavar="FILE", help="also write the results as JUnit XML")
+    mrg = sub.add_parser("merge", help="combine the --json files of a sharded exhaustive run")
+    mrg.add_argument("files", nargs="+", help="one results file per shard (harness run --shard K/N --json)")
+    mrg.add_argument("--json", metavar="FILE", help="write the merged results as JSON")
+    mrg.add_argument("--junitxml", metavar="FILE", help="write the merged results as JUnit XML")
+    mrg.add_argument(
+        "--report", default="iovconf-reports", help="directory for the merged failures' reproducers"
+    )
     ben = sub.add_parser("bench", help="differential cases per second per core, per engine and group")
     ben.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per function and engine")
     ben.add_argument("--out", default="bench.json", help="the table as JSON (default: bench.json)")
@@ -98,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_diff(args)
     if args.command == "revisions":
         return cmd_revisions(args)
+    if args.command == "merge":
+        return cmd_merge(args)
     if args.command == "bench":
         from .bench import main as bench_main
 
@@ -130,11 +159,27 @@ def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job
     return jobs
 
 
+def _shard(text: str | None, engine: str) -> tuple[int, int] | str | None:
+    """``--shard K/N`` as (K, N), or what is wrong with it."""
+    if text is None:
+        return None
+    k, slash, n = text.partition("/")
+    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        return f"--shard: {text!r}: say K/N with 1 <= K <= N, e.g. 2/4"
+    if engine != "exhaustive":
+        return "--shard: only the exhaustive engine splits its cases: add --engine exhaustive"
+    return int(k), int(n)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     funcs = _selected(args.only)
     if isinstance(funcs, str):
         console.print(funcs)
+        return EXIT_USAGE
+    shard = _shard(args.shard, args.engine)
+    if isinstance(shard, str):
+        console.print(shard)
         return EXIT_USAGE
     c_source = args.c_source or os.environ.get("IOVCONF_C_SOURCE")
     if c_source and not Path(c_source).is_file():
@@ -154,14 +199,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.examples:
         profile = dataclasses.replace(profile, examples=args.examples)
     ub_cases = profile.ub_cases if args.ub_cases is None else args.ub_cases
+    from .database import DatabaseSpecError, open_database, spec_from_env
+
+    spec = spec_from_env(args.db)
+    try:
+        open_database(spec)  # a bad spec or a server that does not answer: say so before running
+    except DatabaseSpecError as exc:
+        console.print(str(exc))
+        return EXIT_USAGE
+    database = None if spec == "none" else spec
     config = Config(
         profile,
         c_source,
         args.assert_mode,
         seed,
-        None if os.environ.get("IOVCONF_NO_DB") else default_database(),
+        database,
         inflight_dir=str(Path(".iovconf") / "inflight"),
+        expect_diff=args.expect_diff,
+        shard=shard,
     )
+    if args.expect_diff:
+        try:
+            Expected.load(args.expect_diff)
+        except (OSError, ValueError, KeyError) as exc:
+            console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
+            return EXIT_USAGE
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
@@ -195,10 +257,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ.pop("IOVCONF_ORACLE", None)
         oracle.close()
     replay_cmd = _replay_command(args, seed)
+    scripts: dict[int, str] = {}
     for r in dedupe([r for r in results if r.failed]):
         assert r.case_json is not None
         failures += 1
         script = write_report(report_dir, r.func, r.difference or "", r.case_json, r.detail, c_source)
+        scripts[id(r)] = str(script)
         headline = "C CRASHED on case" if r.crashed else "DISCREPANCY in"
         also = f" (also found by the {', '.join(r.also_found_by)} engine)" if r.also_found_by else ""
         console.print(
@@ -209,15 +273,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     errors = [r for r in results if r.error]
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func} ({r.engine} engine): {r.error}")
-    if failures or missing:
-        return EXIT_DIFFER
-    return EXIT_USAGE if errors else EXIT_AGREE
+    if args.expect_diff:
+        _known_differences(console, Expected.load(args.expect_diff), results, funcs)
+    status = EXIT_DIFFER if failures or missing else EXIT_USAGE if errors else EXIT_AGREE
+    rows = [_run_row(r, scripts.get(id(r), "")) for r in results]
+    rows += [
+        export.Row("hypothesis", name, "missing", difference="not in the C source", red=True)
+        for name in missing
+    ]
+    record = export.Record("run", replay_cmd, seed, profile.name, status, elapsed, c_source or "", rows)
+    record.shard = args.shard or ""
+    export.write(record, args.json, args.junitxml)
+    return status
+
+
+def _run_row(r: FunctionResult, reproducer: str) -> export.Row:
+    verdict = "crashed" if r.crashed else "differs" if r.failed else "error" if r.error else "agree"
+    return export.Row(
+        r.engine,
+        r.func,
+        verdict,
+        r.cases,
+        r.seconds,
+        r.difference or r.error or "",
+        r.kind or "",
+        r.where or "",
+        r.detail,
+        reproducer,
+        red=verdict != "agree",
+        case_json=r.case_json or "",
+        place=r.place,
+    )
+
+
+def _known_differences(
+    console: Console, expected: Expected, results: list[FunctionResult], funcs: list[str]
+) -> None:
+    """Name the listed differences the run saw and those it did not (a note: a shorter run may
+    miss a difference it would find with more cases; only an unlisted difference fails)."""
+    for r in results:
+        expected.merge_seen(r.expected_seen)
+    for entry in expected.entries:
+        if entry.key() in expected.seen:
+            console.print(f"known difference seen: {entry.key()}: {expected.seen[entry.key()]}")
+        elif entry.function in funcs:
+            console.print(f"known difference not seen in this run: {entry.key()} ({entry.reason})")
 
 
 def _replay_command(args: argparse.Namespace, seed: int) -> str:
     """The command that runs this campaign again with the same seed."""
     parts = ["python", "-m", "harness", "run", "--profile", args.profile, "--seed", str(seed)]
-    for flag in ("only", "c_source", "engine", "examples", "assert_mode", "jobs"):
+    for flag in (
+        "only",
+        "c_source",
+        "engine",
+        "examples",
+        "assert_mode",
+        "jobs",
+        "expect_diff",
+        "db",
+        "shard",
+    ):
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
@@ -431,7 +547,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     console.print(f"iovconf diff: {args.old} -> {args.new}, profile {args.profile}, seed {seed}")
     start = time.perf_counter()
     try:
-        found = diff(args.old, args.new, funcs, PROFILES[args.profile], seed, args.jobs, _quiet)
+        found = diff(
+            args.old,
+            args.new,
+            funcs,
+            PROFILES[args.profile],
+            seed,
+            args.jobs,
+            _quiet,
+            expect_diff=args.expect_diff,
+        )
     except Exception as exc:
         console.print(f"build error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
@@ -443,7 +568,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
         table.add_row(d.func, d.status, kinds)
     console.print(table)
     old, new = str(Path(args.old).resolve()), str(Path(args.new).resolve())
+    rows: list[export.Row] = []
     for d in found:
+        red = d.status not in ("same", "changed (listed)")
+        if not d.changes:
+            rows.append(export.Row("diff", d.func, d.status, d.cases, difference=d.detail, red=red))
         for c in d.changes:
             assert c.case_json is not None
             detail = case_from_json(c.case_json).describe()
@@ -452,14 +581,64 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 f"\nCHANGED {c.func}: {c.kind} ({c.where}), found by the {c.engine} engine\n"
                 f"  {c.difference}\ncase:\n{detail}\n  ({c.how})\nreproducer: {script}"
             )
-    changed = [d for d in found if d.status != "same"]
+            rows.append(
+                export.Row(
+                    "diff",
+                    d.func,
+                    d.status,
+                    d.cases,
+                    0.0,
+                    c.difference,
+                    c.kind,
+                    c.where,
+                    detail,
+                    str(script),
+                    red,
+                )
+            )
+    changed = [d for d in found if d.status not in ("same", "changed (listed)")]
+    elapsed = time.perf_counter() - start
     console.print(
         f"\n{len(found) - len(changed)} functions the same, {len(changed)} changed, missing or added "
-        f"({time.perf_counter() - start:.0f}s)"
+        f"({elapsed:.0f}s)"
     )
-    if any(d.status == "error" for d in found):
+    status = EXIT_USAGE if any(d.status == "error" for d in found) else EXIT_DIFFER if changed else EXIT_AGREE
+    replay = ["python", "-m", "harness", "diff", old, new, "--profile", args.profile, "--seed", str(seed)]
+    for flag in ("only", "expect_diff", "jobs"):
+        if getattr(args, flag) is not None:
+            replay += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    record = export.Record("diff", shlex.join(replay), seed, args.profile, status, elapsed, new, rows)
+    export.write(record, args.json, args.junitxml)
+    return status
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """The verdict of the whole bound from its shards' result files."""
+    from .merge import MergeError, load, merge
+
+    console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
+    try:
+        record = merge(load(args.files), args.files)
+    except MergeError as exc:
+        console.print(str(exc))
         return EXIT_USAGE
-    return EXIT_DIFFER if changed else EXIT_AGREE
+    table = Table(title=f"merged: {record.notes[0]}")
+    for col in ("engine", "function", "cases", "verdict"):
+        table.add_column(col)
+    for row in record.rows:
+        table.add_row(row.group, row.function, str(row.cases), row.verdict)
+    console.print(table)
+    for row in record.rows:
+        if row.red and row.case_json:
+            script = write_report(Path(args.report), row.function, row.difference, row.case_json, row.case,
+                                  record.c_source or None)  # fmt: skip
+            row.reproducer = str(script)
+            console.print(
+                f"\nDISCREPANCY in {row.function}: {row.difference}\ncase:\n{row.case}\nreproducer: {script}"
+            )
+    console.print(f"{sum(r.cases for r in record.rows)} cases in all; the whole run again: {record.replay}")
+    export.write(record, args.json, args.junitxml)
+    return EXIT_DIFFER if any(r.red for r in record.rows) else record.exit_status
 
 
 def _quiet(job: Job, cases: int, result: FunctionResult | None) -> None:
@@ -471,7 +650,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
     """Every shipped revision against the port with its known differences: a table."""
     from reference_c.revisions import REVISIONS
 
-    from .revisions import check_revision, discover
+    from .revisions import REVISIONS_PROFILE, REVISIONS_SEED, check_revision, discover
 
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
     tags = [r.tag for r in REVISIONS[1:]]
@@ -496,15 +675,34 @@ def cmd_revisions(args: argparse.Namespace) -> int:
     for func in funcs:
         table.add_row(func, *(r.verdicts.get(func, "") for r in results))
     console.print(table)
-    failed = False
+    failed = any(not r.ok for r in results)
     for r in results:
-        for entry in r.expected.unseen():
-            failed = True
+        for finding in r.ub_findings:
+            console.print(f"{r.tag}: C UB: {finding}")
+        for entry in r.expected.unseen():  # a note: only an unlisted difference is red
             console.print(
-                f"{r.tag}: NOT SEEN: {entry.function}: {entry.kind} ({entry.where}): {entry.reason}"
+                f"{r.tag}: known, not seen in this run: {entry.function}: {entry.kind} ({entry.where}): "
+                f"{entry.reason}"
             )
         for f in r.failures:
             failed = True
             console.print(f"{r.tag}: {f.func} ({f.engine} engine): {f.difference or f.error}\n{f.detail}")
-    console.print(f"{len(results)} revisions in {time.perf_counter() - start:.0f}s")
-    return EXIT_DIFFER if failed else EXIT_AGREE
+    elapsed = time.perf_counter() - start
+    console.print(f"{len(results)} revisions in {elapsed:.0f}s")
+    status = EXIT_DIFFER if failed else EXIT_AGREE
+    rows = []
+    for r in results:
+        shown = {f.func: f for f in r.failures}
+        for func, verdict in r.verdicts.items():
+            bad = shown.get(func)
+            red = verdict.startswith("FAILED") or "UNLISTED" in verdict
+            difference = (bad.difference or bad.error or "") if bad else ""
+            case = bad.detail if bad else ""
+            rows.append(export.Row(r.tag, func, verdict, difference=difference, case=case, red=red))
+        rows += [export.Row(r.tag, "C UB", finding, red="UNLISTED" in finding) for finding in r.ub_findings]
+    replay = ["python", "-m", "harness", "revisions", *(["--only", args.only] if args.only else [])]
+    record = export.Record(
+        "revisions", shlex.join(replay), REVISIONS_SEED, REVISIONS_PROFILE.name, status, elapsed, "", rows
+    )
+    export.write(record, args.json, args.junitxml)
+    return status

@@ -90,8 +90,15 @@ def check_function(
     tally: Tally | None = None,
     progress: Callable[[int], None] | None = None,
     verify: bool = False,
+    shard: tuple[int, int] | None = None,
+    on_group: Callable[[int], None] | None = None,
 ) -> int:
     """Judge every case of ``func`` within ``bound``, smallest first; returns how many.
+
+    ``shard`` (K, N) judges only the groups whose place in that order is K-1 modulo N, so N
+    machines share the bound and each first failure keeps its place (``on_group`` hears each
+    group's place before it is judged): the smallest place over the shards is the failure the
+    whole bound would have reported first (``harness merge``).
 
     Each group runs as a batch (``harness.batch``: one layout, its tests compared byte for
     byte, anything else judged as a case of its own), so the first failure raised is the
@@ -101,7 +108,11 @@ def check_function(
     """
     done = 0
     label = f"exhaustive {func}"
-    for group in ordered_groups(func, bound):
+    for place, group in enumerate(ordered_groups(func, bound)):
+        if shard is not None and place % shard[1] != shard[0] - 1:
+            continue
+        if on_group is not None:
+            on_group(place)
         base = Case(group.regions, group.setup, label)
         batch = Batch(judge, base)
         try:

@@ -45,6 +45,8 @@ class FunctionResult:
     also_found_by: list[str] = field(default_factory=list)
     #: known differences this job saw: entry key -> the first difference that matched
     expected_seen: dict[str, str] = field(default_factory=dict)
+    #: exhaustive engine: the place of the failing case's layout in the enumeration (-1: unknown)
+    place: int = -1
 
     @property
     def failed(self) -> bool:

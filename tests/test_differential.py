@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 
 import reference_c
+from harness.database import keyed
 from harness.judge import Judge
 from harness.strategies import STRATEGIES
 from harness.worlds import CWorld, PyWorld
@@ -32,9 +33,9 @@ def _agree(func: str, judge: Judge) -> None:
     def agrees(case: Any) -> None:
         judge.check(case)
 
-    # a distinct name gives each function its own slot in the example database
-    agrees.__name__ = agrees.__qualname__ = f"agrees_{func}"
-    settings(max_examples=EXAMPLES)(given(STRATEGIES[func])(agrees))()
+    # each function keeps its failures under its own database key (the source of ``agrees`` is
+    # the same for all, and Hypothesis would key them all by it)
+    keyed(settings(max_examples=EXAMPLES)(given(STRATEGIES[func])(agrees)), func, "pytest")()
 
 
 @pytest.mark.parametrize("func", [f for f in STRATEGIES if f not in ctable.ADDED_UPSTREAM])

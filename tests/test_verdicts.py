@@ -278,7 +278,9 @@ def test_a_killed_client_leaves_no_sanitizer_server_behind(tmp_path: Path) -> No
     )
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
     env.pop("IOVCONF_ORACLE", None)
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     server = int(done.stdout.split()[-1])
     for _ in range(600):
