@@ -14,12 +14,11 @@ A spec is what ``--db`` (or ``IOVCONF_DB``) says:
 - ``SPEC+SPEC[+...]``: a ``MultiplexedDatabase``: saves go to every part, reads see all.
 
 Each test keeps its examples under its own key, one per (function, engine): see
-:func:`key_for`.
+:func:`keyed`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,18 +96,22 @@ def _redis(url: str) -> ExampleDatabase:
     return RedisExampleDatabase(client, key_prefix=b"iovconf:")
 
 
-def key_for(func: str, engine: str) -> bytes:
-    """The database key of one (function, engine) campaign: its failures are replayed first by
-    its next run (whatever the seed, whichever C source), and a passing run of another
-    campaign never deletes them."""
-    return hashlib.sha256(f"iovconf|{engine}|{func}".encode()).digest()[:16]
+def digest_for(func: str, engine: str) -> bytes:
+    """What tells one (function, engine) campaign's examples from another's in the database."""
+    return f"iovconf|{engine}|{func}".encode()
 
 
 def keyed(test: T, func: str, engine: str, seed: int | None = None) -> T:
-    """``test`` (a ``@given`` test) keeping its examples under :func:`key_for` (func, engine),
-    and drawing from ``seed`` if given: what ``@seed`` does, without the ``database=None``
-    that ``@seed`` adds, so a seeded run still saves its failures and replays them."""
-    test._hypothesis_internal_database_key = key_for(func, engine)
+    """``test`` (a ``@given`` test) keeping its examples under a key of its own per (func,
+    engine), and drawing from ``seed`` if given.
+
+    Every campaign's inner test has the same source, and Hypothesis keys a test by its source,
+    so without this every function shared one key and a passing run of one deleted another's
+    saved failure.  The key is made the way ``@pytest.mark.parametrize`` makes its cases' keys
+    differ (an added digest), so Hypothesis, pytest and HypoFuzz all compute the same key.  The
+    seed is set as ``@seed`` sets it, without the ``database=None`` that ``@seed`` adds, so a
+    seeded run still saves its failures and replays them."""
+    test.hypothesis.inner_test._hypothesis_internal_add_digest = digest_for(func, engine)
     if seed is not None:
         test._hypothesis_internal_use_seed = seed
     return test
