@@ -75,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
-    lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
+    lst.add_argument(
+        "--sample",
+        action="store_true",
+        help="count sites on a fresh sample, not the counts the last run here left (.iovconf/sites.json)",
+    )
+    lst.add_argument("--examples", type=int, default=10, help="cases per function of the sample")
     dif = sub.add_parser("diff", help="C against C: which functions changed behaviour from OLD to NEW")
     dif.add_argument("old", help="the iov.c before the change")
     dif.add_argument("new", help="the iov.c after it")
@@ -276,6 +281,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.expect_diff:
         _known_differences(console, Expected.load(args.expect_diff), results, funcs)
     status = EXIT_DIFFER if failures or missing else EXIT_USAGE if errors else EXIT_AGREE
+    if c_source is None:  # what `harness list` shows: the last run on the original here
+        what = f"the run of {time.strftime('%Y-%m-%d %H:%M')}: profile {profile.name}, seed {seed}"
+        what += f", engine {args.engine}" + (f", only {args.only}" if args.only else "")
+        sites_mod.Counts.of(results, what).save()
     rows = [_run_row(r, scripts.get(id(r), "")) for r in results]
     rows += [
         export.Row("hypothesis", name, "missing", difference="not in the C source", red=True)
@@ -464,26 +473,12 @@ def _table(console: Console, results: list[FunctionResult], missing: list[str], 
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """Every C function with its coverage, and every assert site with how often cases reach it."""
-    from .campaign import Profile, run_hypothesis
-    from .judge import Judge
-    from .oracle import Trusting
-    from .worlds import PyWorld
-
+    """Every C function with its coverage, and every assert site with how often cases reach it:
+    the counts of the last ``harness run`` on the original here, or of a quick sample."""
+    counts = None if args.sample else sites_mod.Counts.load()
+    if counts is None:
+        counts = _sample_counts(args.examples)
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
-    config = Config(Profile("list", args.examples), None, "trap", 0, None)
-    # the port alone is enough to see which sites cases reach: not a verdict, so nothing to confirm
-    judge = Judge(PyWorld(), PyWorld(), oracle=Trusting())
-    evaluated: Counter[tuple[str, str, int]] = Counter()
-    fired: Counter[tuple[str, str]] = Counter()
-    for func in CAMPAIGNS:
-        r = run_hypothesis(func, config, judge)
-        for key, n in r.evaluated.items():
-            f, expr, line = key.split("|")
-            evaluated[(f, expr, int(line))] += n
-        for key, n in r.fired.items():
-            f, expr, _ = key.split("|")
-            fired[(f, expr)] += n
     funcs = Table(title="C functions")
     for col in ("line", "function", "kind", "status"):
         funcs.add_column(col)
@@ -496,25 +491,42 @@ def cmd_list(args: argparse.Namespace) -> int:
             status = "not yet"
         funcs.add_row(cf.where, cf.name, cf.kind, status)
     console.print(funcs)
-    table = Table(title=f"assert sites of iov.c ({args.examples} generated cases per function)")
+    table = Table(title=f"assert sites of iov.c (counts of {counts.source})")
     for col in ("line", "function", "assert", "reached", "failed", "note"):
         table.add_column(col)
-    source = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
-    all_sites = sites_mod.assert_sites(source)
+    all_sites = sites_mod.assert_sites(sites_mod.ORIGINAL)
     for s in all_sites:
         note = sites_mod.unreachable(s.func, s.expr) or ""
         table.add_row(
             str(s.line),
             s.func,
             s.expr,
-            str(evaluated[(s.func, s.expr, s.line)]),
-            str(fired[(s.func, s.expr)]),
+            str(counts.reached(s)),
+            str(counts.failed(s)),
             f"unreachable: {note}" if note else "",
         )
     console.print(table)
-    n_fired = sum(1 for s in all_sites if fired[(s.func, s.expr)])
-    console.print(f"{n_fired}/{len(all_sites)} assert sites made to fail by generated cases")
+    console.print(
+        "reached: cases that evaluated the assert in the port (Hypothesis engine); failed: cases where "
+        "it failed on both sides (every engine)"
+    )
+    n_fired = sum(1 for s in all_sites if counts.failed(s))
+    console.print(f"{n_fired}/{len(all_sites)} assert sites made to fail ({counts.source})")
     return EXIT_AGREE
+
+
+def _sample_counts(examples: int) -> sites_mod.Counts:
+    """Site counts of a quick sample: ``examples`` Hypothesis cases per function, port alone."""
+    from .campaign import Profile, run_hypothesis
+    from .judge import Judge
+    from .oracle import Trusting
+    from .worlds import PyWorld
+
+    config = Config(Profile("list", examples), None, "trap", 0, None)
+    # the port alone is enough to see which sites cases reach: not a verdict, so nothing to confirm
+    judge = Judge(PyWorld(), PyWorld(), oracle=Trusting())
+    results = [run_hypothesis(func, config, judge) for func in CAMPAIGNS]
+    return sites_mod.Counts.of(results, f"a sample of {examples} cases per function, the port alone")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -9,10 +9,14 @@ raises the asserts of the C it stands for.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyimpl.ctable import BY_NAME, TABLE, CFunction
 from reference_c.csource import read_source
@@ -93,3 +97,47 @@ def port_sites() -> SiteTable:
         names = {r.name for r in TABLE if source_path(r) == path and r.kind != "inline"}
         sites += [s for s in assert_sites(path) if s.func in names]
     return SiteTable(sites)
+
+
+# -- how often a run reached each site, kept for `harness list` -----------------------------------
+#: where ``harness run`` leaves its counts (in the working directory)
+COUNTS = Path(".iovconf") / "sites.json"
+
+
+@dataclass
+class Counts:
+    """How often cases evaluated each port assert and made it fail on both sides, and by what."""
+
+    evaluated: dict[str, int]  # "func|expr|line" -> evaluations
+    fired: dict[str, int]  # "func|expr|ordinal" -> cases where both sides failed it
+    source: str  # what counted them: a run (profile, seed, date) or a sample
+
+    def save(self, path: Path = COUNTS) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=1))
+        tmp.replace(path)  # a reader never sees half a file
+
+    @classmethod
+    def load(cls, path: Path = COUNTS) -> Counts | None:
+        try:
+            data = json.loads(path.read_text())
+            return cls(dict(data["evaluated"]), dict(data["fired"]), str(data["source"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def reached(self, site: Site) -> int:
+        return self.evaluated.get(f"{site.func}|{site.expr}|{site.line}", 0)
+
+    def failed(self, site: Site) -> int:
+        return self.fired.get(f"{site.func}|{site.expr}|{site.ordinal}", 0)
+
+    @classmethod
+    def of(cls, results: list[Any], source: str) -> Counts:
+        """The counts of some campaigns' results (``harness.results.FunctionResult``)."""
+        evaluated: Counter[str] = Counter()
+        fired: Counter[str] = Counter()
+        for r in results:
+            evaluated.update(r.evaluated)
+            fired.update(r.fired)
+        return cls(dict(evaluated), dict(fired), source)

@@ -130,6 +130,24 @@ def test_list_shows_functions_and_all_assert_sites(tmp_path: Path) -> None:
         if "assert(" in line:
             assert f"│ {lineno} " in r.stdout or f" {lineno} " in r.stdout
     assert "/24 assert sites" in r.stdout
+    assert "a sample of 20 cases per function" in r.stdout
+
+
+def test_list_shows_the_counts_of_the_last_run_here(tmp_path: Path) -> None:
+    run = harness(
+        "run", "--only", "qemu_iovec_add", "--engine", "exhaustive", "--profile", "quick", cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    r = harness("list", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "engine exhaustive, only qemu_iovec_add" in r.stdout
+    cells = [[c.strip() for c in line.split("│")] for line in r.stdout.splitlines() if line.count("│") >= 7]
+    failed = {(c[2], c[3]): int(c[5]) for c in cells if c[5].isdigit()}
+    assert failed[("qemu_iovec_add", "qiov->nalloc != -1")] > 0  # the exhaustive cases made it fail
+    assert failed[("iov_from_buf_full", "offset == 0")] == 0  # that run never called it
+    assert "1/24 assert sites made to fail" in r.stdout
+    sample = harness("list", "--sample", "--examples", "5", cwd=tmp_path)
+    assert "a sample of 5 cases per function" in sample.stdout
 
 
 def test_a_crashing_source_is_reported_with_its_case_and_reproducers(tmp_path: Path) -> None:
