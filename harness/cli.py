@@ -239,6 +239,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     report_dir = Path(args.report)
     failures = _replay_leftovers(console, config, report_dir)
     jobs = _jobs(funcs, args.engine, profile.sequences, bool(args.only))
+    engines = Counter(engine for engine, _ in jobs)
+    console.print(
+        f"  {len(jobs)} campaigns: "
+        + ", ".join(f"{n} {engine}" for engine, n in engines.items())
+        + (f"; shard {args.shard} of the exhaustive bound" if args.shard else "")
+    )
+    if args.only and args.engine == "all" and profile.sequences:
+        console.print(
+            "  the stateful machine is not run with --only (it mixes every function); "
+            "--engine stateful runs it"
+        )
     from .oracle import Sanitizer
 
     oracle = Sanitizer(c_source)  # one UB oracle for every worker of this run
