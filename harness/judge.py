@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .case import Call, Case
 from .inflight import InFlight
@@ -99,6 +100,8 @@ class Judge:
         self.tainted_by: Case | None = None
         #: (func, kind) -> True once a claim of that pair was confirmed, False once one was not
         self.ub_verdicts: dict[tuple[str, str], bool] = {}
+        #: what the batches of this judge share (harness.batch), made by the first one
+        self.batch_tables: Any = None
 
     @property
     def names(self) -> tuple[str, str]:
