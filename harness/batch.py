@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Sequence
+from time import monotonic
 from typing import Any
 
 from pyimpl.ctable import BY_NAME
+from pyimpl.errors import CAssertionError
 
 from .case import Call, Case
 from .judge import CCrashed, Judge, Tally
@@ -176,9 +178,11 @@ class Batch:
         assert run is not None and c_run is not None
         mem, backing, arena0 = run.mem, self.backing, self.arena0
         tables = self.tables
-        functions, interned = tables.functions, tables.interned
+        functions, interned, port_asserts = tables.functions, tables.interned, tables.port_asserts
         classify = run.world.classify
         b0, b1, b2 = (int(n) for n in c_run.mem._base[:3])  # the C counters' start (BatchOut.tests)
+        stats = mem.heap_stats()  # as marked: a test that leaves the heap unmoved leaves these
+        unmoved = (stats.allocs + b0, stats.reallocs + b1, stats.frees + b2, stats.live)
         # the port's side of every test that goes to C, in the words of a BatchOut
         words: list[int] = []
         twords: list[int] = []
@@ -186,74 +190,103 @@ class Batch:
         heaps = bytearray()
         fired: list[tuple[str, str, int]] = []  # the assert each of them ends in, if any
         in_c: list[int] = []
-        c_calls: list[tuple[str, int, tuple[int, ...]]] = []
+        c_calls: list[tuple[str, int, list[int]]] = []
         base, offsets = run.base, run.offsets
+        setitimer, real, limit = signal.setitimer, signal.ITIMER_REAL, PORT_TIME_LIMIT
+        armed = -limit  # when the port's time limit was last set (a test gets limit - 1 s at least)
+        moved = True  # the heap may have moved since the mark (heap_back puts it back)
         previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, PORT_TIME_LIMIT)
         try:
             for t, test in enumerate(tests):
                 # the arguments as numbers: the same in both worlds
                 resolved = [
-                    (
-                        c.func,
-                        tuple(a if type(a) is int else base + offsets[a.region] + a.offset for a in c.args),
-                    )
+                    (c.func, [a if type(a) is int else base + offsets[a.region] + a.offset for a in c.args])
                     for c in test
                 ]
                 backing[:] = arena0
-                mem.heap_back()
+                if moved:
+                    mem.heap_back()
                 mem.errno = 0
                 mark = len(words)
                 made = 0
                 ends: tuple[str, str, int] | None = None
                 undefined: Undefined | None = None
-                for func, args in resolved:
-                    fn, encode = functions.get(func) or tables.function(func)
-                    made += 1
-                    try:
-                        ret = fn(mem, *args)
-                    except PortTimeout:
-                        case = Case(self.base.regions, setup + test, label)
+                hung = False
+                now = monotonic()
+                if now - armed > 1.0:
+                    setitimer(real, limit)
+                    armed = now
+                try:
+                    for func, args in resolved:
+                        fn, encode = functions.get(func) or tables.function(func)
+                        made += 1
+                        try:
+                            ret = fn(mem, *args)
+                        except PortTimeout:
+                            raise
+                        except CAssertionError as exc:
+                            key = (exc.file, exc.func, exc.expr, exc.line)
+                            known = port_asserts.get(key)
+                            if known is None:
+                                record = classify(exc)
+                                assert isinstance(record, AssertFailed)
+                                known = port_asserts[key] = (
+                                    record.identity,
+                                    interned.number(("assert", *record.identity)),
+                                )
+                            ends = known[0]
+                            words += (_ASSERT, known[1], 0, 0, 0)
+                            break
+                        except Exception as exc:
+                            record = classify(exc)
+                            if record is None:
+                                raise
+                            if isinstance(record, Undefined):
+                                undefined = record
+                            elif isinstance(record, AssertFailed):
+                                ends = record.identity
+                                words += (_ASSERT, interned.number(("assert", *ends)), 0, 0, 0)
+                            elif isinstance(record, GLibFatal):
+                                words += (_FATAL, interned.number(("fatal", record.message)), 0, 0, 0)
+                            else:
+                                words += ODD
+                            break
+                        words += encode(ret)
+                except PortTimeout:
+                    hung = True
+                moved = mem.heap_moved()
+                if hung or undefined is not None:
+                    setitimer(real, 0)  # the judge is not the port: no limit on it
+                    armed = -limit
+                    case = Case(self.base.regions, setup + test, label)
+                    if hung:
                         timed_out = Outcome((*(Returned(None),) * len(setup), TimedOut()))
                         judge.decide(case, timed_out, _never, tally)
-                        raise AssertionError("unreachable: the judge raises on a port that hangs") from None
-                    except Exception as exc:
-                        record = classify(exc)
-                        if record is None:
-                            raise
-                        if isinstance(record, Undefined):
-                            undefined = record
-                        elif isinstance(record, AssertFailed):
-                            ends = record.identity
-                            words += (_ASSERT, interned.number(("assert", *ends)), 0, 0, 0)
-                        elif isinstance(record, GLibFatal):
-                            words += (_FATAL, interned.number(("fatal", record.message)), 0, 0, 0)
-                        else:
-                            words += ODD
-                        break
-                    words += encode(ret)
-                if undefined is not None:
+                        raise AssertionError("unreachable: the judge raises on a port that hangs")
                     del words[mark:]
                     # the calls before it are not compared: C is not run
                     results: list[Result] = [Returned(None)] * (len(setup) + made - 1)
-                    case = Case(self.base.regions, setup + test, label)
-                    judge.decide(case, Outcome((*results, undefined)), _never, tally)
+                    judge.decide(case, Outcome((*results, undefined)), _never, tally)  # type: ignore[arg-type]
                     continue
                 for _ in range(len(resolved) - made):
                     words += NOT_REACHED
                 arenas += backing
                 record_bytes = mem.heap_record(0)
                 heaps += record_bytes
-                stats = mem.heap_stats()
-                twords += (made, len(record_bytes), stats.allocs + b0, stats.reallocs + b1)
-                twords += (stats.frees + b2, stats.live)
+                twords += (made, len(record_bytes))
+                if moved:
+                    stats = mem.heap_stats()
+                    twords += (stats.allocs + b0, stats.reallocs + b1, stats.frees + b2, stats.live)
+                else:
+                    twords += unmoved
                 if ends is not None:
                     fired.append(ends)
                 k = len(in_c)
                 in_c.append(t)
-                c_calls += [(func, k, args) for func, args in resolved]
+                for func, args in resolved:
+                    c_calls.append((func, k, args))
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            setitimer(real, 0)
             signal.signal(signal.SIGALRM, previous)
         if not in_c:
             return
@@ -359,6 +392,8 @@ class _Tables:
         self.sites = reference.sites
         self.functions: dict[str, tuple[Callable[..., Any], Encoder]] = {}
         self.interned = _Interned()
+        #: the port's asserts (file, func, expr, line) -> (identity, its number)
+        self.port_asserts: dict[tuple[str, str, str, int], tuple[tuple[str, str, int], int]] = {}
         #: C assert records (expr, func, file addresses, line) -> the number of their identity
         self._c_asserts: dict[tuple[int, ...], int] = {}
 

@@ -20,7 +20,7 @@ import os
 import signal
 import struct
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -283,7 +283,7 @@ class Reference:
         mem: CMemory,
         arena: int,
         arena0: bytes,
-        calls: list[tuple[str, int, tuple[int, ...]]],
+        calls: Sequence[tuple[str, int, Sequence[int]]],
         ntests: int,
     ) -> BatchOut:
         """Run ``ntests`` tests in one crossing: ``calls`` is every call, (function, test, C
