@@ -18,16 +18,19 @@ on a case:
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyimpl.memory import RECORD_BYTES
+
 from .case import Call, Case
 from .inflight import InFlight
 from .oracle import Oracle
 from .outcome import Outcome, TimedOut, first_difference
-from .worlds import World, run_case
+from .worlds import CWorld, PyWorld, Run, World, run_case
 
 
 class Discrepancy(AssertionError):
@@ -118,9 +121,36 @@ class Judge:
         return self._oracle
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
-        """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome."""
-        ours = run_case(self.port, case, mirror=self.reference)
-        return self.decide(case, ours, lambda: run_case(self.reference, case), tally)
+        """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome.
+
+        Where the two worlds' memories share their addresses (the port mirrors C's arena slot
+        and heap pool) the C side's state is first compared raw with the port's (results,
+        arena bytes, heap record and counters, errno): equal numbers decode to equal
+        observations, so C's are decoded only when they are not (then the judge compares
+        every observation, as always)."""
+        port, reference = self.port, self.reference
+        if case.peers or not (isinstance(port, PyWorld) and isinstance(reference, CWorld)):
+            ours = run_case(port, case, mirror=reference)
+            return self.decide(case, ours, lambda: run_case(reference, case), tally)
+        run = Run(port, case, mirror=reference)
+        try:
+            results = tuple(run.calls(case.calls))
+            raw = _raw_state(run)
+            ours = Outcome(results, run.observe(raw[1] if raw is not None else None))
+        finally:
+            run.close()
+
+        def theirs() -> Outcome:
+            c_run = Run(reference, case)
+            try:
+                c_results = tuple(c_run.calls(case.calls))
+                if raw is not None and c_results == results and _raw_state(c_run) == raw:
+                    return ours  # the same numbers: the same observations
+                return Outcome(c_results, c_run.observe())
+            finally:
+                c_run.close()
+
+        return self.decide(case, ours, theirs, tally)
 
     def decide(
         self, case: Case, ours: Outcome, run_theirs: Callable[[], Outcome], tally: Tally | None = None
@@ -170,6 +200,35 @@ class Judge:
                 (ours, None),
                 self.names,
             )
+
+
+_HEAD = struct.Struct("<QQQ")
+
+
+def _raw_state(run: Run) -> tuple[Any, ...] | None:
+    """What a run's observations are made of, as plain numbers and bytes: its arena address and
+    bytes, heap record and counters, errno; None where they would not say everything (sockets
+    or text streams, or a heap block too large for the record to hold its bytes)."""
+    if run.pairs or run.streams:
+        return None
+    mem = run.mem
+    record = mem.heap_record(0) if isinstance(run.world, PyWorld) else mem.heap_record()
+    if record is None:
+        return None
+    at = 0
+    while at < len(record):
+        _, size, _ = _HEAD.unpack_from(record, at)
+        if size > RECORD_BYTES:
+            return None  # no bytes in the record: what observing reads of it is not in here
+        at += _HEAD.size + size
+    stats = mem.heap_stats()
+    return (
+        run.base,
+        run.arena_bytes(),
+        record,
+        (stats.allocs, stats.reallocs, stats.frees, stats.live),
+        mem.errno,
+    )
 
 
 def minimise(judge: Judge, case: Case) -> Case:

@@ -42,6 +42,7 @@ ARENA_SLOT = 1 << 20
 #: room for one test's heap record in a batch (more: no record, the judge decodes instead)
 HEAP_RECORD_CAP = 4096
 _U64 = (1 << 64) - 1
+_SIZE_MAX = _U64
 _CALL = struct.Struct("<II8Q")  # struct iovconf_call
 _PAD = (0,) * 8
 _CALLRES = struct.Struct("<ii4QiiQQQ128s")  # struct iovconf_callres
@@ -201,6 +202,7 @@ class Reference:
         }
         self._texts: dict[int, str] = {}
         self._packers: dict[str, tuple[int, struct.Struct, list[Callable[[int], Any]]]] = {}
+        self._scratch = bytearray()
 
     def __repr__(self) -> str:
         return f"<Reference {self.source_path} flavour={self.flavour} missing={sorted(self.missing)}>"
@@ -343,6 +345,12 @@ class Reference:
             len(arena0),
             (int(base[0]), int(base[1]), int(base[2])),
         )
+
+    def _record_buffer(self, size: int) -> bytearray:
+        """A scratch buffer of at least ``size`` bytes for heap records (one at a time)."""
+        if len(self._scratch) < size:
+            self._scratch = bytearray(size)
+        return self._scratch
 
     def text(self, ptr: int) -> str:
         """The C string at ``ptr`` (trap records' expressions and names are static strings)."""
@@ -547,6 +555,14 @@ class CMemory:
             live = int(self.lib.iovconf_heap_live_since(self._base[3]))
         base = self._base
         return HeapStats(allocs - base[0], reallocs - base[1], frees - base[2], live)
+
+    def heap_record(self, cap: int = 1 << 18) -> bytes | None:
+        """The live blocks allocated since this memory was created as ``pyimpl``'s
+        ``Memory.heap_record`` writes them (serials count from 1); None if longer than ``cap``."""
+        buf = self.reference._record_buffer(cap)
+        with _CALL_LOCK:
+            length = int(self.lib.iovconf_heap_record(self._base[3], self.ffi.from_buffer(buf), cap))
+        return None if length == _SIZE_MAX else bytes(buf[:length])
 
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` is inside a live block allocated since
