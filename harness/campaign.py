@@ -224,7 +224,10 @@ def run_batched(
     label = f"batched {func}"
 
     def batch(data: st.DataObject) -> None:
-        c = Drawn(data.draw, DRAWN)
+        # the draws straight from the example's choice data: what data.draw does, less its
+        # per-draw bookkeeping for printing drawn values (the case is reported instead)
+        inner = getattr(data, "conjecture_data", None)
+        c = Drawn(data.draw if inner is None else inner.draw, DRAWN)
         b = Builder()
         test = fam.build(c, b)
         tests = sweep(c, test, BATCH_LIMIT) + [test(c) for _ in range(BATCH_DRAWN)]

@@ -268,7 +268,11 @@ class Sweep(Enumerated):
         memo: dict[int, Any],
         swept: dict[tuple[int, ...], list[int]] | None = None,
     ) -> None:
-        super().__init__(drawn.bound, path)
+        # Enumerated's state, less its amounts (a sweep has its own)
+        self.bound = drawn.bound
+        self.path = path
+        self.sizes = []
+        self.pos = 0
         self.drawn = drawn
         self.memo = memo
         #: the amounts swept for each set of boundary points (shared by the walks of a sweep)
