@@ -169,6 +169,10 @@ class Batch:
                 self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
             return
         for start in range(0, len(tests), CHUNK):
+            if not self.fast:  # laid out again after a difference, and no longer fast
+                for test in tests[start:]:
+                    self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
+                return
             self._chunk(tests[start : start + CHUNK], label, tally)
 
     def _chunk(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None) -> None:
@@ -209,6 +213,7 @@ class Batch:
                 mem.errno = 0
                 mark = len(words)
                 made = 0
+                rets: list[Any] = []  # what the test's calls returned (for a UB claim's outcome)
                 ends: tuple[str, str, int] | None = None
                 undefined: Undefined | None = None
                 hung = False
@@ -252,6 +257,7 @@ class Batch:
                                 words += ODD
                             break
                         words += encode(ret)
+                        rets.append(ret)
                 except PortTimeout:
                     hung = True
                 moved = mem.heap_moved()
@@ -264,8 +270,9 @@ class Batch:
                         judge.decide(case, timed_out, _never, tally)
                         raise AssertionError("unreachable: the judge raises on a port that hangs")
                     del words[mark:]
-                    # the calls before it are not compared: C is not run
-                    results: list[Result] = [Returned(None)] * (len(setup) + made - 1)
+                    # the setup's results are not compared: C is not run
+                    results: list[Result] = [Returned(None)] * len(setup)
+                    results += [Returned(r) for r in rets]
                     judge.decide(case, Outcome((*results, undefined)), _never, tally)  # type: ignore[arg-type]
                     continue
                 for _ in range(len(resolved) - made):

@@ -55,8 +55,8 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", 300, 40, "quick", 0, 100),
-    "default": Profile("default", 1500, 300, "default", 0, 500),
+    "quick": Profile("quick", 300, 40, "default", 0, 100),
+    "default": Profile("default", 1500, 300, "default", 0, 1000),
     "deep": Profile("deep", 8000, 2000, "default", 8, 3000),
 }
 
