@@ -7,47 +7,114 @@ restores its arena bytes and heap (``Memory.heap_back``), the C side runs a
 whole chunk of tests in one crossing (``Reference.batch``, shim/batch.c).  A
 test agrees when its results, its arena bytes, its heap record and its heap
 counters are the same numbers on both sides: since every pointer is the same
-number, one byte comparison says it.  Anything else goes to the judge as a case
-of its own (fresh runs, every observation decoded), so the verdict is always
-the judge's: a raw difference the judge finds benign (padding bytes, say) is not
-a failure.  Tests the port calls undefined are not run in C: the judge settles
-the claim, as for any case.
+number, one comparison says it.  The port's side is written in the words the C
+side leaves (``reference_c.BatchOut``), so a whole chunk is compared with a few
+list and byte comparisons, test by test only where they differ.  Anything else
+goes to the judge as a case of its own (fresh runs, every observation decoded),
+so the verdict is always the judge's: a raw difference the judge finds benign
+(padding bytes, say) is not a failure.  Tests the port calls undefined are not
+run in C: the judge settles the claim, as for any case.
+
+The words say no more than the decoded results would: a value is written as its
+64-bit word only if it lies in its C type's range (so equal words are equal
+values), an assert or a GLib abort as the number of its identity (the same
+number for the same identity on both sides), and anything else the port returns
+or raises as a word no C call leaves, which always goes to the judge.
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from time import monotonic
 from typing import Any
 
 from pyimpl.ctable import BY_NAME
-from pyimpl.memory import int_, ssize_t
+from pyimpl.errors import CAssertionError
 
 from .case import Call, Case
 from .judge import CCrashed, Judge, Tally
-from .outcome import AssertFailed, Outcome, Result, Returned, TimedOut, Undefined
+from .outcome import AssertFailed, GLibFatal, Outcome, Result, Returned, TimedOut, Undefined
 from .worlds import PORT_TIME_LIMIT, CWorld, PortTimeout, PyWorld, Run, _on_alarm
 
 #: tests per crossing into C
 CHUNK = 512
 
-#: the identity of a result for the fast comparison: ("ret", value) and the like
-Raw = tuple[Any, ...]
-#: what one side left after a test: its results, arena bytes, heap record, heap counters
-State = tuple[tuple[Raw, ...], bytes, bytes | None, tuple[int, int, int, int]]
+_U64 = (1 << 64) - 1
+#: the words of one call (status, four values) and of one test (calls made, heap record length,
+#: allocs, reallocs, frees, live), as reference_c's BatchOut lays them out
+CALL_WORDS = 5
+TEST_WORDS = 6
+#: C statuses (reference_c, shim.h)
+_OK, _ASSERT, _FATAL, _CRASH, _TIMEOUT = range(5)
+#: the words of a call not reached (status -1)
+NOT_REACHED = (_U64, 0, 0, 0, 0)
+#: a status no C call leaves: what the port did has no words (the judge decides)
+ODD = (_U64 - 1, 0, 0, 0, 0)
+#: a heap record that did not fit (shim/batch.c)
+NO_RECORD = 0xFFFFFFFF
 
-_MASK = {"size_t": (1 << 64) - 1, "ptr": (1 << 64) - 1, "unsigned": (1 << 32) - 1}
+#: the range of each value kind; a value outside it has no word
+_RANGES = {
+    "size_t": (0, _U64),
+    "ptr": (0, _U64),
+    "str": (0, _U64),
+    "stream": (0, _U64),
+    "ssize_t": (-(1 << 63), (1 << 63) - 1),
+    "int": (-(1 << 31), (1 << 31) - 1),
+    "unsigned": (0, (1 << 32) - 1),
+    "bool": (0, 1),
+}
+
+Encoder = Callable[[Any], tuple[int, ...]]
 
 
-def _value(kind: str, word: int) -> Any:
-    """A C value from the 64-bit word the batch runner stored it in."""
-    if kind == "bool":
-        return bool(word & 0xFF)
-    if kind == "ssize_t":
-        return ssize_t(word)
-    if kind == "int":
-        return int_(word)
-    return word & _MASK.get(kind, (1 << 64) - 1)
+def _word(kind: str, value: Any) -> int | None:
+    """The 64-bit word C leaves for ``value`` of ``kind``, or None if it has none."""
+    if type(value) is bool and kind == "bool":
+        return int(value)
+    if type(value) is not int:
+        return None
+    lo, hi = _RANGES[kind]
+    return value & _U64 if lo <= value <= hi else None
+
+
+def encoder(func: str) -> Encoder:
+    """The port's return value of ``func`` in the words of a batch: (status 0, the out values,
+    the return value, zeros), or ODD where it is not a value the C function can return."""
+    row = BY_NAME[func]
+    ret_kind = row.ret_kind
+    if ret_kind == "void":
+        ok_void = (_OK, 0, 0, 0, 0)
+        return lambda v: ok_void if v is None else ODD
+    if not row.outs:
+        if ret_kind == "bool":
+            return lambda v: (_OK, 1 if v else 0, 0, 0, 0) if type(v) in (bool, int) and v in (0, 1) else ODD
+        lo, hi = _RANGES[ret_kind]
+
+        def one(v: Any) -> tuple[int, ...]:
+            if type(v) is int and lo <= v <= hi:
+                return (_OK, v & _U64, 0, 0, 0)
+            return ODD
+
+        return one
+    kinds = (ret_kind, *row.out_kinds)
+    n = len(kinds)
+    pad = (0,) * (CALL_WORDS - 1 - n)
+
+    def several(v: Any) -> tuple[int, ...]:
+        if type(v) is not tuple or len(v) != n:
+            return ODD
+        words: list[int] = []
+        for k, x in zip(kinds, v, strict=True):
+            w = _word(k, x)
+            if w is None:
+                return ODD
+            words.append(w)
+        # C leaves the out values first, then the return value
+        return (_OK, *words[1:], words[0], *pad)
+
+    return several
 
 
 class Batch:
@@ -71,7 +138,6 @@ class Batch:
             return
         self.port_run = Run(port, base, mirror=ref)
         self.c_run = Run(ref, base)
-        self.module = port.module
         ours, theirs = self.port_run.calls(base.calls), self.c_run.calls(base.calls)
         if self.port_run.base != self.c_run.base or not all(isinstance(r, Returned) for r in ours):
             self.close()
@@ -84,6 +150,9 @@ class Batch:
         self.arena0 = bytes(self.backing)
         mem.heap_mark()
         self.fast = not self.port_run.pairs and not self.port_run.streams
+        if judge.batch_tables is None:
+            judge.batch_tables = _Tables(port, ref)
+        self.tables: _Tables = judge.batch_tables
 
     def close(self) -> None:
         for run in (self.port_run, self.c_run):
@@ -91,92 +160,6 @@ class Batch:
                 run.close()
         self.port_run = self.c_run = None
         self.fast = False
-
-    def _resolve(self, test: tuple[Call, ...]) -> list[tuple[str, tuple[int, ...]]]:
-        """The test's calls with their arguments as numbers: the same in both worlds."""
-        run = self.port_run
-        assert run is not None
-        base, offsets = run.base, run.offsets
-        return [
-            (c.func, tuple(a if type(a) is int else base + offsets[a.region] + a.offset for a in c.args))
-            for c in test
-        ]
-
-    # -- the port's side -----------------------------------------------------------------------
-    def _port_test(self, calls: list[tuple[str, tuple[int, ...]]]) -> tuple[State, list[Result]]:
-        run = self.port_run
-        assert run is not None
-        mem = run.mem
-        self.backing[:] = self.arena0
-        mem.heap_back()
-        mem.errno = 0
-        raws: list[Raw] = []
-        results: list[Result] = []
-        module = self.module
-        for func, args in calls:
-            fn = getattr(module, func)
-            try:
-                ret = fn(mem, *args)
-            except PortTimeout:
-                raise
-            except Exception as exc:
-                record = run.world.classify(exc)
-                if record is None:
-                    raise
-                results.append(record)
-                raws.append(self._raw(record))
-                break
-            results.append(Returned(ret))
-            raws.append(("ret", ret))
-        stats = mem.heap_stats()
-        counters = (stats.allocs, stats.reallocs, stats.frees, stats.live)
-        return (tuple(raws), bytes(self.backing), mem.heap_record(0), counters), results
-
-    @staticmethod
-    def _raw(r: Result) -> Raw:
-        if isinstance(r, AssertFailed):
-            return ("assert", *r.identity)
-        if isinstance(r, Undefined):
-            return ("ub", r.kind)
-        return (type(r).__name__, *vars(r).values())
-
-    # -- the C side ------------------------------------------------------------------------------
-    def _c_states(self, tests: list[list[tuple[str, tuple[int, ...]]]]) -> tuple[list[State], int]:
-        run = self.c_run
-        assert run is not None
-        ref = run.world.reference  # type: ignore[attr-defined]
-        out = ref.batch(run.mem, run.base, self.arena0, tests)
-        records = out.records()
-        states: list[State] = []
-        k = 0
-        sites = run.world.sites
-        for t in range(out.ran):
-            made, _, allocs, reallocs, frees, live = out.test(t)
-            raws: list[Raw] = []
-            for j, (func, _) in enumerate(tests[t]):
-                if j < made:
-                    raws.append(self._c_raw(records[k], func, ref, sites))
-                k += 1
-            states.append((tuple(raws), out.arena(t), out.heap(t), (allocs, reallocs, frees, live)))
-        return states, out.ran
-
-    @staticmethod
-    def _c_raw(record: tuple[Any, ...], func: str, ref: Any, sites: Any) -> Raw:
-        status, _, o0, o1, o2, o3, line, signum, expr, fname, file, message = record
-        o = (o0, o1, o2, o3)
-        if status == 0:
-            row = BY_NAME[func]
-            if not row.outs:
-                return ("ret", None if row.ret_kind == "void" else _value(row.ret_kind, o[0]))
-            outs = [_value(kind, o[j]) for j, kind in enumerate(row.out_kinds)]
-            return ("ret", (_value(row.ret_kind, o[len(outs)]), *outs))
-        if status == 1:
-            e, f, fl = ref.text(expr), ref.text(fname), ref.text(file)
-            return ("assert", f, e, sites.ordinal(fl, f, e, line))
-        text = message.split(b"\0", 1)[0].decode(errors="replace")
-        if status == 2:
-            return ("GLibFatal", text)
-        return ("C status", status, text, signum)
 
     # -- judging ---------------------------------------------------------------------------------
     def judge_tests(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None = None) -> None:
@@ -186,53 +169,201 @@ class Batch:
                 self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
             return
         for start in range(0, len(tests), CHUNK):
+            if not self.fast:  # laid out again after a difference, and no longer fast
+                for test in tests[start:]:
+                    self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
+                return
             self._chunk(tests[start : start + CHUNK], label, tally)
 
     def _chunk(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None) -> None:
         judge = self.judge
         setup = self.base.calls
-        ours: list[State] = []
+        run, c_run = self.port_run, self.c_run
+        assert run is not None and c_run is not None
+        mem, backing, arena0 = run.mem, self.backing, self.arena0
+        tables = self.tables
+        functions, interned, port_asserts = tables.functions, tables.interned, tables.port_asserts
+        classify = run.world.classify
+        b0, b1, b2 = (int(n) for n in c_run.mem._base[:3])  # the C counters' start (BatchOut.tests)
+        stats = mem.heap_stats()  # as marked: a test that leaves the heap unmoved leaves these
+        unmoved = (stats.allocs + b0, stats.reallocs + b1, stats.frees + b2, stats.live)
+        # the port's side of every test that goes to C, in the words of a BatchOut
+        words: list[int] = []
+        twords: list[int] = []
+        arenas = bytearray()
+        heaps = bytearray()
+        fired: list[tuple[str, str, int]] = []  # the assert each of them ends in, if any
         in_c: list[int] = []
+        c_calls: list[tuple[str, int, list[int]]] = []
+        base, offsets = run.base, run.offsets
+        setitimer, real, limit = signal.setitimer, signal.ITIMER_REAL, PORT_TIME_LIMIT
+        armed = -limit  # when the port's time limit was last set (a test gets limit - 1 s at least)
+        moved = True  # the heap may have moved since the mark (heap_back puts it back)
         previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, PORT_TIME_LIMIT)
         try:
-            resolved = [self._resolve(test) for test in tests]
             for t, test in enumerate(tests):
+                # the arguments as numbers: the same in both worlds
+                resolved = [
+                    (c.func, [a if type(a) is int else base + offsets[a.region] + a.offset for a in c.args])
+                    for c in test
+                ]
+                backing[:] = arena0
+                if moved:
+                    mem.heap_back()
+                mem.errno = 0
+                mark = len(words)
+                made = 0
+                rets: list[Any] = []  # what the test's calls returned (for a UB claim's outcome)
+                ends: tuple[str, str, int] | None = None
+                undefined: Undefined | None = None
+                hung = False
+                now = monotonic()
+                if now - armed > 1.0:
+                    setitimer(real, limit)
+                    armed = now
                 try:
-                    state, results = self._port_test(resolved[t])
+                    for func, args in resolved:
+                        fn, encode = functions.get(func) or tables.function(func)
+                        made += 1
+                        try:
+                            ret = fn(mem, *args)
+                        except PortTimeout:
+                            raise
+                        except CAssertionError as exc:
+                            key = (exc.file, exc.func, exc.expr, exc.line)
+                            known = port_asserts.get(key)
+                            if known is None:
+                                record = classify(exc)
+                                assert isinstance(record, AssertFailed)
+                                known = port_asserts[key] = (
+                                    record.identity,
+                                    interned.number(("assert", *record.identity)),
+                                )
+                            ends = known[0]
+                            words += (_ASSERT, known[1], 0, 0, 0)
+                            break
+                        except Exception as exc:
+                            record = classify(exc)
+                            if record is None:
+                                raise
+                            if isinstance(record, Undefined):
+                                undefined = record
+                            elif isinstance(record, AssertFailed):
+                                ends = record.identity
+                                words += (_ASSERT, interned.number(("assert", *ends)), 0, 0, 0)
+                            elif isinstance(record, GLibFatal):
+                                words += (_FATAL, interned.number(("fatal", record.message)), 0, 0, 0)
+                            else:
+                                words += ODD
+                            break
+                        words += encode(ret)
+                        rets.append(ret)
                 except PortTimeout:
+                    hung = True
+                moved = mem.heap_moved()
+                if hung or undefined is not None:
+                    setitimer(real, 0)  # the judge is not the port: no limit on it
+                    armed = -limit
                     case = Case(self.base.regions, setup + test, label)
-                    judge.decide(case, Outcome((*(Returned(None),) * len(setup), TimedOut())), _never, tally)
-                    raise AssertionError("unreachable: the judge raises on a port that hangs") from None
-                ours.append(state)
-                if results and isinstance(results[-1], Undefined):
-                    case = Case(self.base.regions, setup + test, label)
-                    setup_results = tuple(Returned(None) for _ in setup)  # not compared: C is not run
-                    judge.decide(case, Outcome((*setup_results, *results)), _never, tally)
+                    if hung:
+                        timed_out = Outcome((*(Returned(None),) * len(setup), TimedOut()))
+                        judge.decide(case, timed_out, _never, tally)
+                        raise AssertionError("unreachable: the judge raises on a port that hangs")
+                    del words[mark:]
+                    # the setup's results are not compared: C is not run
+                    results: list[Result] = [Returned(None)] * len(setup)
+                    results += [Returned(r) for r in rets]
+                    judge.decide(case, Outcome((*results, undefined)), _never, tally)  # type: ignore[arg-type]
+                    continue
+                for _ in range(len(resolved) - made):
+                    words += NOT_REACHED
+                arenas += backing
+                record_bytes = mem.heap_record(0)
+                heaps += record_bytes
+                twords += (made, len(record_bytes))
+                if moved:
+                    stats = mem.heap_stats()
+                    twords += (stats.allocs + b0, stats.reallocs + b1, stats.frees + b2, stats.live)
                 else:
-                    in_c.append(t)
+                    twords += unmoved
+                if ends is not None:
+                    fired.append(ends)
+                k = len(in_c)
+                in_c.append(t)
+                for func, args in resolved:
+                    c_calls.append((func, k, args))
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            setitimer(real, 0)
             signal.signal(signal.SIGALRM, previous)
         if not in_c:
             return
         if judge.flight is not None:
             judge.flight.record_batch(self.base, [tests[t] for t in in_c])
-        theirs, ran = self._c_states([resolved[t] for t in in_c])
-        for k, t in enumerate(in_c[:ran]):
-            raws = theirs[k][0]
-            if raws and raws[-1][0] == "C status" and raws[-1][1] in (3, 4):
-                # C crashed (or hung) here, in this process: no more C in it; a fresh process
-                # replays the report
-                case = Case(self.base.regions, setup + tests[t], label)
-                judge.tainted_by = case
-                raise CCrashed(case, f"C crashed in a batch ({raws[-1][2] or 'signal ' + str(raws[-1][3])})")
-            if theirs[k] == ours[t]:
+        out = c_run.mem.reference.batch(c_run.mem, c_run.base, arena0, c_calls, len(in_c))
+        odd = tables.translate(out)
+        if (
+            not odd
+            and out.ran == len(in_c)
+            and out.words == words
+            and out.tests == twords
+            and out.arenas == arenas
+            and out.heaps == heaps
+        ):
+            if tally is not None:
+                tally.cases += len(in_c)
+                tally.fired.update(fired)
+            return
+        self._one_by_one(tests, in_c, out, (words, twords, bytes(arenas), bytes(heaps)), label, tally)
+
+    def _one_by_one(
+        self,
+        tests: Sequence[tuple[Call, ...]],
+        in_c: list[int],
+        out: Any,
+        ours: tuple[list[int], list[int], bytes, bytes],
+        label: str,
+        tally: Tally | None,
+    ) -> None:
+        """The chunk did not agree as a whole: test by test, in order, the judge deciding each
+        test whose words differ (a C crash ends the chunk)."""
+        judge = self.judge
+        setup = self.base.calls
+        words, twords, arenas, heaps = ours
+        n = out.arena_len
+        at_call = our_heap = their_heap = 0
+        for k, t in enumerate(in_c[: out.ran]):
+            ncalls = len(tests[t])
+            w0, w1 = at_call * CALL_WORDS, (at_call + ncalls) * CALL_WORDS
+            at_call += ncalls
+            theirs = out.words[w0:w1]
+            statuses = theirs[::CALL_WORDS]
+            for j, status in enumerate(statuses):
+                if status in (_CRASH, _TIMEOUT):
+                    # C crashed (or hung) here, in this process: no more C in it; a fresh
+                    # process replays the report
+                    record = out.record(w0 // CALL_WORDS + j)
+                    text = record[11].split(b"\0", 1)[0].decode(errors="replace")
+                    case = Case(self.base.regions, setup + tests[t], label)
+                    judge.tainted_by = case
+                    raise CCrashed(case, f"C crashed in a batch ({text or 'signal ' + str(record[7])})")
+            our_t = twords[k * TEST_WORDS : (k + 1) * TEST_WORDS]
+            their_t = out.tests[k * TEST_WORDS : (k + 1) * TEST_WORDS]
+            our_len = our_t[1]
+            their_len = 0 if their_t[1] == NO_RECORD else their_t[1]
+            same = (
+                words[w0:w1] == theirs
+                and our_t == their_t
+                and arenas[k * n : (k + 1) * n] == out.arenas[k * n : (k + 1) * n]
+                and heaps[our_heap : our_heap + our_len] == out.heaps[their_heap : their_heap + their_len]
+            )
+            our_heap += our_len
+            their_heap += their_len
+            if same:
                 if tally is not None:
                     tally.cases += 1
-                    last = ours[t][0][-1] if ours[t][0] else None
-                    if last is not None and last[0] == "assert":
-                        tally.fired[last[1:]] += 1
+                    if _ASSERT in statuses:
+                        number = theirs[statuses.index(_ASSERT) * CALL_WORDS + 1]
+                        tally.fired[self.tables.interned.identity(number)[1:]] += 1
                 continue
             # not the same numbers: the judge decides, on the case alone, with fresh runs
             self.close()
@@ -240,8 +371,74 @@ class Batch:
             self._lay_out()
 
 
+class _Interned:
+    """Identities (("assert", func, expr, ordinal) or ("fatal", message)) numbered as first seen."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[Any, ...], int] = {}
+        self._identities: list[tuple[Any, ...]] = []
+
+    def number(self, identity: tuple[Any, ...]) -> int:
+        found = self._numbers.get(identity)
+        if found is None:
+            self._identities.append(identity)
+            found = self._numbers[identity] = len(self._identities)
+        return found
+
+    def identity(self, number: int) -> tuple[Any, ...]:
+        return self._identities[number - 1]
+
+
+class _Tables:
+    """What a judge's batches share: the port's functions with their encoders, and the numbers
+    of assert and abort identities (one number per identity, for both sides)."""
+
+    def __init__(self, port: PyWorld, reference: CWorld) -> None:
+        self.module = port.module
+        self.reference = reference.reference
+        self.sites = reference.sites
+        self.functions: dict[str, tuple[Callable[..., Any], Encoder]] = {}
+        self.interned = _Interned()
+        #: the port's asserts (file, func, expr, line) -> (identity, its number)
+        self.port_asserts: dict[tuple[str, str, str, int], tuple[tuple[str, str, int], int]] = {}
+        #: C assert records (expr, func, file addresses, line) -> the number of their identity
+        self._c_asserts: dict[tuple[int, ...], int] = {}
+
+    def function(self, func: str) -> tuple[Callable[..., Any], Encoder]:
+        made = self.functions[func] = (getattr(self.module, func), encoder(func))
+        return made
+
+    def translate(self, out: Any) -> bool:
+        """Put the numbers of the identities in place of the C side's assert and abort words;
+        True if a call ended in a way no port record says (a crash, a hang, missing)."""
+        words: list[int] = out.words
+        statuses = words[::CALL_WORDS]
+        if statuses.count(_OK) + statuses.count(_U64) == len(statuses):
+            return False
+        odd = False
+        for i, status in enumerate(statuses):
+            if status in (_OK, _U64):
+                continue
+            w = i * CALL_WORDS
+            if status == _ASSERT:
+                key = tuple(words[w + 1 : w + 5])
+                number = self._c_asserts.get(key)
+                if number is None:
+                    ref = self.reference
+                    expr, func, file = ref.text(key[0]), ref.text(key[1]), ref.text(key[2])
+                    identity = ("assert", func, expr, self.sites.ordinal(file, func, expr, key[3]))
+                    number = self._c_asserts[key] = self.interned.number(identity)
+                words[w + 1 : w + 5] = (number, 0, 0, 0)
+            elif status == _FATAL:
+                text = out.record(i)[11].split(b"\0", 1)[0].decode(errors="replace")
+                words[w + 1 : w + 5] = (self.interned.number(("fatal", text)), 0, 0, 0)
+            else:
+                odd = True
+        return odd
+
+
 def _never() -> Outcome:
     raise AssertionError("C is not run on a case the port calls undefined")
 
 
-__all__ = ["CHUNK", "Batch"]
+__all__ = ["CHUNK", "Batch", "encoder"]

@@ -6,7 +6,8 @@ own process and is not counted.  Engines:
 
 - ``hypothesis``: one case per Hypothesis example, judged (port and C);
 - ``pyimpl only``: the same strategy, the port alone: what a plain property test of the
-  port costs, the baseline the one-case path is measured against;
+  port costs, the baseline the one-case path is measured against (the two rows run in
+  turns, half their time each twice, so a drifting machine load weighs on both alike);
 - ``batched``: each example draws one layout and runs every boundary test of it;
 - ``exhaustive``: the default bound, group by group.
 
@@ -142,11 +143,24 @@ def bench(seconds: float = 3.0, engines: tuple[str, ...] = ENGINES) -> list[Row]
 
     judge = Judge(PyWorld(), CWorld(reference_c.load()))
     _hypothesis("iov_size", judge, 0.5, False)  # start the UB oracle outside the rows
-    rows = []
+    rows = {(engine, group): Row(engine, group) for engine in engines for group in GROUPS}
+    paired = "hypothesis" in engines and "pyimpl only" in engines
     for engine in engines:
         for group, funcs in GROUPS.items():
-            row = Row(engine, group)
+            row = rows[engine, group]
             for func in funcs:
+                if engine in ("hypothesis", "pyimpl only") and paired:
+                    if engine == "pyimpl only":
+                        continue  # measured with the hypothesis row
+                    # the two one-case rows in turns, half the time each twice (one, alone,
+                    # alone, one): a machine load that drifts weighs on both alike
+                    alone = rows["pyimpl only", group]
+                    for port_only in (False, True, True, False):
+                        n, s = _hypothesis(func, judge, seconds / 2, port_only=port_only)
+                        target = alone if port_only else row
+                        target.cases += n
+                        target.cpu_seconds += s
+                    continue
                 if engine == "hypothesis":
                     n, s = _hypothesis(func, judge, seconds, port_only=False)
                 elif engine == "pyimpl only":
@@ -157,8 +171,7 @@ def bench(seconds: float = 3.0, engines: tuple[str, ...] = ENGINES) -> list[Row]
                     n, s = _exhaustive(func, judge, seconds)
                 row.cases += n
                 row.cpu_seconds += s
-            rows.append(row)
-    return rows
+    return list(rows.values())
 
 
 def report(rows: list[Row]) -> dict[str, Any]:

@@ -1,17 +1,21 @@
-"""Differential campaigns: each (engine, function) job runs in its own child process.
+"""Differential campaigns: (engine, function) jobs on long-lived worker processes.
 
 Engines: ``hypothesis`` (a function's strategy, shrinking to a minimal case),
 ``exhaustive`` (every case up to a bound, smallest first) and ``stateful`` (the
 QEMUIOVector lifecycle machine).  Every engine judges through the one
 :class:`~harness.judge.Judge` step and reports a :class:`~harness.results.FunctionResult`.
 
-A child per job isolates the jobs from each other and from the parent: a C crash
-that kills a child, or leaves it hung, is reported with the case it had in flight
-(``harness.inflight``), and the campaign goes on.
+A worker per core takes one job at a time (each with a judge of its own), which
+isolates the jobs from the parent: a C crash that kills a worker, or leaves it
+hung, is reported with the case it had in flight (``harness.inflight``), and the
+campaign goes on with a fresh worker; a worker on which C crashed in a trapped
+way leaves after reporting it (its C memory is not trusted).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
 import os
 import queue
@@ -29,12 +33,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from pyimpl.hooks import observing_asserts
 
 from . import inflight
-from .case import Case, case_to_json
+from .case import Call, Case, Ref, case_to_json
 from .expected import Expected
 from .judge import CCrashed, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
 from .results import HOW, FunctionResult
 from .strategies import STRATEGIES
-from .worlds import CWorld, PyWorld
+from .worlds import CWorld, PyWorld, World
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", 300, 40, "quick", 0, 100),
-    "default": Profile("default", 1500, 300, "default", 0, 500),
+    "quick": Profile("quick", 300, 40, "default", 0, 100),
+    "default": Profile("default", 1500, 300, "default", 0, 1000),
     "deep": Profile("deep", 8000, 2000, "default", 8, 3000),
 }
 
@@ -87,17 +91,56 @@ def function_seed(seed: int, func: str) -> int:
     return seed ^ zlib.crc32(func.encode())
 
 
-def make_judge(config: Config) -> Judge:
+Worlds = tuple[World, World, World | None]  # (port or OLD, reference or NEW, UB filter)
+
+
+def make_worlds(config: Config) -> Worlds:
+    """The two worlds a campaign compares (the port and C, or two C sources) and, for C against
+    C, the port that screens out the cases on which it claims undefined behaviour."""
     import reference_c
 
     reference = reference_c.load(config.c_source, flavour=config.assert_mode)
-    flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
-    expected = Expected.load(config.expect_diff) if config.expect_diff else None
     if config.old_source is not None:
         old = CWorld(reference_c.load(config.old_source, flavour=config.assert_mode), "OLD")
-        new = CWorld(reference, "NEW")
-        return Judge(old, new, flight=flight, expected=expected, ub_filter=PyWorld())
-    return Judge(PyWorld(), CWorld(reference), flight=flight, expected=expected)
+        return old, CWorld(reference, "NEW"), PyWorld()
+    return PyWorld(), CWorld(reference), None
+
+
+def make_judge(config: Config, worlds: Worlds | None = None, flight: InFlight | None = None) -> Judge:
+    """A judge of its own (no claim settled by another) over ``worlds`` (made afresh if None)."""
+    port, reference, ub_filter = worlds if worlds is not None else make_worlds(config)
+    if flight is None and config.inflight_dir:
+        flight = InFlight(Path(config.inflight_dir))
+    expected = Expected.load(config.expect_diff) if config.expect_diff else None
+    return Judge(port, reference, flight=flight, expected=expected, ub_filter=ub_filter)
+
+
+class InFlight(inflight.InFlight):
+    """The in-flight record, written without a round trip through a Case per test: the same
+    JSON (``harness.inflight`` reads it back as it always did)."""
+
+    def record(self, case: Case) -> None:
+        fd = self._open()
+        data = ('{"case": ' + case_to_json(case) + "}").encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+
+    def record_batch(self, base: Case, tests: Sequence[tuple[Call, ...]]) -> None:
+        try:
+            calls = [[[c.func, [_plain(a) for a in c.args]] for c in test] for test in tests]
+        except TypeError:  # an argument only case_to_json can write
+            super().record_batch(base, tests)
+            return
+        self._write({"base": json.loads(case_to_json(base)), "tests": calls})
+
+
+def _plain(arg: Any) -> Any:
+    """A call argument as case_to_json writes it (ints and Refs, the arguments of a batch)."""
+    if type(arg) is int:
+        return arg
+    if type(arg) is Ref:
+        return {"ref": arg.region, "off": arg.offset}
+    raise TypeError(arg)
 
 
 def _key(*parts: object) -> str:
@@ -203,7 +246,10 @@ def run_batched(
     label = f"batched {func}"
 
     def batch(data: st.DataObject) -> None:
-        c = Drawn(data.draw, DRAWN)
+        # the draws straight from the example's choice data: what data.draw does, less its
+        # per-draw bookkeeping for printing drawn values (the case is reported instead)
+        inner = getattr(data, "conjecture_data", None)
+        c = Drawn(data.draw if inner is None else inner.draw, DRAWN)
         b = Builder()
         test = fam.build(c, b)
         tests = sweep(c, test, BATCH_LIMIT) + [test(c) for _ in range(BATCH_DRAWN)]
@@ -284,10 +330,8 @@ ENGINES: dict[str, Callable[..., FunctionResult]] = {
 SILENCE_LIMIT = 120.0
 
 
-def _child_main(job: Job, config: Config, conn: Any, progress: Any) -> None:
-    """In a fresh process: one job; the result goes back through ``conn``."""
-    engine, func = job
-    judge = make_judge(config)
+def _reporter(job: Job, progress: Any) -> Callable[[int], None]:
+    """Sends ``job``'s case count to the parent now and then."""
     last = [0.0]
 
     def report(n: int) -> None:
@@ -296,15 +340,38 @@ def _child_main(job: Job, config: Config, conn: Any, progress: Any) -> None:
             last[0] = now
             progress.put((job, n))
 
-    result = ENGINES[engine](func, config, judge, report)
-    if judge.expected is not None:
-        result.expected_seen = dict(judge.expected.seen)
-    if judge.tainted_by is None and judge.flight is not None:
-        judge.flight.close()
-    conn.send(result)
+    return report
+
+
+def _worker_main(config: Config, conn: Any, progress: Any) -> None:
+    """A worker process: runs the jobs the parent sends through ``conn`` (None: stop), one at a
+    time, each with a judge of its own, and sends back (result, tainted).  After a job on which
+    C crashed (a trapped crash: its memory is not to be trusted) it leaves at once."""
+    worlds = make_worlds(config)  # the same worlds for every job (the sites once)
+    flight = InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            job = None
+        if job is None:
+            break
+        engine, func = job
+        judge = make_judge(config, worlds, flight)
+        report = _reporter(job, progress)
+        result = ENGINES[engine](func, config, judge, report)
+        if judge.expected is not None:
+            result.expected_seen = dict(judge.expected.seen)
+        tainted = judge.tainted_by is not None
+        if not tainted and flight is not None:
+            flight.clear()  # the job is over: nothing of it in flight (a later death is not its doing)
+        conn.send((result, tainted))
+        if tainted:
+            conn.close()
+            os._exit(0)  # C wrote wild memory here: leave without running any more of this process
+    if flight is not None:
+        flight.close()
     conn.close()
-    if judge.tainted_by is not None:
-        os._exit(0)  # C wrote wild memory here: leave without running any more of this process
 
 
 def _died(exitcode: int | None) -> str:
@@ -369,54 +436,104 @@ def locate(cases: Sequence[Case], config: Config) -> Case:
     return cases[k] if isinstance(k, int) and k >= 0 else cases[0]
 
 
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Any
+    job: Job | None = None
+    last: float = 0.0  # when it last showed progress (or was given its job)
+
+
 def run_jobs(
     jobs: Sequence[Job], config: Config, n_jobs: int, show: Callable[[Job, int, FunctionResult | None], None]
 ) -> list[FunctionResult]:
-    """Run every job, ``n_jobs`` child processes at a time; results in the order of ``jobs``."""
+    """Run every job on ``n_jobs`` long-lived worker processes; results in the order of ``jobs``.
+
+    Each worker takes one job at a time.  A worker that dies, or shows no progress for
+    SILENCE_LIMIT seconds (then killed), is reported with the case it had in flight in C, and a
+    fresh worker takes the next job; so does one that reported a trapped C crash (it leaves).
+    """
     ctx = multiprocessing.get_context("fork")
     progress: Any = ctx.Queue()
     pending = list(jobs)
-    running: dict[Job, tuple[Any, Any, float]] = {}
+    workers: list[_Worker] = []
     results: dict[Job, FunctionResult] = {}
 
     def finish(job: Job, result: FunctionResult) -> None:
         show(job, result.cases, result)
         results[job] = result
 
-    while pending or running:
-        while pending and len(running) < max(n_jobs, 1):
-            job = pending.pop(0)
-            parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child_main, args=(job, config, child, progress), daemon=True)
-            proc.start()
-            child.close()
-            running[job] = (proc, parent, time.monotonic())
-        try:
-            job, n = progress.get(timeout=0.2)
-            if job in running:
-                proc, conn, _ = running[job]
-                running[job] = (proc, conn, time.monotonic())
-            show(job, n, None)
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        for job, (proc, conn, last) in list(running.items()):
-            if conn.poll():
-                try:
-                    result: FunctionResult | None = conn.recv()
-                except EOFError:
-                    result = None
-                proc.join(5)
-                del running[job]
-                if result is not None and config.inflight_dir:  # reported: nothing left in flight
-                    inflight.of_process(Path(config.inflight_dir), proc.pid)
-                finish(job, result or _lost_child(job, config, proc.pid, _died(proc.exitcode)))
-            elif not proc.is_alive():
-                del running[job]
-                finish(job, _lost_child(job, config, proc.pid, _died(proc.exitcode)))
-            elif now - last > SILENCE_LIMIT:
-                proc.kill()
-                proc.join(5)
-                del running[job]
-                finish(job, _lost_child(job, config, proc.pid, f"hung for {SILENCE_LIMIT:.0f}s"))
+    def start() -> _Worker:
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_worker_main, args=(config, child, progress), daemon=True)
+        proc.start()
+        child.close()
+        worker = _Worker(proc, parent)
+        workers.append(worker)
+        return worker
+
+    def retire(worker: _Worker, why: str | None) -> None:
+        """Done with ``worker``: it left (why None: it reported first) or died or hung (why)."""
+        workers.remove(worker)
+        worker.conn.close()
+        worker.proc.join(5)
+        if why is None:
+            if config.inflight_dir:  # it reported: nothing of it left in flight
+                inflight.of_process(Path(config.inflight_dir), worker.proc.pid)
+        elif worker.job is not None:
+            finish(worker.job, _lost_child(worker.job, config, worker.proc.pid, why))
+
+    try:
+        while pending or any(w.job is not None for w in workers):
+            for worker in [w for w in workers if w.job is None]:
+                if not worker.proc.is_alive():  # it left between jobs: nothing of a job lost
+                    retire(worker, None)
+                elif not pending:
+                    worker.conn.send(None)  # no more jobs for it
+                    retire(worker, None)
+            while pending and (any(w.job is None for w in workers) or len(workers) < max(n_jobs, 1)):
+                worker = next((w for w in workers if w.job is None), None) or start()
+                worker.job = pending.pop(0)
+                worker.last = time.monotonic()
+                worker.conn.send(worker.job)
+            try:
+                job, n = progress.get(timeout=0.2)
+                for worker in workers:
+                    if worker.job == job:
+                        worker.last = time.monotonic()
+                        show(job, n, None)
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            for worker in list(workers):
+                job = worker.job
+                if job is None:
+                    continue
+                if worker.conn.poll():
+                    try:
+                        result, tainted = worker.conn.recv()
+                    except EOFError:
+                        worker.proc.join(5)
+                        retire(worker, _died(worker.proc.exitcode))
+                        continue
+                    worker.job = None
+                    finish(job, result)
+                    if tainted:
+                        retire(worker, None)
+                elif not worker.proc.is_alive():
+                    retire(worker, _died(worker.proc.exitcode))
+                elif now - worker.last > SILENCE_LIMIT:
+                    worker.proc.kill()
+                    worker.proc.join(5)
+                    retire(worker, f"hung for {SILENCE_LIMIT:.0f}s")
+    finally:
+        for worker in list(workers):
+            if worker.proc.is_alive():
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+            worker.proc.join(10)
+            if worker.proc.is_alive():
+                worker.proc.kill()
+                worker.proc.join(5)
+            worker.conn.close()
     return [results[j] for j in jobs]

@@ -195,6 +195,7 @@ class Enumerated(Choices):
         self.path = path  # the option index taken at each choice point so far
         self.sizes: list[int] = []  # how many options each choice point had
         self.pos = 0
+        self._amounts = _amounts(bound)
 
     def _choose(self, n: int) -> int:
         if n <= 0:
@@ -218,10 +219,14 @@ class Enumerated(Choices):
         return self._choose(2) == 1
 
     def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
-        return self.pick(self.bound.sizes(max(points, default=0), arith))
+        key = (max(points) if points else 0, arith)
+        options = self._amounts.get(key)
+        if options is None:
+            options = self._amounts[key] = self.bound.sizes(*key)
+        return options[self._choose(len(options))]
 
     def count(self, n: int, spare: int = 0, label: str = "") -> int:
-        return self.integer(0, n + spare)
+        return self._choose(n + spare + 1)
 
     def fill(self, label: str = "fillc") -> int:
         return self.pick(self.bound.fills)
@@ -232,6 +237,17 @@ class Enumerated(Choices):
         if style == "zero":
             return self.pick(zero_classes(size, self.bound.max_zero_class_bytes))
         return ramp(size)
+
+
+#: each bound's amounts (Bound.sizes) by (top, arith), kept with the bound they belong to
+_AMOUNTS: dict[int, tuple[Bound, dict[tuple[int, bool], tuple[int, ...]]]] = {}
+
+
+def _amounts(bound: Bound) -> dict[tuple[int, bool], tuple[int, ...]]:
+    found = _AMOUNTS.get(id(bound))
+    if found is None or found[0] is not bound:
+        found = _AMOUNTS[id(bound)] = (bound, {})
+    return found[1]
 
 
 class Sweep(Enumerated):
@@ -245,10 +261,22 @@ class Sweep(Enumerated):
 
     enumerating = False
 
-    def __init__(self, drawn: Drawn, path: list[int], memo: dict[int, Any]) -> None:
-        super().__init__(drawn.bound, path)
+    def __init__(
+        self,
+        drawn: Drawn,
+        path: list[int],
+        memo: dict[int, Any],
+        swept: dict[tuple[int, ...], list[int]] | None = None,
+    ) -> None:
+        # Enumerated's state, less its amounts (a sweep has its own)
+        self.bound = drawn.bound
+        self.path = path
+        self.sizes = []
+        self.pos = 0
         self.drawn = drawn
         self.memo = memo
+        #: the amounts swept for each set of boundary points (shared by the walks of a sweep)
+        self.swept: dict[tuple[int, ...], list[int]] = {} if swept is None else swept
         self.asked = 0  # choice points met so far in this walk (drawn or swept)
 
     def _kept(self, make: Callable[[], Any]) -> Any:
@@ -287,8 +315,11 @@ class Sweep(Enumerated):
 
     def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
         self.asked += 1
-        near = {(x + d) & SIZE_MAX for x in points for d in (-1, 0, 1) if x + d >= 0}
-        options = sorted(near | set(SWEPT_HUGE))
+        key = tuple(points)
+        options = self.swept.get(key)
+        if options is None:
+            near = {(x + d) & SIZE_MAX for x in points for d in (-1, 0, 1) if x + d >= 0}
+            options = self.swept[key] = sorted(near | set(SWEPT_HUGE))
         return options[self._choose(len(options))]
 
 
@@ -298,23 +329,68 @@ SWEPT_HUGE = (SIZE_MAX, 1 << 63)
 
 def sweep(drawn: Drawn, test: Callable[[Choices], T], limit: int) -> list[T]:
     """Every boundary variant of ``test`` (see :class:`Sweep`), at most ``limit`` of them spread
-    evenly over the walk when there are more."""
+    evenly over the walk when there are more.
+
+    The walk is depth-first, the last choice varying fastest.  Where the first walk's choice
+    points multiply to more than ``limit`` variants, only the ones kept are walked (their paths
+    are the positions in that product), provided each of them meets the same choice points
+    (the swept ones only say which value, never which choices come next; the families are
+    written so); if one does not, the whole walk is made and spread as before.
+    """
     memo: dict[int, Any] = {}
-    path: list[int] = []
-    out: list[T] = []
+    swept: dict[tuple[int, ...], list[int]] = {}
+    first = Sweep(drawn, [], memo, swept)
+    made = test(first)
+    radices = first.sizes
+    total = 1
+    for n in radices:
+        total *= n
+    if total > limit:
+        kept = _spread(test, drawn, memo, swept, radices, total, limit)
+        if kept is not None:
+            return [made, *kept]
+    path = list(first.path)
+    out: list[T] = [made]
+    sizes = radices
     while True:
-        c = Sweep(drawn, path, memo)
-        out.append(test(c))
-        sizes = c.sizes
         del path[len(sizes) :]
         while path and path[-1] + 1 >= sizes[len(path) - 1]:
             path.pop()
         if not path:
             break
         path[-1] += 1
+        c = Sweep(drawn, path, memo, swept)
+        out.append(test(c))
+        sizes = c.sizes
     if len(out) > limit:
         step = len(out) / limit
         out = [out[int(k * step)] for k in range(limit)]
+    return out
+
+
+def _spread(
+    test: Callable[[Choices], T],
+    drawn: Drawn,
+    memo: dict[int, Any],
+    swept: dict[tuple[int, ...], list[int]],
+    radices: list[int],
+    total: int,
+    limit: int,
+) -> list[T] | None:
+    """The variants at positions int(k * total / limit) for k = 1..limit-1 of the product of
+    ``radices`` (most significant first), each walked alone; None if one meets other choice
+    points than the first walk did."""
+    step = total / limit
+    out: list[T] = []
+    for k in range(1, limit):
+        index = int(k * step)
+        path = [0] * len(radices)
+        for i in range(len(radices) - 1, -1, -1):
+            index, path[i] = divmod(index, radices[i])
+        c = Sweep(drawn, path, memo, swept)
+        out.append(test(c))
+        if c.sizes != radices:
+            return None
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pyimpl.structs import IOVEC_SIZE
 
@@ -21,7 +22,7 @@ from .batch import Batch
 from .bounds import BOUNDS, DEFAULT_BOUND, QUICK_BOUND, Bound
 from .case import Builder, Call, Case, Region
 from .choices import Choices, every
-from .families import FAMILIES, Test
+from .families import FAMILIES, Keyed, Test
 from .judge import Discrepancy, Judge, Tally
 
 __all__ = ["BOUNDS", "DEFAULT_BOUND", "QUICK_BOUND", "Bound", "check_function", "count_cases", "groups"]
@@ -58,8 +59,15 @@ def groups(func: str, bound: Bound) -> Iterator[Group]:
         b = Builder()
         return b, fam.build(c, b)
 
+    made: dict[tuple[Any, ...], tuple[Test, ...]] = {}  # the tests of each key (Keyed), once
     for b, test in every(bound, layout):
-        yield Group(tuple(b.regions), tuple(b.calls), tuple(every(bound, test)))
+        key = test.key if isinstance(test, Keyed) else None
+        tests = made.get(key) if key is not None else None
+        if tests is None:
+            tests = tuple(every(bound, test))
+            if key is not None:
+                made[key] = tests
+        yield Group(tuple(b.regions), tuple(b.calls), tests)
 
 
 #: the functions the exhaustive engine enumerates

@@ -69,6 +69,25 @@ def _bind(build: Callable[..., Any], func: str) -> Build:
     return bound
 
 
+class Keyed:
+    """A family's test and every value it reads besides its choices: two tests with the same
+    key make the same calls for the same choices, so an engine that enumerates the tests of
+    many layouts makes them once per key (``harness.exhaustive.groups``)."""
+
+    __slots__ = ("key", "test")
+
+    def __init__(self, test: Callable[[Choices], Test], *key: Any) -> None:
+        self.test = test
+        self.key = key
+
+    def __call__(self, a: Choices) -> Test:
+        return self.test(a)
+
+
+def _bnd(v: Vectors) -> tuple[int, ...]:
+    return tuple(v.boundaries())
+
+
 def _buffer(c: Choices, b: Builder, total: int) -> Ref:
     """A caller buffer as long as the data (enumerated: bytes unlike the data's; drawn: random,
     and now and then a few bytes longer)."""
@@ -101,7 +120,7 @@ def _copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset, nbytes = a.amount(v.boundaries(), "offset"), a.amount(v.boundaries(), "bytes")
         return (Call(func, (v.array, cnt, offset, _buffer_arg(a, buf), nbytes)),)
 
-    return test
+    return Keyed(test, v.array, v.n, v.spare, _bnd(v), buf)
 
 
 @family("iov_memset")
@@ -113,13 +132,13 @@ def _memset(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset, fillc = a.amount(v.boundaries(), "offset"), a.fill()
         return (Call(func, (v.array, cnt, offset, fillc, a.amount(v.boundaries(), "bytes"))),)
 
-    return test
+    return Keyed(test, v.array, v.n, _bnd(v))
 
 
 @family("iov_size")
 def _size(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     v = vectors(c, b, huge=True, spare=1)
-    return lambda a: (Call(func, (v.array, a.count(v.n, v.spare, "iov_cnt"))),)
+    return Keyed(lambda a: (Call(func, (v.array, a.count(v.n, v.spare, "iov_cnt"))),), v.array, v.n, v.spare)
 
 
 @family("iov_copy")
@@ -134,13 +153,15 @@ def _iov_copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset, nbytes = a.amount(v.boundaries(), "offset"), a.amount(v.boundaries(), "bytes")
         return (Call(func, (dst, dcnt, v.array, cnt, offset, nbytes)),)
 
-    return test
+    return Keyed(test, dst, m, v.array, v.n, _bnd(v))
 
 
 @family("iov_skip_offset")
 def _skip(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     v = vectors(c, b, spare=1)
-    return lambda a: (Call(func, (v.array, a.amount(v.boundaries(), "offset", arith=True))),)
+    return Keyed(
+        lambda a: (Call(func, (v.array, a.amount(v.boundaries(), "offset", arith=True))),), v.array, _bnd(v)
+    )
 
 
 # -- making vectors ----------------------------------------------------------------------------
@@ -156,7 +177,7 @@ def _init(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
             adds = a.integer(1, hint + 2, "adds") if 0 <= hint < 64 and a.flag("adds") else 0
         return (Call(func, (q, hint)), *(Call("qemu_iovec_add", (q, 0, k)) for k in range(adds)))
 
-    return test
+    return Keyed(test, q)
 
 
 @family("qemu_iovec_init_external")
@@ -171,7 +192,7 @@ def _init_external(c: Choices, b: Builder, func: str) -> Callable[[Choices], Tes
             niov = v.n if a.flag("all entries") else a.integer(-2, v.n, "niov")
         return (Call(func, (q, v.array, niov)),)
 
-    return test
+    return Keyed(test, q, v.array, v.n)
 
 
 @family("qemu_iovec_init_buf")
@@ -189,7 +210,7 @@ def _init_buf(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         init = Call(func, (q, base, length))
         return (init, Call("qemu_iovec_buf", (q,))) if a.flag("then qemu_iovec_buf") else (init,)
 
-    return test
+    return Keyed(test, q, data, size)
 
 
 @family("qemu_iovec_add")
@@ -205,7 +226,7 @@ def _add(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
             length = a.pick(HUGE, "len") if a.flag("huge len", 4) else a.integer(0, 6, "len")
         return Call(func, (q, base, length))
 
-    return lambda a: tuple(one(a) for _ in range(a.integer(1, a.bound.max_adds, "adds")))
+    return Keyed(lambda a: tuple(one(a) for _ in range(a.integer(1, a.bound.max_adds, "adds"))), q, target)
 
 
 @family("qemu_iovec_concat_iov")
@@ -218,7 +239,7 @@ def _concat_iov(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset, nbytes = a.amount(v.boundaries(), "soffset"), a.amount(v.boundaries(), "sbytes")
         return (Call(func, (d, v.array, cnt, offset, nbytes)),)
 
-    return test
+    return Keyed(test, d, v.array, v.n, v.spare, _bnd(v))
 
 
 @family("qemu_iovec_concat")
@@ -232,7 +253,7 @@ def _concat(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset, nbytes = a.amount(v.boundaries(), "soffset"), a.amount(v.boundaries(), "sbytes")
         return (Call(func, (target, src, offset, nbytes)),)
 
-    return test
+    return Keyed(test, target, src, _bnd(v))
 
 
 # -- slices -----------------------------------------------------------------------------------------
@@ -250,7 +271,7 @@ def _slice(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         offset = a.amount(v.boundaries(), "offset", arith=True)
         return (Call(func, (*head, offset, a.amount(v.boundaries(), "len", arith=True))),)
 
-    return test
+    return Keyed(test, head, _bnd(v))
 
 
 @family("qemu_iovec_init_extended")
@@ -303,7 +324,7 @@ def _init_extended(c: Choices, b: Builder, func: str) -> Callable[[Choices], Tes
         tail, tail_len = end(a, tail_buf, SIZE_MAX - head_len - mid_len, "tail")
         return (Call(func, (t, head, head_len, mid, mid_offset, mid_len, tail, tail_len)),)
 
-    return test
+    return Keyed(test, itself, t, mid, head_buf, tail_buf, None if v is None else _bnd(v), wide and n)
 
 
 # -- using vectors ----------------------------------------------------------------------------
@@ -317,7 +338,7 @@ def _one(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
             return (Call(func, (q,)), Call("qemu_iovec_add", (q, 0, length)))
         return (Call(func, (q,)),)
 
-    return test
+    return Keyed(test, q)
 
 
 @family("qemu_iovec_to_buf", "qemu_iovec_from_buf", "qemu_iovec_memset")
@@ -333,7 +354,7 @@ def _qiov_buf(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         nbytes = a.amount(v.boundaries(), "bytes")
         return (Call(func, (q, offset, _buffer_arg(a, buf), nbytes)),)
 
-    return test
+    return Keyed(test, q, buf, _bnd(v))
 
 
 COMPARE_SHAPES = ("same", "fewer", "longer")
@@ -379,7 +400,7 @@ def _compare(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
         other = a.pick(twins, "twin")
         return (Call(func, (q, other) if a.flag("vector under test first") else (other, q)),)
 
-    return test
+    return Keyed(test, q, tuple(twins))
 
 
 @family("qemu_iovec_clone")
@@ -389,7 +410,7 @@ def _clone(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     itself = c.flag("clone into the source itself", 10)
     d = src if itself else dest(c, b)
     buf = b.data(bytes(max(v.total, 1) + 4))
-    return lambda a: (Call(func, (d, src, buf + a.integer(0, 2, "buf offset"))),)
+    return Keyed(lambda a: (Call(func, (d, src, buf + a.integer(0, 2, "buf offset"))),), d, src, buf)
 
 
 # -- the discard functions ----------------------------------------------------------------------
@@ -423,13 +444,13 @@ def _discard(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
             return (call, Call("iov_discard_undo", (undo,)))
         return (call,)
 
-    return test
+    return Keyed(test, func, iov_arg, cnt, _bnd(v), undoable, undo, undo_test)
 
 
 @family("qemu_iovec_discard_back")
 def _qiov_discard_back(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     q, v = qiov(c, b)
-    return lambda a: (Call(func, (q, a.amount(v.boundaries(), "bytes", arith=True))),)
+    return Keyed(lambda a: (Call(func, (q, a.amount(v.boundaries(), "bytes", arith=True))),), q, _bnd(v))
 
 
 def _register_drawn() -> None:
@@ -472,4 +493,4 @@ def strategy(func: str) -> st.SearchStrategy[Case]:
     return cases()
 
 
-__all__ = ["FAMILIES", "Family", "Test", "Vectors", "family", "make_case", "strategy"]
+__all__ = ["FAMILIES", "Family", "Keyed", "Test", "Vectors", "family", "make_case", "strategy"]

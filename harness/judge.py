@@ -22,16 +22,20 @@ side (``ub_filter``): undefined C may do anything, in the old source and the new
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from pyimpl.memory import RECORD_BYTES
 
 from .case import Call, Case
 from .expected import Expected
 from .inflight import InFlight
 from .oracle import Oracle
 from .outcome import Outcome, TimedOut, first_difference, kind_of_difference
-from .worlds import World, run_case
+from .worlds import CWorld, PyWorld, Run, World, run_case
 
 
 class Discrepancy(AssertionError):
@@ -120,6 +124,8 @@ class Judge:
         self.tainted_by: Case | None = None
         #: (func, kind) -> True once a claim of that pair was confirmed, False once one was not
         self.ub_verdicts: dict[tuple[str, str], bool] = {}
+        #: what the batches of this judge share (harness.batch), made by the first one
+        self.batch_tables: Any = None
 
     @property
     def names(self) -> tuple[str, str]:
@@ -136,7 +142,13 @@ class Judge:
         return self._oracle
 
     def check(self, case: Case, tally: Tally | None = None) -> Outcome:
-        """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome."""
+        """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome.
+
+        Where the two worlds' memories share their addresses (the port mirrors C's arena slot
+        and heap pool) the C side's state is first compared raw with the port's (results,
+        arena bytes, heap record and counters, errno): equal numbers decode to equal
+        observations, so C's are decoded only when they are not (then the judge compares
+        every observation, as always)."""
         if self.ub_filter is not None:
             screened = run_case(self.ub_filter, case)
             if screened.ub is not None:
@@ -144,8 +156,29 @@ class Judge:
                     tally.cases += 1
                     tally.ub[screened.ub.kind] += 1
                 return screened
-        ours = run_case(self.port, case, mirror=self.reference)
-        return self.decide(case, ours, lambda: run_case(self.reference, case), tally)
+        port, reference = self.port, self.reference
+        if case.peers or not (isinstance(port, PyWorld) and isinstance(reference, CWorld)):
+            ours = run_case(port, case, mirror=reference)
+            return self.decide(case, ours, lambda: run_case(reference, case), tally)
+        run = Run(port, case, mirror=reference)
+        try:
+            results = tuple(run.calls(case.calls))
+            raw = _raw_state(run)
+            ours = Outcome(results, run.observe(raw[1] if raw is not None else None))
+        finally:
+            run.close()
+
+        def theirs() -> Outcome:
+            c_run = Run(reference, case)
+            try:
+                c_results = tuple(c_run.calls(case.calls))
+                if raw is not None and c_results == results and _raw_state(c_run) == raw:
+                    return ours  # the same numbers: the same observations
+                return Outcome(c_results, c_run.observe())
+            finally:
+                c_run.close()
+
+        return self.decide(case, ours, theirs, tally)
 
     def decide(
         self, case: Case, ours: Outcome, run_theirs: Callable[[], Outcome], tally: Tally | None = None
@@ -200,6 +233,35 @@ class Judge:
                 self.ub_verdicts[key] = True  # a known change: later claims of the pair are alike
                 return
             raise Discrepancy(case, difference, (ours, None), self.names, change, where)
+
+
+_HEAD = struct.Struct("<QQQ")
+
+
+def _raw_state(run: Run) -> tuple[Any, ...] | None:
+    """What a run's observations are made of, as plain numbers and bytes: its arena address and
+    bytes, heap record and counters, errno; None where they would not say everything (sockets
+    or text streams, or a heap block too large for the record to hold its bytes)."""
+    if run.pairs or run.streams:
+        return None
+    mem = run.mem
+    record = mem.heap_record(0) if isinstance(run.world, PyWorld) else mem.heap_record()
+    if record is None:
+        return None
+    at = 0
+    while at < len(record):
+        _, size, _ = _HEAD.unpack_from(record, at)
+        if size > RECORD_BYTES:
+            return None  # no bytes in the record: what observing reads of it is not in here
+        at += _HEAD.size + size
+    stats = mem.heap_stats()
+    return (
+        run.base,
+        run.arena_bytes(),
+        record,
+        (stats.allocs, stats.reallocs, stats.frees, stats.live),
+        mem.errno,
+    )
 
 
 def minimise(judge: Judge, case: Case) -> Case:

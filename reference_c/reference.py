@@ -20,7 +20,7 @@ import os
 import signal
 import struct
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -42,44 +42,70 @@ ARENA_SLOT = 1 << 20
 #: room for one test's heap record in a batch (more: no record, the judge decodes instead)
 HEAP_RECORD_CAP = 4096
 _U64 = (1 << 64) - 1
+_SIZE_MAX = _U64
 _CALL = struct.Struct("<II8Q")  # struct iovconf_call
 _PAD = (0,) * 8
 _CALLRES = struct.Struct("<ii4QiiQQQ128s")  # struct iovconf_callres
-_TESTRES = struct.Struct("<II4Q")  # struct iovconf_testres
+#: words per call and per test in a batch's plain-word output (shim/batch.c)
+CALL_WORDS = 5
+TEST_WORDS = 6
+#: the C parameter kinds whose values travel as signed 64-bit words in a batch
+_SIGNED_KINDS = frozenset({"int", "ssize_t"})
 
 
 @dataclass
 class BatchOut:
-    """What a batch left: per call and per test records, each test's arena bytes and heap record."""
+    """What a batch left, as shim/batch.c lays it out.
+
+    ``words``: per call, CALL_WORDS words: status (-1 as 2**64-1: not reached), then the out
+    values and the return value (OK), or the assert's expression, function and file addresses
+    and line (ASSERT), or zeros.  ``tests``: per test, TEST_WORDS words: calls made, heap record
+    length (0xFFFFFFFF: it did not fit), allocs, reallocs, frees (counted since the process
+    began: ``base`` holds this memory's starting allocs, reallocs and frees), blocks live.
+    ``arenas``: each test's arena bytes, one after another; ``heaps``: their heap records,
+    packed one after another.
+    """
 
     reference: Reference
     ran: int  # tests run (fewer than asked: the C code crashed in the last one)
-    calls: bytes
-    tests: bytes
+    calls: bytes  # the struct iovconf_callres of each call (filled in where it did not return)
+    words: list[int]
+    tests: list[int]
     arenas: bytes
     heaps: bytes
     arena_len: int
-    mem: CMemory
+    base: tuple[int, int, int]
 
-    def records(self) -> list[tuple[Any, ...]]:
-        """Every call's (status, errno, o0..o3, line, signum, expr, func, file, message bytes)."""
-        return list(_CALLRES.iter_unpack(self.calls))
+    def record(self, i: int) -> tuple[Any, ...]:
+        """Call i's (status, errno, o0..o3, line, signum, expr, func, file, message bytes)
+        (only meaningful for a call that did not return)."""
+        return _CALLRES.unpack_from(self.calls, i * _CALLRES.size)
 
     def test(self, t: int) -> tuple[int, int, int, int, int, int]:
         """(calls made, heap record length, allocs, reallocs, frees, live) of test t (counts
         since the memory began)."""
-        calls, heap_len, allocs, reallocs, frees, live = _TESTRES.unpack_from(self.tests, t * _TESTRES.size)
-        base = self.mem._base
+        calls, heap_len, allocs, reallocs, frees, live = self.tests[t * TEST_WORDS : (t + 1) * TEST_WORDS]
+        base = self.base
         return calls, heap_len, allocs - base[0], reallocs - base[1], frees - base[2], live
 
     def arena(self, t: int) -> bytes:
         return self.arenas[t * self.arena_len : (t + 1) * self.arena_len]
 
+    def heap_offsets(self) -> list[int]:
+        """Where each test's heap record starts in ``heaps`` (one more: where the last ends)."""
+        out, at = [0], 0
+        for t in range(self.ran):
+            length = self.tests[t * TEST_WORDS + 1]
+            if length != 0xFFFFFFFF:
+                at += length
+            out.append(at)
+        return out
+
     def heap(self, t: int) -> bytes | None:
-        length = self.test(t)[1]
-        if length == 0xFFFFFFFF:
+        if self.tests[t * TEST_WORDS + 1] == 0xFFFFFFFF:
             return None
-        return self.heaps[t * HEAP_RECORD_CAP : t * HEAP_RECORD_CAP + length]
+        offsets = self.heap_offsets()
+        return self.heaps[offsets[t] : offsets[t + 1]]
 
 
 # Status codes of the C wrappers (shim.h)
@@ -175,6 +201,8 @@ class Reference:
             for k, e in enumerate(found.entries)
         }
         self._texts: dict[int, str] = {}
+        self._packers: dict[str, tuple[int, struct.Struct, list[Callable[[int], Any]]]] = {}
+        self._scratch = bytearray()
 
     def __repr__(self) -> str:
         return f"<Reference {self.source_path} flavour={self.flavour} missing={sorted(self.missing)}>"
@@ -238,54 +266,91 @@ class Reference:
         """Whether :meth:`batch` can run here (the pool heap: not in the sanitize flavour)."""
         return bool(self._arenas) and self.flavour in ("trap", "coverage")
 
+    def batch_packer(self, name: str) -> tuple[int, struct.Struct, list[Callable[[int], Any]]]:
+        """How a call of ``name`` travels in a batch: (dispatch index, its struct iovconf_call
+        with the arguments as plain 64-bit words, the facade's conversions).  The plain words
+        need no conversion (C truncates them to the parameter types as Python's conversions
+        do); a value that does not fit in 64 bits goes through the conversions instead."""
+        packer = self._packers.get(name)
+        if packer is None:
+            c = self._callables.get(name)
+            if c is None or name in self.changed:
+                raise MissingFunction(name)
+            letters = "".join("q" if p.kind in _SIGNED_KINDS else "Q" for p in c.fn.inputs)
+            packer = self._packers[name] = (c.index, struct.Struct(f"<II{letters}"), c.converters)
+        return packer
+
     def batch(
-        self, mem: CMemory, arena: int, arena0: bytes, tests: list[list[tuple[str, tuple[int, ...]]]]
+        self,
+        mem: CMemory,
+        arena: int,
+        arena0: bytes,
+        calls: Sequence[tuple[str, int, Sequence[int]]],
+        ntests: int,
     ) -> BatchOut:
-        """Run ``tests`` (each a list of (function, C arguments)) in one crossing, each from the
-        arena bytes ``arena0`` at ``arena`` and the heap as it is now; see shim/batch.c."""
+        """Run ``ntests`` tests in one crossing: ``calls`` is every call, (function, test, C
+        arguments), a test's calls consecutive and in order; each test starts from the arena
+        bytes ``arena0`` at ``arena`` and the heap as it is now.  See shim/batch.c."""
         if not self.batches:
             raise RuntimeError("batches need the trap (or coverage) flavour")
-        buf = bytearray(_CALL.size * sum(len(t) for t in tests))
-        k = 0
-        for t, test in enumerate(tests):
-            for name, args in test:
-                c = self._callables.get(name)
-                if c is None or name in self.changed:
-                    raise MissingFunction(name)
-                values = [conv(a) & _U64 for conv, a in zip(c.converters, args, strict=True)]
-                _CALL.pack_into(buf, k * _CALL.size, c.index, t, *values, *_PAD[len(values) :])
-                k += 1
+        k = len(calls)
+        size = _CALL.size
+        buf = bytearray(size * k)
+        packer = self.batch_packer
+        off = 0
+        for name, t, args in calls:
+            index, plain, converters = packer(name)
+            try:
+                plain.pack_into(buf, off, index, t, *args)
+            except struct.error:
+                values = [conv(a) & _U64 for conv, a in zip(converters, args, strict=True)]
+                _CALL.pack_into(buf, off, index, t, *values, *_PAD[len(values) :])
+            off += size
         ffi, lib = self.ffi, self.lib
-        calls = ffi.from_buffer("struct iovconf_call[]", buf)
-        cres = ffi.new("struct iovconf_callres[]", max(k, 1))
-        tres = ffi.new("struct iovconf_testres[]", max(len(tests), 1))
-        arenas = bytearray(len(arena0) * len(tests))
-        heaps = bytearray(HEAP_RECORD_CAP * len(tests))
+        cres = bytearray(_CALLRES.size * max(k, 1))
+        words = bytearray(8 * CALL_WORDS * max(k, 1))
+        tests = bytearray(8 * TEST_WORDS * max(ntests, 1))
+        arenas = bytearray(len(arena0) * ntests)
+        heaps = bytearray(HEAP_RECORD_CAP * ntests)
         with _CALL_LOCK:
-            ran = lib.iovconf_batch(
-                calls,
-                k,
-                len(tests),
-                arena,
-                arena0,
-                len(arena0),
-                mem._base[3],
-                cres,
-                tres,
-                ffi.from_buffer(arenas),
-                ffi.from_buffer(heaps),
-                HEAP_RECORD_CAP,
+            ran = int(
+                lib.iovconf_batch(
+                    ffi.from_buffer("struct iovconf_call[]", buf),
+                    k,
+                    ntests,
+                    arena,
+                    arena0,
+                    len(arena0),
+                    mem._base[3],
+                    ffi.from_buffer("struct iovconf_callres[]", cres),
+                    ffi.from_buffer("uint64_t[]", words),
+                    ffi.from_buffer("uint64_t[]", tests),
+                    ffi.from_buffer(arenas),
+                    ffi.from_buffer(heaps),
+                    HEAP_RECORD_CAP,
+                )
             )
+        out_tests = memoryview(tests).cast("Q")[: ran * TEST_WORDS].tolist()
+        lengths = out_tests[1::TEST_WORDS]
+        heap_end = sum(n for n in lengths if n != 0xFFFFFFFF)
+        base = mem._base
         return BatchOut(
             self,
-            int(ran),
-            bytes(ffi.buffer(cres)),
-            bytes(ffi.buffer(tres)),
-            bytes(arenas),
-            bytes(heaps),
+            ran,
+            bytes(cres),
+            memoryview(words).cast("Q")[: k * CALL_WORDS].tolist(),
+            out_tests,
+            bytes(arenas[: ran * len(arena0)]),
+            bytes(heaps[:heap_end]),
             len(arena0),
-            mem,
+            (int(base[0]), int(base[1]), int(base[2])),
         )
+
+    def _record_buffer(self, size: int) -> bytearray:
+        """A scratch buffer of at least ``size`` bytes for heap records (one at a time)."""
+        if len(self._scratch) < size:
+            self._scratch = bytearray(size)
+        return self._scratch
 
     def text(self, ptr: int) -> str:
         """The C string at ``ptr`` (trap records' expressions and names are static strings)."""
@@ -498,6 +563,14 @@ class CMemory:
         with _CALL_LOCK:
             n = int(self.lib.iovconf_heap_serials(self._base[3], out, live))
         return sorted(int(out[k]) for k in range(n))
+
+    def heap_record(self, cap: int = 1 << 18) -> bytes | None:
+        """The live blocks allocated since this memory was created as ``pyimpl``'s
+        ``Memory.heap_record`` writes them (serials count from 1); None if longer than ``cap``."""
+        buf = self.reference._record_buffer(cap)
+        with _CALL_LOCK:
+            length = int(self.lib.iovconf_heap_record(self._base[3], self.ffi.from_buffer(buf), cap))
+        return None if length == _SIZE_MAX else bytes(buf[:length])
 
     def heap_block(self, addr: int) -> tuple[int, int] | None:
         """(serial, offset) when ``addr`` is inside a live block allocated since

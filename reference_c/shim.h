@@ -70,12 +70,6 @@ struct iovconf_callres {
     char message[128];/* FATAL, MISSING, CRASH */
 };
 
-struct iovconf_testres {
-    uint32_t calls;   /* calls made (the last one did not return if < the test's) */
-    uint32_t heap_len;/* bytes of its heap record (UINT32_MAX: did not fit) */
-    uint64_t allocs, reallocs, frees, live;
-};
-
 extern struct iovconf_trap iovconf_trap;
 extern sigjmp_buf iovconf_jmp;
 
@@ -113,7 +107,7 @@ size_t iovconf_heap_release_since(uint64_t serial);
 size_t iovconf_batch(const struct iovconf_call *calls, size_t ncalls, size_t ntests,
                      uintptr_t arena, const char *arena0, size_t arena_len,
                      uint64_t serial0, struct iovconf_callres *cres,
-                     struct iovconf_testres *tres, char *arenas_out,
+                     uint64_t *words, uint64_t *tests, char *arenas_out,
                      char *heaps_out, size_t heap_cap);
 /* the heap's state now is where heap_back returns (one mark at a time) */
 void iovconf_heap_mark(void);

@@ -11,7 +11,8 @@ from typing import Any
 
 from changes import changed_iov_c
 
-from harness.bounds import QUICK_BOUND
+from harness.bounds import BOUNDS
+from harness.campaign import PROFILES
 from harness.exhaustive import count_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,11 @@ def test_merged_shards_give_the_unsharded_verdict_and_smallest_case(tmp_path: Pa
         assert merged[func]["verdict"] == whole[func]["verdict"], func
         assert merged[func]["case"] == whole[func]["case"], func  # the same first (smallest) case
         if not whole[func]["red"]:  # a failing run stops at its first failure; others count all
-            assert merged[func]["cases"] == whole[func]["cases"] == count_cases(func, QUICK_BOUND), func
+            assert (
+                merged[func]["cases"]
+                == whole[func]["cases"]
+                == count_cases(func, BOUNDS[PROFILES["quick"].bound])
+            ), func
     assert whole["qemu_iovec_add"]["red"] and whole["qemu_iovec_add"]["case"] and not whole["iov_size"]["red"]
     shard_places = [rows(json.loads((tmp_path / f).read_text()))["qemu_iovec_add"]["place"] for f in files]
     assert len(set(shard_places)) == 3, shard_places  # each shard failed on a layout of its own
