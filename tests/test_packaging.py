@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,8 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_builds_silently_with_its_data_files(tmp_path: Path) -> None:
+    # a copy: setuptools leaves build/ in the tree it builds
+    tree = tmp_path / "tree"
+    shutil.copytree(
+        ROOT,
+        tree,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", ".hypothesis", "iovconf-reports", ".iovconf", "__pycache__"
+        ),
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(tree)],
         capture_output=True,
         text=True,
         timeout=600,
