@@ -66,6 +66,8 @@ class Config:
     seed: int
     database: str | None
     inflight_dir: str | None = None
+    #: the C side's build flavour; None: the assert mode's (``coverage`` for gcov counts)
+    flavour: str | None = None
 
 
 #: every function's Hypothesis campaign: memory functions, then sockets and hexdump
@@ -84,7 +86,7 @@ def function_seed(seed: int, func: str) -> int:
 def make_judge(config: Config) -> Judge:
     import reference_c
 
-    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    reference = reference_c.load(config.c_source, flavour=config.flavour or config.assert_mode)
     flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
     return Judge(PyWorld(), CWorld(reference), flight=flight)
 

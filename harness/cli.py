@@ -1,4 +1,4 @@
-"""``python -m harness run|list|replay|mutate``: the command-line face of the harness.
+"""``python -m harness run|list|replay|mutate|coverage``: the command-line face of the harness.
 
 Exit status: 0 every case agreed; 1 a discrepancy (report + reproducer written);
 2 usage or build error.
@@ -123,9 +123,10 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
-    from . import mutate
+    from . import coverage, mutate
 
     mutate.add_parser(sub, jobs_count)
+    coverage.add_parser(sub, jobs_count)
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument("--examples", type=int, default=100, help="generated cases per function to count sites")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")

@@ -82,7 +82,7 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("-fsanitize=address,undefined",),
     ),
-    "coverage": (("-O0", "-g", "-fwrapv", "--coverage"), ("--coverage",)),
+    "coverage": (("-O0", "-g", "-fwrapv", "--coverage", "-DIOVCONF_COVERAGE"), ("--coverage",)),
 }
 
 
