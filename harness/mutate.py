@@ -13,8 +13,10 @@ function's callers is judged by the usual judge, UB claims confirmed by the UB o
 A mutant is *killed* when a campaign finds a difference (or the mutant hangs past
 ``--timeout``, or kills its process), *survives* when every campaign agrees, and *does
 not build* when the compiler or the import refuses it.  A survivor that does not change
-behaviour is listed, with the reason, in ``harness/mutants_equivalent.toml``; a mutant is
-named there by (side, function, original line, mutated line), never by line number.
+behaviour is listed, with the reason, in ``harness/mutants_equivalent.toml``: ``kind =
+"equivalent"`` when no input tells it apart, ``"ub-only"`` when only undefined behaviour
+that the trap build cannot observe does (see :data:`KINDS`).  A mutant is named there by
+(side, function, original line, mutated line), never by line number.
 
 Exit status: 0 every mutant killed, listed as equivalent or not building; 1 a survivor
 not listed; 2 a usage error, or a mutant whose check itself failed (a harness error).
@@ -250,6 +252,14 @@ def targets(func: str) -> list[str]:
 # -- the equivalents file -------------------------------------------------------------------------
 
 
+#: what a listed survivor is: no input tells it apart, or only undefined behaviour does
+KINDS = {
+    "equivalent": "no input can tell it from the original (dead code, or the same machine code)",
+    "ub-only": "it differs only by undefined behaviour (an out-of-bounds read, say) that the trap "
+    "build cannot observe; only a sanitized run of C on a case the port calls defined would",
+}
+
+
 @dataclass(frozen=True)
 class Equivalent:
     side: str
@@ -257,6 +267,7 @@ class Equivalent:
     original: str
     mutated: str
     reason: str
+    kind: str = "equivalent"
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -274,7 +285,14 @@ def load_equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str, str, str]
             missing = [key for key in ("function", "original", "mutated", "reason") if not entry.get(key)]
             if missing:
                 raise ValueError(f"{path}: [[{side}]] entry {k + 1} lacks {', '.join(missing)}")
-            eq = Equivalent(side, entry["function"], entry["original"], entry["mutated"], entry["reason"])
+            kind = entry.get("kind", "equivalent")
+            if kind not in KINDS:
+                raise ValueError(
+                    f"{path}: [[{side}]] entry {k + 1}: kind {kind!r} is not one of {sorted(KINDS)}"
+                )
+            eq = Equivalent(
+                side, entry["function"], entry["original"], entry["mutated"], entry["reason"], kind
+            )
             found[eq.identity] = eq
     unknown = set(data) - {"c", "py"}
     if unknown:
@@ -286,7 +304,7 @@ def toml_entry(m: Mutant) -> str:
     """The entry to paste into the equivalents file for ``m`` (reason left to write)."""
     return (
         f"[[{m.side}]]\nfunction = {json.dumps(m.func)}\noriginal = {json.dumps(m.original.strip())}\n"
-        f'mutated = {json.dumps(m.shown)}\nreason = ""\n'
+        f'mutated = {json.dumps(m.shown)}\nkind = "equivalent"  # or "ub-only"\nreason = ""\n'
     )
 
 
@@ -496,9 +514,11 @@ def _run(todo: list[Mutant], args: argparse.Namespace, equivalents: dict[Any, Eq
         Path(args.out).write_text(json.dumps([asdict(v) for v in verdicts], indent=1))
     g = gate(verdicts, equivalents)
     counts = Counter(v.status for v in verdicts)
+    kinds = Counter(equivalents[v.mutant.identity].kind for v in g.equivalent)
     print(
         f"mutate: {len(verdicts)} mutants in {time.perf_counter() - start:.0f}s: {counts['killed']} killed, "
-        f"{len(g.equivalent)} survived as listed equivalents, {len(g.unlisted)} survived unlisted, "
+        f"{len(g.equivalent)} survived as listed equivalents ({kinds['equivalent']} equivalent, "
+        f"{kinds['ub-only']} ub-only), {len(g.unlisted)} survived unlisted, "
         f"{counts['does-not-build']} did not build, {len(g.errors)} errors; "
         f"mutation score {g.score:.1%} (killed / mutants that build and are not equivalent)"
     )
@@ -531,6 +551,9 @@ def _one(job: str) -> int:
         v = Verdict(m, "error", detail=f"{type(exc).__name__}: {exc}"[:300])
     out = asdict(v)
     print(json.dumps(out, default=str), flush=True)
+    from . import oracle
+
+    oracle._close_all()  # the mutant's sanitizer server: this process leaves through os._exit
     return 0
 
 

@@ -170,6 +170,7 @@ class Sanitizer(Oracle):
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                preexec_fn=_die_with(os.getpid()),
             )
             deadline = time.monotonic() + 120
             while not os.path.exists(address):
@@ -209,6 +210,22 @@ class Sanitizer(Oracle):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _die_with(parent: int) -> Any:
+    """A preexec_fn: the server gets SIGKILL when the process that started it dies, however it
+    dies (a worker leaving through os._exit skips the atexit hook that would stop it)."""
+
+    def arm() -> None:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 _SHARED: dict[str | None, Sanitizer] = {}

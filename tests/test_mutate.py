@@ -69,7 +69,7 @@ def test_the_command_gates_on_a_fake_survivor(
     assert main([*args, "--equivalents", str(empty)]) == 1
     out = capsys.readouterr().out
     assert "1 SURVIVING mutant(s) not listed" in out
-    assert 'original = "len = 0;"\nmutated = "len = 1;"' in out  # the entry to paste
+    assert 'original = "len = 0;"\nmutated = "len = 1;"\nkind = "equivalent"' in out  # the entry to paste
     listing = tmp_path / "listed.toml"
     listing.write_text(
         '[[c]]\nfunction = "iov_size"\noriginal = "len = 0;"\nmutated = "len = 1;"\n'
