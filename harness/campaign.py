@@ -72,6 +72,8 @@ class Config:
     old_source: str | None = None
     #: the exhaustive engine judges only shard K of N (``--shard K/N``; merged by ``harness merge``)
     shard: tuple[int, int] | None = None
+    #: the C side's build flavour; None: the assert mode's (``coverage`` for gcov counts)
+    flavour: str | None = None
 
 
 #: every function's Hypothesis campaign, in table order
@@ -90,7 +92,7 @@ def function_seed(seed: int, func: str) -> int:
 def make_judge(config: Config) -> Judge:
     import reference_c
 
-    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    reference = reference_c.load(config.c_source, flavour=config.flavour or config.assert_mode)
     flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
     expected = Expected.load(config.expect_diff) if config.expect_diff else None
     if config.old_source is not None:
