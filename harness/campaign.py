@@ -76,6 +76,8 @@ class Config:
     old_source: str | None = None
     #: the exhaustive engine judges only shard K of N (``--shard K/N``; merged by ``harness merge``)
     shard: tuple[int, int] | None = None
+    #: the C side's build flavour; None: the assert mode's (``coverage`` for gcov counts)
+    flavour: str | None = None
 
 
 #: every function's Hypothesis campaign, in table order
@@ -99,7 +101,7 @@ def make_worlds(config: Config) -> Worlds:
     C, the port that screens out the cases on which it claims undefined behaviour."""
     import reference_c
 
-    reference = reference_c.load(config.c_source, flavour=config.assert_mode)
+    reference = reference_c.load(config.c_source, flavour=config.flavour or config.assert_mode)
     if config.old_source is not None:
         old = CWorld(reference_c.load(config.old_source, flavour=config.assert_mode), "OLD")
         return old, CWorld(reference, "NEW"), PyWorld()

@@ -1,4 +1,4 @@
-"""``python -m harness run|list|replay``: the command-line face of the harness.
+"""``python -m harness run|list|replay|mutate|coverage``: the command-line face of the harness.
 
 Exit status: 0 every case agreed; 1 a discrepancy (report + reproducer written);
 2 usage or build error.
@@ -34,15 +34,73 @@ from .results import HOW, FunctionResult, dedupe
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 
 
+#: the environment variables the harness reads (shown by --help)
+ENVIRONMENT = """\
+environment:
+  IOVCONF_C_SOURCE      C file standing in for reference_c/iov.c when --c-source is not given
+  IOVCONF_CACHE_DIR     where C builds are cached (default ~/.cache/iovconf)
+  IOVCONF_CACHE_KEEP    builds kept per flavour when old ones are evicted (default 16)
+  IOVCONF_CACHE_MAX_AGE_DAYS  builds unused this long are evicted (default 30)
+  IOVCONF_DB            the example database when --db is not given (a directory, redis://HOST:PORT,
+                        github:OWNER/REPO, readonly:SPEC, SPEC+SPEC or none; default .hypothesis/iovconf)
+  IOVCONF_NO_DB         set: no example database (the same as --db none)
+  IOVCONF_FUZZ_EXAMPLES examples per function of the fuzz targets (pytest --pyargs harness.fuzz_targets)
+  CI                    set: plain progress lines instead of a live table
+  HYPOTHESIS_PROFILE    not read by the harness commands (their settings come from --profile);
+                        the test suite reads it (see --iovconf-profile in pytest --help)
+"""
+
+
+def jobs_count(text: str) -> int:
+    """``--jobs``: a positive number, or ``auto`` for one worker per CPU."""
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
+    return n
+
+
+def _profiles_help() -> str:
+    rows = [
+        f"{p.name} ({p.examples} examples/function, {p.sequences} stateful sequences, "
+        f"exhaustive bound {p.bound}, {p.ub_cases} UB cases/kind)"
+        for p in PROFILES.values()
+    ]
+    return "how hard to try: " + "; ".join(rows) + " (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m harness",
+        description=__doc__,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a differential campaign")
-    run.add_argument("--profile", choices=sorted(PROFILES), default="default")
+    run = sub.add_parser(
+        "run",
+        help="run a differential campaign",
+        description="Run the port and the compiled C side by side on generated cases.\n"
+        "Exit status: 0 every case agreed; 1 a discrepancy (report and reproducers written);\n"
+        "2 a usage or build error.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--profile", choices=sorted(PROFILES), default="default", help=_profiles_help())
     run.add_argument("--only", help="comma-separated C function names")
     run.add_argument("--c-source", help="another iov.c to compare against (default: reference_c/iov.c)")
     run.add_argument("--seed", type=int, help="campaign seed (printed when not given)")
-    run.add_argument("--assert-mode", choices=("trap", "abort"), default="trap")
+    run.add_argument(
+        "--assert-mode",
+        choices=("trap", "abort"),
+        default="trap",
+        help="trap: a failing C assert is caught in-process (fast); abort: the C library's own assert "
+        "aborts a forked child per call (slower; checks the trap changes nothing) (default: %(default)s)",
+    )
     run.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
     run.add_argument(
         "--engine",
@@ -57,7 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help="judge only shard K of N of the exhaustive engine's bound (with --engine exhaustive and "
         "--json); python -m harness merge combines the N result files",
     )
-    run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
+    run.add_argument(
+        "--jobs",
+        type=jobs_count,
+        default="auto",
+        help="worker processes: a number, or auto (one per CPU, the default)",
+    )
     run.add_argument("--examples", type=int, help="override the profile's examples per function")
     run.add_argument(
         "--db",
@@ -74,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
+    from . import coverage, mutate
+
+    mutate.add_parser(sub, jobs_count)
+    coverage.add_parser(sub, jobs_count)
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument(
         "--sample",
@@ -122,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_AGREE
+    if hasattr(args, "handler"):  # commands that live in their own modules (mutate, coverage)
+        return int(args.handler(args))
     if args.command == "run":
         return cmd_run(args)
     if args.command == "list":

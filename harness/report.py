@@ -45,7 +45,8 @@ def write_report(
     c_source: str | None,
     old_source: str | None = None,
 ) -> Path:
-    """Write ``<func>-<hash>.txt`` and the reproducer ``<func>-<hash>.py``; returns the script."""
+    """Write ``<func>-<hash>.txt``, the reproducers ``<func>-<hash>.py`` and ``<func>-<hash>.c``
+    (with the C files it needs in ``iovconf-c-<hash>/`` beside it); returns the ``.py`` script."""
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(case_json.encode()).hexdigest()[:10]
     stem = f"{func}-{digest}"
@@ -60,14 +61,17 @@ def write_report(
             case_json=case_json,
         )
     )
-    from .creproducer import c_reproducer
+    from .creproducer import build_command, c_reproducer, write_c_support
 
-    (directory / f"{stem}.c").write_text(
-        c_reproducer(case_from_json(case_json), c_source, f"{func}: {difference}")
+    support = write_c_support(directory, c_source)
+    c_name = f"{stem}.c"
+    (directory / c_name).write_text(
+        c_reproducer(case_from_json(case_json), c_source, f"{func}: {difference}", c_name, support.name)
     )
     (directory / f"{stem}.txt").write_text(
         f"function: {func}\nfirst difference: {difference}\nC source: {c_source or 'reference_c/iov.c'}\n"
-        f"case:\n{detail}\nreproducer: {script} (C alone: {stem}.c)\n"
+        f"case:\n{detail}\nreproducer: {script} (C alone: {c_name}, with {support.name}/ beside it;\n"
+        f"  build and run it in {directory}: {build_command(c_name, support.name)})\n"
     )
     return script
 

@@ -6,13 +6,21 @@ One build = one directory in the cache holding a copy of the chosen C source
 build log and the extension module.  The directory name carries the flavour
 and the cache key; the key is the sha256 of everything that goes into the
 build (C source bytes, every shim file, the generated texts, the compiler
-flags, the flavour, the Python ABI tag and the cffi version).
+flags, the flavour, the Python ABI tag, the cffi version, and the compiler
+with its version: ``gcc --version``'s first line, so a compiler upgrade
+rebuilds instead of loading objects the new compiler never made).
 
 The cache lives in ``$IOVCONF_CACHE_DIR`` or ``~/.cache/iovconf``.  A build runs
 in a temporary sibling directory under a file lock and is renamed into place,
 so parallel pytest-xdist workers and concurrent sessions build once and never
 see half a build.  The compiler runs in a child process, so its output is
 captured for :class:`BuildError` and cffi's ``chdir`` stays out of this process.
+
+Old builds are evicted after each new build, under a lock of the whole cache
+(:func:`evict`): of each flavour the newest ``$IOVCONF_CACHE_KEEP`` (default 16)
+stay, and so does anything used in the last ten minutes; any build unused for
+``$IOVCONF_CACHE_MAX_AGE_DAYS`` (default 30) goes.  Finding a build in the cache
+counts as using it (its manifest's mtime is the time of last use).
 """
 
 from __future__ import annotations
@@ -83,7 +91,7 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("-fsanitize=address,undefined",),
     ),
-    "coverage": (("-O0", "-g", "-fwrapv", "--coverage"), ("--coverage",)),
+    "coverage": (("-O0", "-g", "-fwrapv", "--coverage", "-DIOVCONF_COVERAGE"), ("--coverage",)),
 }
 
 
@@ -337,6 +345,32 @@ def _source_info(path: Path) -> SourceInfo:
 # -- planning and caching -----------------------------------------------------
 
 
+def compiler_command() -> str:
+    """The C compiler cffi's build runs: ``$CC`` as setuptools honours it, else Python's own."""
+    return os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc")
+
+
+_COMPILER_VERSIONS: dict[str, str] = {}
+
+
+def compiler_version(cc: str | None = None) -> str:
+    """The first line ``CC --version`` prints (e.g. ``gcc (Debian 12.2.0-14) 12.2.0``), once per
+    process; ``unknown (...)`` when it cannot run (the build itself will then say why)."""
+    cc = cc or compiler_command()
+    found = _COMPILER_VERSIONS.get(cc)
+    if found is None:
+        argv = cc.split()
+        try:
+            out = subprocess.run(
+                [argv[0], "--version"], capture_output=True, text=True, timeout=60, check=False
+            )
+            found = (out.stdout.strip().splitlines() or [f"unknown (exit {out.returncode})"])[0]
+        except (OSError, subprocess.SubprocessError, IndexError) as e:
+            found = f"unknown ({type(e).__name__})"
+        _COMPILER_VERSIONS[cc] = found
+    return found
+
+
 def cache_root() -> Path:
     env = os.environ.get("IOVCONF_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "iovconf"
@@ -411,7 +445,8 @@ def plan(source_path: str | os.PathLike[str], flavour: str = "trap") -> Plan:
     feed("flavour", flavour.encode())
     feed("abi", abi_tag().encode())
     feed("cffi", cffi.__version__.encode())
-    feed("cc", str(sysconfig.get_config_var("CC")).encode())
+    feed("cc", compiler_command().encode())
+    feed("cc --version", compiler_version().encode())
     return Plan(
         path,
         source,
@@ -488,7 +523,7 @@ def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "tra
     """Build (or find in the cache) the extension for ``source_path`` and ``flavour``."""
     p = plan(source_path if source_path is not None else DEFAULT_SOURCE, flavour)
     final = p.directory
-    if (final / _MANIFEST).exists():
+    if _touch(final / _MANIFEST):
         return Built(p, p.so_path, False, 0.0)
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
@@ -513,6 +548,8 @@ def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "tra
                 "cflags": list(p.cflags),
                 "ldflags": list(p.ldflags),
                 "abi": abi_tag(),
+                "compiler": compiler_command(),
+                "compiler_version": compiler_version(),
                 "seconds": round(seconds, 3),
             }
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -522,7 +559,92 @@ def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "tra
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    evict(root)
     return Built(p, p.so_path, True, seconds)
+
+
+def _touch(manifest: Path) -> bool:
+    """Mark a build as used now; False if it is not in the cache (no manifest)."""
+    try:
+        os.utime(manifest)
+    except FileNotFoundError:
+        return False
+    except OSError:  # a read-only cache still serves its builds
+        return manifest.exists()
+    return True
+
+
+#: a build used this recently is never evicted (another process may be about to load it)
+EVICT_GRACE = 600.0
+#: a temporary build directory this old was left by a build that died
+STALE_TMP = 3600.0
+_ENTRY = re.compile(r"^(?P<flavour>[a-z]+)-(?P<key>[0-9a-f]{24})$")
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def evict(root: Path | None = None, keep: int | None = None, max_age_days: float | None = None) -> list[Path]:
+    """Remove old builds from the cache; returns the directories removed.
+
+    Per flavour the ``keep`` most recently used builds stay (``$IOVCONF_CACHE_KEEP``, 16);
+    older ones go, and so does any build unused for ``max_age_days``
+    (``$IOVCONF_CACHE_MAX_AGE_DAYS``, 30), but never one used in the last
+    :data:`EVICT_GRACE` seconds.  A build is removed only while its own build lock is
+    free (so never while it is being built).  Temporary directories of builds that died,
+    and lock files of builds no longer there, are cleared after a while too.
+    """
+    root = cache_root() if root is None else root
+    keep = int(_env_number("IOVCONF_CACHE_KEEP", 16)) if keep is None else keep
+    if max_age_days is None:
+        max_age_days = _env_number("IOVCONF_CACHE_MAX_AGE_DAYS", 30)
+    now = time.time()
+    removed: list[Path] = []
+    try:
+        with FileLock(str(root / "evict.lock"), timeout=0):
+            entries: dict[str, list[tuple[float, Path]]] = {}
+            for child in root.iterdir():
+                m = _ENTRY.match(child.name)
+                if m and child.is_dir():
+                    try:
+                        used = (child / _MANIFEST).stat().st_mtime
+                    except FileNotFoundError:
+                        continue  # incomplete: the next build of that key replaces it
+                    entries.setdefault(m.group("flavour"), []).append((used, child))
+                elif ".tmp-" in child.name and child.is_dir() and now - child.stat().st_mtime > STALE_TMP:
+                    shutil.rmtree(child, ignore_errors=True)
+            for builds in entries.values():
+                builds.sort(reverse=True)
+                for rank, (used, directory) in enumerate(builds):
+                    age = now - used
+                    if age < EVICT_GRACE or (rank < keep and age < max_age_days * 86400):
+                        continue
+                    if _remove_build(directory):
+                        removed.append(directory)
+            for lock in root.glob("*.lock"):
+                orphan = lock.name != "evict.lock" and not lock.with_suffix("").exists()
+                if orphan and now - lock.stat().st_mtime > 86400:
+                    _remove_build(lock.with_suffix(""))
+    except (TimeoutError, OSError):  # another process is evicting (or the cache is read-only)
+        pass
+    return removed
+
+
+def _remove_build(directory: Path) -> bool:
+    """Remove one build (and its lock file) while holding its build lock; False if it is busy."""
+    lock_path = directory.parent / f"{directory.name}.lock"
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        with lock:
+            shutil.rmtree(directory, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+    except TimeoutError:
+        return False
+    return True
 
 
 _MODULES: dict[str, ModuleType] = {}

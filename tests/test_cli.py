@@ -180,3 +180,29 @@ def test_a_crashing_source_is_reported_with_its_case_and_reproducers(tmp_path: P
     assert "qemu_iovec_reset" in r.stdout  # the other function's campaign still ran
     assert list((tmp_path / "rep").glob("iov_size-*.py")) and list((tmp_path / "rep").glob("iov_size-*.c"))
     assert not list((tmp_path / ".iovconf" / "inflight").glob("*.json"))
+
+
+def test_help_names_the_environment_variables_and_explains_the_options(tmp_path: Path) -> None:
+    for args in (("--help",), ("run", "--help")):
+        r = harness(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        for var in ("IOVCONF_C_SOURCE", "IOVCONF_CACHE_DIR", "IOVCONF_NO_DB", "CI", "HYPOTHESIS_PROFILE"):
+            assert var in r.stdout, (args, var)
+    run_help = harness("run", "--help", cwd=tmp_path).stdout
+    assert "how hard to try" in run_help and "stateful sequences" in run_help  # --profile
+    assert "C library's own assert" in run_help  # --assert-mode
+    assert "auto" in run_help  # --jobs
+
+
+def test_jobs_accepts_auto_and_refuses_nonsense() -> None:
+    import argparse
+
+    import pytest
+
+    from harness.cli import jobs_count
+
+    assert jobs_count("auto") == (os.cpu_count() or 1)
+    assert jobs_count("3") == 3
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            jobs_count(bad)

@@ -349,3 +349,17 @@ void *iovconf_checked_memset(void *dst, int c, size_t n,
     }
     return memset(dst, c, n);
 }
+
+#ifdef IOVCONF_COVERAGE
+/*
+ * Coverage flavour: write this process's gcov counters now.  libgcov writes them at
+ * exit(); a process that leaves through _exit() (every forked campaign worker does)
+ * would lose them.  Default visibility, so Python finds it with ctypes.
+ */
+extern void __gcov_dump(void);
+
+__attribute__((visibility("default"))) void iovconf_coverage_dump(void)
+{
+    __gcov_dump();
+}
+#endif
