@@ -100,4 +100,6 @@ def cfunction(func: F) -> F:
         finally:
             mem.depth -= 1
 
+    # help() and inspect show the port's own signature, its annotations as types
+    checked.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
     return checked  # type: ignore[return-value]
