@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .checks import CHECKS
 from .ctable import BY_NAME
@@ -56,11 +56,41 @@ def type_name(value: object) -> str:
     return cls.__qualname__ if package == "builtins" else f"{package}.{cls.__qualname__}"
 
 
+#: the checking wrapper of a port function, as source: Python binds the arguments (by position or
+#: keyword, under the C parameters' names) and each is tested inline against its C type's range
+_WRAPPER = """
+def {name}(mem, {params}):
+    if isinstance(mem, Memory) and mem.depth:  # the port calling itself: unchecked
+        return func(mem, {params})
+    if not isinstance(mem, Memory):
+        raise TypeError(f"mem: expected pyimpl.Memory, got {{type_name(mem)}}")
+{checks}
+    if touches is not None and mem.strict:
+        touches(mem, {params})
+    mem.depth += 1
+    try:
+        return func(mem, {params})
+    finally:
+        mem.depth -= 1
+"""
+
+
+def _inline_check(name: str, kind: str) -> str:
+    """The test of one argument: an int in range passes at once; anything else goes to _check."""
+    if kind in _RANGES:
+        lo, hi = _RANGES[kind]
+        test = f"type({name}) is not int or not {lo} <= {name} <= {hi}"
+        return f"    if {test}:\n        _check({name!r}, {kind!r}, {name})"
+    return f"    _check({name!r}, {kind!r}, {name})"
+
+
 def cfunction(func: F) -> F:
     """Declare ``func`` the port of the C function of the same name in :data:`pyimpl.ctable.TABLE`.
 
     Its parameters must be the row's C parameters (Python names, out parameters left out);
-    calls, positional or by keyword, are checked against the row's C types first.
+    calls, positional or by keyword, are checked against the row's C types first, and on a
+    strict memory against what they touch (:mod:`pyimpl.checks`).  The wrapper is written
+    for each function (about half a microsecond a call); nested calls skip it all.
     """
     row = BY_NAME.get(func.__name__)
     if row is None:
@@ -69,37 +99,20 @@ def cfunction(func: F) -> F:
     names = [p for p in inspect.signature(func).parameters][1:]
     if [n for n, _ in spec] != names:
         raise TypeError(f"{func.__name__}: the table says {[n for n, _ in spec]} but it takes {names}")
-    signature = inspect.signature(func)
-    # strict memories: what the call touches, checked before it runs (public functions)
-    touches = CHECKS.get(func.__name__)
-    # the common case first: every argument an int in its C type's range
-    ranges = tuple(_RANGES.get(kind, (0, -1)) for _, kind in spec)
-
-    @functools.wraps(func)
-    def checked(mem: Memory, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and isinstance(mem, Memory) and mem.depth:  # the port calling itself: unchecked
-            return func(mem, *args)
-        if kwargs:
-            try:
-                bound = signature.bind(mem, *args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{func.__name__}(): {exc}") from None
-            mem, *args = bound.args  # type: ignore[assignment]
-        if not isinstance(mem, Memory):
-            raise TypeError(f"mem: expected pyimpl.Memory, got {type_name(mem)}")
-        if len(args) != len(spec):
-            raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
-        for (pname, ctype), (lo, hi), value in zip(spec, ranges, args, strict=True):
-            if type(value) is not int or not lo <= value <= hi:
-                _check(pname, ctype, value)
-        if touches is not None and mem.strict and mem.depth == 0:
-            touches(mem, *args)
-        mem.depth += 1
-        try:
-            return func(mem, *args)
-        finally:
-            mem.depth -= 1
-
+    source = _WRAPPER.format(
+        name=func.__name__,
+        params=", ".join(names),
+        checks="\n".join(_inline_check(n, kind) for n, kind in spec),
+    )
+    scope: dict[str, Any] = {
+        "func": func,
+        "touches": CHECKS.get(func.__name__),  # strict memories: what the call touches
+        "Memory": Memory,
+        "type_name": type_name,
+        "_check": _check,
+    }
+    exec(compile(source, f"<cfunction {func.__name__}>", "exec"), scope)
+    checked: Any = functools.update_wrapper(scope[func.__name__], func)
     # help() and inspect show the port's own signature, its annotations as types
-    checked.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
-    return checked  # type: ignore[return-value]
+    checked.__signature__ = inspect.signature(func, eval_str=True)
+    return cast(F, checked)

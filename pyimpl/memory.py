@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import struct
+import sys
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -65,8 +66,13 @@ LAZY_BLOCK = 1 << 20
 #: (start, end, view) of a region as the fast paths see it; a guard (never
 #: accessible) is stored with end == start, so no access of n > 0 bytes fits in it
 Span = tuple[int, int, memoryview]
-#: a span no access of n > 0 bytes at any address fits in: the empty cache entry
-_NO_SPAN: Span = (0, 0, memoryview(bytearray()))
+#: a span no access at any address fits in, not even one of 0 bytes at NULL: the empty cache
+#: entry (the bulk loops of pyimpl.iov test the remembered spans with n >= 0)
+_NO_SPAN: Span = (1, 0, memoryview(bytearray()))
+#: no entries: what :meth:`Memory.iovecs` returns when none lie in a live region
+_NO_WORDS = memoryview(bytearray()).cast("Q")
+#: whether a native "Q" view reads the little-endian words the loads read (x86-64: yes)
+NATIVE_WORDS = sys.byteorder == "little"
 
 
 def _zeroed(size: int) -> memoryview:
@@ -443,6 +449,26 @@ class Memory:
             if addr < span[1]:  # not past its end, nor a guard
                 return span
         return None
+
+    def iovecs(self, addr: int, count: int) -> tuple[memoryview, int]:
+        """The first ``count`` ``struct iovec`` at ``addr`` as a live view of two uint64 each
+        (``iov_base``, ``iov_len``), and how many of them it holds: those in the region
+        holding ``addr`` (none if it is not live).  Loads through the view are the loads
+        :meth:`u64` makes, and see every store as it happens; past its end, the caller loads
+        with :meth:`u64` and meets the undefined behaviour there.  Valid while the region
+        lives (the bulk functions free nothing while they walk)."""
+        if count <= 0 or not NATIVE_WORDS:
+            return _NO_WORDS, 0
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
+            start, end, view = self._spans[i]
+            k = (end - addr) >> 4
+            if k > 0:
+                if k > count:
+                    k = count
+                off = addr - start
+                return view[off : off + (k << 4)].cast("Q"), k
+        return _NO_WORDS, 0
 
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
