@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import errno as _errno
 import functools
+import operator
 import socket
 from array import array
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from typing import TextIO
 
 from ._cfunc import cfunction
@@ -31,7 +34,18 @@ from .libc import (
     memset,
     qemu_hexdump,
 )
-from .memory import INT_MAX, MAX_HEAP_BLOCK, NATIVE_WORDS, SIZE_MAX, Memory, int_, size_t, ssize_t, unsigned
+from .memory import (
+    INT_MAX,
+    MAX_HEAP_BLOCK,
+    NATIVE_WORDS,
+    SIZE_MAX,
+    Memory,
+    Span,
+    int_,
+    size_t,
+    ssize_t,
+    unsigned,
+)
 from .structs import (
     EINVAL,
     IOV_BASE,
@@ -106,6 +120,90 @@ def _at(iov: int, i: int) -> int:
 # taken from what Memory remembered) is done right there; anything else (a new region, a
 # fault, an overlap, NULL) goes through libc.memcpy/memset, with every check in C's order.
 _NO_VIEW = memoryview(bytearray())
+#: how many entries the list-based walk below looks at, at most (is_zero's walk has no count)
+_PIECES_MAX = 4096
+
+
+def _pieces(words: memoryview, k: int, count: int, offset: int, nbytes: int) -> tuple[list[int], list[int]]:
+    """The walk of the ``_full`` loops over lists, for the usual case: the (address, length)
+    of every piece they memcpy/memset, in order, when the walk takes at least one byte, uses
+    ``offset`` up and stays in the first ``k`` of ``count`` entries (all loaded through
+    ``words``); ([], []) otherwise (the caller walks entry by entry).  Entries the walk
+    passes without a piece (empty ones) are left out, as the loops call nothing for them."""
+    if nbytes <= 0 or k <= 0 or k > _PIECES_MAX:
+        return [], []
+    lens = words[1 : 2 * k : 2].tolist()
+    starts = list(accumulate(lens, initial=0))  # starts[i]: where entry i begins in the vector
+    size = starts[-1]
+    if offset >= size or (k < count and offset + nbytes > size):
+        return [], []  # offset left over, or the walk goes on past entry k
+    end = min(offset + nbytes, size)
+    first = bisect_right(starts, offset) - 1  # the entry holding byte offset
+    last = bisect_left(starts, end) - 1  # the entry holding byte end - 1
+    lengths = lens[first : last + 1]
+    addrs = words[2 * first : 2 * last + 2 : 2].tolist()
+    lengths[-1] -= starts[last + 1] - end
+    head = offset - starts[first]
+    addrs[0] += head
+    lengths[0] -= head
+    if 0 in lengths:
+        keep = [i for i, n in enumerate(lengths) if n]
+        addrs, lengths = [addrs[i] for i in keep], [lengths[i] for i in keep]
+    return addrs, lengths
+
+
+def _one_region(mem: Memory, addrs: list[int], lengths: list[int]) -> tuple[Span, int, int, bool] | None:
+    """The span of the one live region holding every piece, if there is one; with the lowest
+    address and the end of the pieces, and whether they follow each other in memory (a buffer
+    cut into consecutive entries: then their copies, fills or reads are one of the whole run,
+    with the same result)."""
+    ends = list(map(operator.add, addrs, lengths))
+    run = ends[:-1] == addrs[1:]
+    lo, hi = (addrs[0], ends[-1]) if run else (min(addrs), max(ends))
+    span = mem._holding(lo)
+    if span is None or hi > span[1]:
+        return None
+    return span, lo, hi, run
+
+
+def _bulk_copy(
+    mem: Memory, iov: int, count: int, addrs: list[int], lengths: list[int], buf: int, to_vectors: bool
+) -> bool:
+    """The memcpy calls of iov_from_buf_full (``to_vectors``) or iov_to_buf_full, done in a
+    loop of slice copies, when none can fault or overlap and none writes what the walk still
+    loads (the array); False (nothing done) otherwise."""
+    region = _one_region(mem, addrs, lengths)
+    total = sum(lengths)
+    flat = mem._holding(buf)
+    if region is None or flat is None or buf + total > flat[1]:
+        return False
+    span, lo, hi, run = region
+    if lo < buf + total and buf < hi:
+        return False  # some piece may overlap its part of buf: memcpy's checks decide
+    written = (lo, hi) if to_vectors else (buf, buf + total)
+    if written[0] < iov + IOVEC_SIZE * count and iov < written[1]:
+        return False
+    v0, _, vview = span
+    pos = buf - flat[0]
+    fview = flat[2]
+    if run:  # one memcpy's worth: nothing overlaps, so the bytes end the same
+        a = lo - v0
+        if to_vectors:
+            vview[a : a + total] = fview[pos : pos + total]
+        else:
+            fview[pos : pos + total] = vview[a : a + total]
+        return True
+    if to_vectors:
+        for a, n in zip(addrs, lengths, strict=True):
+            a -= v0
+            vview[a : a + n] = fview[pos : pos + n]
+            pos += n
+    else:
+        for a, n in zip(addrs, lengths, strict=True):
+            a -= v0
+            fview[pos : pos + n] = vview[a : a + n]
+            pos += n
+    return True
 
 
 @cfunction
@@ -114,6 +212,10 @@ def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int
     done = 0
     i = 0
     words, k = mem.iovecs(iov, iov_cnt)
+    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
+    if addrs and _bulk_copy(mem, iov, iov_cnt, addrs, lengths, buf, to_vectors=True):
+        _assert(True, "offset == 0", "iov_from_buf_full", 40)
+        return sum(lengths)
     d_lo, d_hi, s_lo, s_hi = 1, 0, 1, 0  # empty: no address is in them, not even NULL
     d_view = s_view = _NO_VIEW
     while (offset or done < bytes_) and i < iov_cnt:
@@ -150,6 +252,10 @@ def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, 
     done = 0
     i = 0
     words, k = mem.iovecs(iov, iov_cnt)
+    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
+    if addrs and _bulk_copy(mem, iov, iov_cnt, addrs, lengths, buf, to_vectors=False):
+        _assert(True, "offset == 0", "iov_to_buf_full", 59)
+        return sum(lengths)
     d_lo, d_hi, s_lo, s_hi = 1, 0, 1, 0  # empty: no address is in them, not even NULL
     d_view = s_view = _NO_VIEW
     while (offset or done < bytes_) and i < iov_cnt:
@@ -186,6 +292,20 @@ def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, byt
     done = 0
     i = 0
     words, k = mem.iovecs(iov, iov_cnt)
+    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
+    region = _one_region(mem, addrs, lengths) if addrs else None
+    if region is not None and (region[2] <= iov or iov + IOVEC_SIZE * iov_cnt <= region[1]):
+        (v0, _, view), lo, hi, run = region  # no piece faults, none lies over the array
+        if run:  # one fill of the whole run, a chunk at a time
+            addrs = list(range(lo, hi, CHUNK))
+            lengths = [min(CHUNK, hi - a) for a in addrs]
+        if max(lengths) <= CHUNK:
+            pattern = bytes([fillc & 0xFF]) * max(lengths)
+            for a, n in zip(addrs, lengths, strict=True):
+                a -= v0
+                view[a : a + n] = pattern[:n]
+            _assert(True, "offset == 0", "iov_memset", 78)
+            return sum(lengths)
     d_lo, d_hi = 1, 0  # empty: no address is in it, not even NULL
     d_view = fill = _NO_VIEW  # fill: (unsigned char) fillc, as many as a fast memset needs
     while (offset or done < bytes_) and i < iov_cnt:
@@ -580,6 +700,17 @@ def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool
     )
     iov, current_offset = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
     words, k = mem.iovecs(iov, SIZE_MAX)  # the walk is bounded by bytes, not by niov
+    k = min(k, _PIECES_MAX)
+    addrs, lengths = _pieces(words, k, k + 1, current_offset, bytes_)  # it may go on past k
+    region = _one_region(mem, addrs, lengths) if addrs else None
+    if region is not None:  # no piece faults: the first nonzero one decides, as in the loop
+        (v0, _, view), lo, hi, run = region
+        if run:  # the whole run at once, a chunk of zeros at a time
+            addrs = list(range(lo, hi, ZEROS_SIZE))
+            lengths = [min(ZEROS_SIZE, hi - a) for a in addrs]
+        if max(lengths) <= ZEROS_SIZE:
+            pieces = zip(addrs, lengths, strict=True)
+            return all(ZEROS.startswith(view[a - v0 : a - v0 + n]) for a, n in pieces)
     lo, hi, view = 1, 0, _NO_VIEW
     j = 0
     while bytes_:
@@ -662,6 +793,12 @@ def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
     a_iov, b_iov = _qiov_iov(mem, a), _qiov_iov(mem, b)
     wa, ka = mem.iovecs(a_iov, niov)
     wb, kb = mem.iovecs(b_iov, niov)
+    if ka == niov and kb == niov and _equal_runs(mem, wa, wb, niov):
+        hook = assert_hook()
+        if hook is not None:  # each entry's assert, evaluated and holding
+            for _ in range(niov):
+                hook("qemu_iovec_compare", "a->iov[i].iov_len == b->iov[i].iov_len", 575, True)
+        return -1
     a_lo, a_hi, a_view, b_lo, b_hi, b_view = 1, 0, _NO_VIEW, 1, 0, _NO_VIEW
     i = 0
     while i < niov:
@@ -690,6 +827,28 @@ def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
             return offset
         i += 1
     return -1
+
+
+def _equal_runs(mem: Memory, wa: memoryview, wb: memoryview, niov: int) -> bool:
+    """Whether the compare loop would run to its end without a fault or a failed assert: the
+    same lengths, each side's bytes one run in one region, and the runs equal (compared a
+    chunk at a time).  False says nothing: the loop then does it entry by entry."""
+    lens = wa[1 : 2 * niov : 2].tolist()
+    if lens != wb[1 : 2 * niov : 2].tolist():
+        return False
+    total = sum(lens)
+    pa, la = _pieces(wa, niov, niov, 0, total)
+    pb, lb = _pieces(wb, niov, niov, 0, total)
+    ra = _one_region(mem, pa, la) if pa else None
+    rb = _one_region(mem, pb, lb) if pb else None
+    if ra is None or rb is None or not (ra[3] and rb[3]):
+        return False
+    (a0, _, va), (b0, _, vb) = ra[0], rb[0]
+    a, b = ra[1] - a0, rb[1] - b0
+    return all(
+        equal(va[a + off : a + min(off + CHUNK, total)], vb[b + off : b + min(off + CHUNK, total)])
+        for off in range(0, total, CHUNK)
+    )
 
 
 @cfunction
