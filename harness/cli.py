@@ -176,9 +176,27 @@ def _parser() -> argparse.ArgumentParser:
     mrg.add_argument(
         "--report", default="iovconf-reports", help="directory for the merged failures' reproducers"
     )
-    ben = sub.add_parser("bench", help="differential cases per second per core, per engine and group")
+    ben = sub.add_parser(
+        "bench",
+        help="differential cases per second per core, per engine and group; --library: pyimpl/C ratios",
+    )
     ben.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per function and engine")
-    ben.add_argument("--out", default="bench.json", help="the table as JSON (default: bench.json)")
+    ben.add_argument(
+        "--out", help="the table as JSON (default: bench.json; with --library, bench_library.json)"
+    )
+    ben.add_argument(
+        "--library",
+        action="store_true",
+        help="time the port as a library against the C facade: a pyimpl/C ratio per op, size and entries",
+    )
+    ben.add_argument(
+        "--png", default="bench_library.png", help="--library: the ratio plot (needs matplotlib)"
+    )
+    ben.add_argument("--ops", help="--library: ops to time, comma-separated (default: all)")
+    ben.add_argument("--sizes", help="--library: data sizes, comma-separated, e.g. 64,4K,1M (default: all)")
+    ben.add_argument("--entries", help="--library: entry counts, comma-separated (default: 1,16,256,1024)")
+    ben.add_argument("--budget", type=float, default=0.05, help="--library: CPU seconds per cell and side")
+    ben.add_argument("--non-strict", action="store_true", help="--library: time on Memory(strict=False)")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")
     rep.add_argument("file")
     rep.add_argument("--c-source", help="override the C source named in the reproducer")
@@ -203,10 +221,53 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "merge":
         return cmd_merge(args)
     if args.command == "bench":
+        return cmd_bench(args)
+    return cmd_replay(args)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """``64,4K,1M`` as bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    out = []
+    for part in text.split(","):
+        part = part.strip().upper().removesuffix("B").removesuffix("I")
+        scale = units.get(part[-1:], 1)
+        out.append(int(part[:-1] if scale > 1 else part) * scale)
+    return tuple(out)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if not args.library:
         from .bench import main as bench_main
 
-        return bench_main(args.seconds, Path(args.out) if args.out else None)
-    return cmd_replay(args)
+        out = "bench.json" if args.out is None else args.out
+        return bench_main(args.seconds, Path(out) if out else None)
+    from . import bench_library as lib
+
+    try:
+        ops = tuple(o.strip() for o in args.ops.split(",")) if args.ops else lib.OPS
+        sizes = _sizes(args.sizes) if args.sizes else lib.SIZES
+        entries = tuple(int(n) for n in args.entries.split(",")) if args.entries else lib.ENTRIES
+    except ValueError as exc:
+        print(f"bench --library: bad --sizes/--entries: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    unknown = [o for o in ops if o not in lib.OPS]
+    if unknown or any(n <= 0 for n in (*sizes, *entries)):
+        print(
+            f"bench --library: ops are {', '.join(lib.OPS)}; sizes and entries are positive",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    out = "bench_library.json" if args.out is None else args.out
+    return lib.main(
+        Path(out) if out else None,
+        Path(args.png) if args.png else None,
+        budget=args.budget,
+        strict=not args.non_strict,
+        sizes=sizes,
+        entries=entries,
+        ops=ops,
+    )
 
 
 def _selected(only: str | None) -> list[str] | str:

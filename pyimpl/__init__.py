@@ -66,20 +66,39 @@ from .iov import (
     sortelem_cmp_src_index,
 )
 from .memory import HeapStats, Memory
-from .structs import QiovFields, UndoFields, read_iovecs, read_qiov, read_undo, write_iovecs, write_qiov
+from .structs import (
+    IOVEC_SIZE,
+    QIOV_SIZE,
+    UNDO_SIZE,
+    LoadStore,
+    MemoryLike,
+    QiovFields,
+    UndoFields,
+    read_iovecs,
+    read_qiov,
+    read_undo,
+    write_iovecs,
+    write_qiov,
+    write_undo,
+)
 
 #: the public functions (iov.c and the header inlines), in table order
 PUBLIC_FUNCTIONS = tuple(f.name for f in TABLE if f.kind != "static")
 
 __all__ = [
+    "IOVEC_SIZE",
     "PUBLIC_FUNCTIONS",
+    "QIOV_SIZE",
     "TABLE",
     "UB_KINDS",
+    "UNDO_SIZE",
     "CAssertionError",
     "CFunction",
     "GLibFatalError",
     "HeapStats",
+    "LoadStore",
     "Memory",
+    "MemoryLike",
     "QiovFields",
     "UndefinedBehaviour",
     "UndoFields",
@@ -90,6 +109,7 @@ __all__ = [
     "read_undo",
     "write_iovecs",
     "write_qiov",
+    "write_undo",
     # the public C functions; the static helpers stay importable (the harness tests them)
     "iov_copy",
     "iov_discard_back",
@@ -132,3 +152,7 @@ __all__ = [
 
 #: the static helpers, importable but not part of the library's promises
 _STATIC = (do_send_recv, iov_skip_offset, qiov_slice, sortelem_cmp_src_base, sortelem_cmp_src_index)
+
+
+def _is_memory_like(mem: Memory) -> MemoryLike:  # mypy checks Memory satisfies the protocol
+    return mem

@@ -1,9 +1,11 @@
-"""Argument checking for the port's public functions, driven by their C types.
+"""Argument checking for the port's functions, driven by their C types.
 
-A library user who passes a wrong type or a value no C argument of that type
-can hold gets a ``TypeError``/``ValueError`` naming the argument, before the
-function touches memory.  The C types come from the function's row in
-:mod:`pyimpl.ctable`.
+A caller who passes a wrong type or a value no C argument of that type can hold
+gets a ``TypeError``/``ValueError`` naming the argument, before the function
+touches memory, on every memory.  On a strict memory, a public function's call
+is also checked against what it will touch (:mod:`pyimpl.checks`) first.  The C
+types come from the function's row in :mod:`pyimpl.ctable`.  Calls the port
+makes of its own functions (``mem.depth`` > 0) skip all of it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from .checks import CHECKS
 from .ctable import BY_NAME
 from .memory import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX, Memory
 
@@ -46,65 +49,48 @@ def _check(name: str, ctype: str, value: object) -> None:
         raise ValueError(f"{name}: {value} does not fit C type {ctype} [{lo}, {hi}]")
 
 
-#: pointer parameters the functions dereference (others are only stored or offset)
-_DEREFERENCED = frozenset(
-    {
-        "iov",
-        "_iov",
-        "dst_iov",
-        "src_iov",
-        "qiov",
-        "dst",
-        "src",
-        "source",
-        "mid_qiov",
-        "dest",
-        "a",
-        "b",
-        "undo",
-        "iov_cnt",
-    }
-)
-#: (iovec array, entry count) parameter pairs
-_ARRAYS = (
-    ("iov", "iov_cnt"),
-    ("_iov", "iov_cnt"),
-    ("dst_iov", "dst_iov_cnt"),
-    ("src_iov", "src_cnt"),
-    ("iov", "niov"),
-)
+def type_name(value: object) -> str:
+    """``package.Class`` of ``value``'s type (``reference_c.CMemory``; builtins plainly)."""
+    cls = type(value)
+    package = cls.__module__.split(".")[0]
+    return cls.__qualname__ if package == "builtins" else f"{package}.{cls.__qualname__}"
 
 
-def _check_objects(mem: Memory, func: str, ctypes: dict[str, str], args: dict[str, Any]) -> None:
-    """Strict memories: pointers must lead to objects, and counts must fit their arrays.
+#: the checking wrapper of a port function, as source: Python binds the arguments (by position or
+#: keyword, under the C parameters' names) and each is tested inline against its C type's range
+_WRAPPER = """
+def {name}(mem, {params}):
+    if isinstance(mem, Memory) and mem.depth:  # the port calling itself: unchecked
+        return func(mem, {params})
+    if not isinstance(mem, Memory):
+        raise TypeError(f"mem: expected pyimpl.Memory, got {{type_name(mem)}}")
+{checks}
+    if touches is not None and mem.strict:
+        touches(mem, {params})
+    mem.depth += 1
+    try:
+        return func(mem, {params})
+    finally:
+        mem.depth -= 1
+"""
 
-    C would read whatever lies there (undefined behaviour); a library user gets a
-    ValueError naming the argument before anything is written.
-    """
-    for name, value in args.items():
-        if name in _DEREFERENCED and ctypes[name] == "ptr" and value and mem.region_at(value) is None:
-            raise ValueError(f"{name}: {value:#x} is not inside any region of this memory")
-    for array_name, count_name in _ARRAYS:
-        if array_name not in args or count_name not in args:
-            continue
-        array, count = args[array_name], args[count_name]
-        if count_name == "iov_cnt" and "discard" in func:  # unsigned *iov_cnt (and iovec **iov)
-            count = mem.u32(count)
-            if "front" in func:
-                array = mem.u64(array)
-        if count <= 0:
-            continue
-        region = mem.region_at(array)
-        room = 0 if region is None else (region.end - array) // 16
-        if count > room:
-            raise ValueError(f"{count_name}: {count} entries, but the array at {array_name} holds {room}")
+
+def _inline_check(name: str, kind: str) -> str:
+    """The test of one argument: an int in range passes at once; anything else goes to _check."""
+    if kind in _RANGES:
+        lo, hi = _RANGES[kind]
+        test = f"type({name}) is not int or not {lo} <= {name} <= {hi}"
+        return f"    if {test}:\n        _check({name!r}, {kind!r}, {name})"
+    return f"    _check({name!r}, {kind!r}, {name})"
 
 
 def cfunction(func: F) -> F:
     """Declare ``func`` the port of the C function of the same name in :data:`pyimpl.ctable.TABLE`.
 
     Its parameters must be the row's C parameters (Python names, out parameters left out);
-    calls, positional or by keyword, are checked against the row's C types first.
+    calls, positional or by keyword, are checked against the row's C types first, and on a
+    strict memory against what they touch (:mod:`pyimpl.checks`).  The wrapper is written
+    for each function (about half a microsecond a call); nested calls skip it all.
     """
     row = BY_NAME.get(func.__name__)
     if row is None:
@@ -113,34 +99,20 @@ def cfunction(func: F) -> F:
     names = [p for p in inspect.signature(func).parameters][1:]
     if [n for n, _ in spec] != names:
         raise TypeError(f"{func.__name__}: the table says {[n for n, _ in spec]} but it takes {names}")
-    ctypes = dict(spec)
-    signature = inspect.signature(func)
-    # the common case first: every argument an int in its C type's range
-    ranges = tuple(_RANGES.get(kind, (0, -1)) for _, kind in spec)
-
-    @functools.wraps(func)
-    def checked(mem: Memory, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and isinstance(mem, Memory) and mem.depth:  # the port calling itself: unchecked
-            return func(mem, *args)
-        if kwargs:
-            try:
-                bound = signature.bind(mem, *args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{func.__name__}(): {exc}") from None
-            mem, *args = bound.args  # type: ignore[assignment]
-        if not isinstance(mem, Memory):
-            raise TypeError(f"mem: expected pyimpl.Memory, got {type(mem).__name__}")
-        if len(args) != len(spec):
-            raise TypeError(f"{func.__name__}() takes {len(spec)} C arguments, got {len(args)}")
-        for (pname, ctype), (lo, hi), value in zip(spec, ranges, args, strict=True):
-            if type(value) is not int or not lo <= value <= hi:
-                _check(pname, ctype, value)
-        if mem.strict and mem.depth == 0:
-            _check_objects(mem, func.__name__, ctypes, dict(zip(ctypes, args, strict=True)))
-        mem.depth += 1
-        try:
-            return func(mem, *args)
-        finally:
-            mem.depth -= 1
-
-    return checked  # type: ignore[return-value]
+    source = _WRAPPER.format(
+        name=func.__name__,
+        params=", ".join(names),
+        checks="\n".join(_inline_check(n, kind) for n, kind in spec),
+    )
+    scope: dict[str, Any] = {
+        "func": func,
+        "touches": CHECKS.get(func.__name__),  # strict memories: what the call touches
+        "Memory": Memory,
+        "type_name": type_name,
+        "_check": _check,
+    }
+    exec(compile(source, f"<cfunction {func.__name__}>", "exec"), scope)
+    checked: Any = functools.update_wrapper(scope[func.__name__], func)
+    # help() and inspect show the port's own signature, its annotations as types
+    checked.__signature__ = inspect.signature(func, eval_str=True)
+    return cast(F, checked)

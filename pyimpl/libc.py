@@ -17,10 +17,10 @@ from .memory import SIZE_MAX, Memory
 # the temporary copies small however large the buffers are.
 
 #: bytes per step of the bulk fills and compares
-_CHUNK = 1 << 16
+CHUNK = 1 << 16
 #: what buffer_is_zero compares against, one chunk of this size at a time
-_ZEROS_SIZE = 1 << 18
-_ZEROS = bytes(_ZEROS_SIZE)
+ZEROS_SIZE = 1 << 18
+ZEROS = bytes(ZEROS_SIZE)
 #: first_difference narrows a mismatch down to this many bytes, then finds it arithmetically
 _NARROW = 256
 
@@ -46,12 +46,12 @@ def memset(mem: Memory, dst: int, c: int, n: int) -> None:
         raise UndefinedBehaviour("null-pointer", f"memset({dst:#x}, {c}, {n})")
     if n:
         view = mem.view(dst, n)  # out of bounds is UB before anything is stored
-        if n <= _CHUNK:
+        if n <= CHUNK:
             view[:] = bytes([c & 0xFF]) * n
             return
-        fill = memoryview(bytes([c & 0xFF]) * _CHUNK)  # never a fill of n bytes: n may be gigabytes
-        for off in range(0, n, _CHUNK):
-            chunk = view[off : off + _CHUNK]
+        fill = memoryview(bytes([c & 0xFF]) * CHUNK)  # never a fill of n bytes: n may be gigabytes
+        for off in range(0, n, CHUNK):
+            chunk = view[off : off + CHUNK]
             chunk[:] = fill[: len(chunk)]
 
 
@@ -77,10 +77,10 @@ def buffer_is_zero(mem: Memory, buf: int, length: int) -> bool:
         return True
     view = mem.view(buf, length)  # UB first, as any() over the view had it
     size = len(view)  # == length, unless a negative length made an odd slice (as it always did)
-    if size <= _ZEROS_SIZE:
-        return _ZEROS.startswith(view)  # a memcmp against zeros, at C speed
-    step = _ZEROS_SIZE
-    return all(_ZEROS.startswith(view[off : off + step]) for off in range(0, size, step))
+    if size <= ZEROS_SIZE:
+        return ZEROS.startswith(view)  # a memcmp against zeros, at C speed
+    step = ZEROS_SIZE
+    return all(ZEROS.startswith(view[off : off + step]) for off in range(0, size, step))
 
 
 def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
@@ -93,13 +93,13 @@ def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
         return 0
     a = _readable_prefix(mem, p, n)
     b = _readable_prefix(mem, q, n)
-    if len(a) == len(b) == n and n <= _CHUNK:  # the usual case: one memcmp
-        return n if _equal(a, b) else _first_mismatch(a, b, 0, n)
+    if len(a) == len(b) == n and n <= CHUNK:  # the usual case: one memcmp
+        return n if equal(a, b) else _first_mismatch(a, b, 0, n)
     common = min(len(a), len(b))
     lo = 0
     while lo < common:  # chunk by chunk, so the copies _equal makes stay small
-        hi = min(lo + _CHUNK, common)
-        if not _equal(a[lo:hi], b[lo:hi]):
+        hi = min(lo + CHUNK, common)
+        if not equal(a[lo:hi], b[lo:hi]):
             return _first_mismatch(a, b, lo, hi)
         lo = hi
     if common == n:
@@ -107,7 +107,7 @@ def first_difference(mem: Memory, p: int, q: int, n: int) -> int:
     raise UndefinedBehaviour("out-of-bounds", f"compare reads {n} bytes at {p:#x}/{q:#x}")
 
 
-def _equal(x: memoryview, y: memoryview) -> bool:
+def equal(x: memoryview, y: memoryview) -> bool:
     """Whether two views of the same length hold the same bytes, by memcmp.
 
     (``x == y`` on memoryviews unpacks item by item, about a hundred times slower.)
@@ -119,7 +119,7 @@ def _first_mismatch(a: memoryview, b: memoryview, lo: int, hi: int) -> int:
     """The first index in [lo, hi) where ``a`` and ``b`` differ; there is one."""
     while hi - lo > _NARROW:  # the first difference stays in [lo, hi)
         mid = (lo + hi) // 2
-        if _equal(a[lo:mid], b[lo:mid]):
+        if equal(a[lo:mid], b[lo:mid]):
             lo = mid
         else:
             hi = mid

@@ -12,11 +12,16 @@ from __future__ import annotations
 import bisect
 import mmap
 import struct
+import sys
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from .errors import GLibFatalError, UndefinedBehaviour
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 SIZE_MAX = (1 << 64) - 1
 INT_MAX = (1 << 31) - 1
@@ -43,6 +48,8 @@ NULL_PAGE = 0x1000
 #: nothing in another); its heap starts HEAP_OFFSET into the range.
 RANGE_SIZE = 1 << 40
 HEAP_OFFSET = 1 << 39
+#: how many ranges fit below 2**64 (range 0 holds NULL); the count wraps around past the last
+RANGES = (1 << 64) // RANGE_SIZE - 1
 #: Unmapped bytes between regions, so an overrun never lands in a neighbour.
 REGION_GAP = 0x1000
 #: Largest single heap block the model hands out; GLib would abort past real memory.
@@ -59,8 +66,13 @@ LAZY_BLOCK = 1 << 20
 #: (start, end, view) of a region as the fast paths see it; a guard (never
 #: accessible) is stored with end == start, so no access of n > 0 bytes fits in it
 Span = tuple[int, int, memoryview]
-#: a span no access of n > 0 bytes at any address fits in: the empty cache entry
-_NO_SPAN: Span = (0, 0, memoryview(bytearray()))
+#: a span no access at any address fits in, not even one of 0 bytes at NULL: the empty cache
+#: entry (the bulk loops of pyimpl.iov test the remembered spans with n >= 0)
+_NO_SPAN: Span = (1, 0, memoryview(bytearray()))
+#: no entries: what :meth:`Memory.iovecs` returns when none lie in a live region
+_NO_WORDS = memoryview(bytearray()).cast("Q")
+#: whether a native "Q" view reads the little-endian words the loads read (x86-64: yes)
+NATIVE_WORDS = sys.byteorder == "little"
 
 
 def _zeroed(size: int) -> memoryview:
@@ -139,11 +151,32 @@ class Memory:
     depth: int
 
     _ranges = 0  # ranges handed out so far, in this process
+    #: the memories alive now, by range
+    _live: ClassVar[weakref.WeakValueDictionary[int, Memory]] = weakref.WeakValueDictionary()
 
     def __init__(self, *, strict: bool = True, arena_at: int = 0, heap_at: int = 0) -> None:
-        #: strict (for library users): pointer arguments must lead to objects and counts must
-        #: fit their arrays, else ValueError before anything is written.  The harness uses
-        #: strict=False, where such calls run as in C and any stray access is UB.
+        """A memory of its own address range.
+
+        Both modes check every argument against its C type first: a wrong Python type is a
+        ``TypeError``, a value that type cannot hold (a negative ``size_t``, an ``int`` past
+        2**31) a ``ValueError`` naming the argument.
+
+        ``strict`` (the default, for library users) also checks, before a public function
+        runs, every byte range the call will touch (:mod:`pyimpl.checks`): pointers lead to
+        regions of this memory (not NULL where C dereferences them, not a guard, a freed
+        block or another memory's address), structs are whole, iovec arrays hold their
+        counts, entries and buffers hold the bytes the call copies, fills, compares, sends
+        or receives, arrays it frees or grows are heap blocks and memcpy areas do not
+        overlap; a violation is a ``ValueError`` naming the argument, raised before
+        anything is written or allocated.
+
+        ``strict=False`` (what the harness uses) checks only the C types: the call then runs
+        exactly as C would, stores and all, and the first access outside a live object
+        raises :class:`UndefinedBehaviour` where it happens.
+
+        ``arena_at``/``heap_at`` place the first arena and the heap at given addresses (to
+        mirror another memory's); by default both lie in this memory's own range.
+        """
         self.strict = strict
         #: how deep the port's functions are nested in each other (checks apply at depth 0)
         self.depth = 0
@@ -151,9 +184,10 @@ class Memory:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._spans: list[Span] = []
-        Memory._ranges += 1
+        Memory._ranges = Memory._ranges % RANGES + 1
         #: this memory's own address range: [base, base + RANGE_SIZE)
         self.base = Memory._ranges * RANGE_SIZE
+        Memory._live[Memory._ranges] = self
         self._next = self.base + FIRST_ADDRESS
         #: where the first arena goes (``arena_at``: mirroring another memory's addresses)
         self._arena_at = arena_at
@@ -209,8 +243,9 @@ class Memory:
         self._insert(Region(start, view, kind, serial))
         return start
 
-    def map(self, buffer: bytearray | memoryview, *, kind: str = "map") -> int:
-        """Map a writable Python buffer zero-copy and return its address."""
+    def map(self, buffer: Buffer, *, kind: str = "map") -> int:
+        """Map a writable Python buffer (bytearray, writable memoryview, mmap, array, numpy
+        array...) zero-copy and return its address."""
         try:
             view = memoryview(buffer)
         except TypeError:
@@ -253,10 +288,13 @@ class Memory:
         return self._place(memoryview(bytearray(size)), "stack")
 
     def unmap(self, addr: int) -> None:
-        """Remove the region starting at ``addr`` (a stack object going out of scope)."""
+        """Remove the region starting at ``addr`` (a stack object going out of scope, a buffer
+        no longer needed); the last one placed gives its addresses back."""
         i = bisect.bisect(self._starts, addr) - 1
         if i < 0 or self._starts[i] != addr or self._regions[i].kind == "heap":
             raise ValueError(f"addr: {addr:#x} does not start a mapped region")
+        if (addr + self._regions[i].size + REGION_GAP + 15) & ~15 == self._next:
+            self._next = addr
         self._remove(i)
 
     def buffer(self, data: bytes | int) -> int:
@@ -358,6 +396,11 @@ class Memory:
         return HeapStats(self.allocs, self.reallocs, self.frees, self.allocs - self.frees)
 
     # -- finding objects ---------------------------------------------------
+    @classmethod
+    def owner(cls, addr: int) -> Memory | None:
+        """The live memory whose own range holds ``addr``, if any (not necessarily a region)."""
+        return cls._live.get(addr // RANGE_SIZE)
+
     def region_at(self, addr: int) -> Region | None:
         """The region holding byte ``addr``, or None."""
         i = bisect.bisect(self._starts, addr) - 1
@@ -407,6 +450,26 @@ class Memory:
                 return span
         return None
 
+    def iovecs(self, addr: int, count: int) -> tuple[memoryview, int]:
+        """The first ``count`` ``struct iovec`` at ``addr`` as a live view of two uint64 each
+        (``iov_base``, ``iov_len``), and how many of them it holds: those in the region
+        holding ``addr`` (none if it is not live).  Loads through the view are the loads
+        :meth:`u64` makes, and see every store as it happens; past its end, the caller loads
+        with :meth:`u64` and meets the undefined behaviour there.  Valid while the region
+        lives (the bulk functions free nothing while they walk)."""
+        if count <= 0 or not NATIVE_WORDS:
+            return _NO_WORDS, 0
+        i = _bisect(self._starts, addr) - 1
+        if i >= 0:
+            start, end, view = self._spans[i]
+            k = (end - addr) >> 4
+            if k > 0:
+                if k > count:
+                    k = count
+                off = addr - start
+                return view[off : off + (k << 4)].cast("Q"), k
+        return _NO_WORDS, 0
+
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
         region = self.region_at(addr)
@@ -443,7 +506,7 @@ class Memory:
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.view(addr, n))
 
-    def write(self, addr: int, data: bytes | memoryview) -> None:
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         n = len(data)
         if n:
             start, end, view = self._hit_view

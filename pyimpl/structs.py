@@ -1,15 +1,23 @@
-"""Byte layouts of the C structs on x86-64 (LP64), shared by every world.
+"""Byte layouts of the C structs on x86-64 (LP64), shared by every world, and what a memory offers.
 
 The port keeps structs in memory exactly as C does, so a pointer to an iovec,
 a ``QEMUIOVector`` or an ``IOVDiscardUndo`` is just an address.  These helpers
-read and write them through any object with the :class:`MemoryLike` loads and
+read and write them through any object with the :class:`LoadStore` loads and
 stores, which lets the harness decode both worlds with the same code.
+:class:`MemoryLike` is what both memories (:class:`pyimpl.Memory` and
+``reference_c.CMemory``) offer a library user, so code written for either side
+type-checks against it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from .memory import HeapStats
 
 IOVEC_SIZE = 16
 IOV_BASE = 0
@@ -40,11 +48,11 @@ IOV_MAX = 1024
 EINVAL = 22
 
 
-class MemoryLike(Protocol):
+class LoadStore(Protocol):
     """Loads and stores at integer addresses (pyimpl.Memory, reference_c.CMemory)."""
 
     def read(self, addr: int, n: int) -> bytes: ...
-    def write(self, addr: int, data: bytes) -> None: ...
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None: ...
     def u64(self, addr: int) -> int: ...
     def set_u64(self, addr: int, value: int) -> None: ...
     def i32(self, addr: int) -> int: ...
@@ -53,14 +61,31 @@ class MemoryLike(Protocol):
     def set_u32(self, addr: int, value: int) -> None: ...
 
 
-def write_iovecs(mem: MemoryLike, addr: int, entries: list[tuple[int, int]]) -> None:
+class MemoryLike(LoadStore, Protocol):
+    """A memory a library user works in: ``pyimpl.Memory`` and ``reference_c.CMemory`` both are.
+
+    Regions (``buffer`` copies bytes into a new one, ``map`` lends a writable Python
+    buffer zero-copy, ``unmap`` gives one back), loads and stores, the GLib heap's
+    counters and blocks, and the ``errno`` the socket functions set.
+    """
+
+    errno: int
+
+    def buffer(self, data: bytes | int) -> int: ...
+    def map(self, buffer: Buffer) -> int: ...
+    def unmap(self, addr: int) -> None: ...
+    def heap_stats(self) -> HeapStats: ...
+    def heap_block(self, addr: int) -> tuple[int, int] | None: ...
+
+
+def write_iovecs(mem: LoadStore, addr: int, entries: list[tuple[int, int]]) -> None:
     """Store ``(iov_base, iov_len)`` pairs as a ``struct iovec`` array at ``addr``."""
     for i, (base, length) in enumerate(entries):
         mem.set_u64(addr + i * IOVEC_SIZE + IOV_BASE, base)
         mem.set_u64(addr + i * IOVEC_SIZE + IOV_LEN, length)
 
 
-def read_iovecs(mem: MemoryLike, addr: int, n: int) -> list[tuple[int, int]]:
+def read_iovecs(mem: LoadStore, addr: int, n: int) -> list[tuple[int, int]]:
     """Load ``n`` ``struct iovec`` entries at ``addr`` as ``(iov_base, iov_len)``."""
     return [
         (mem.u64(addr + i * IOVEC_SIZE + IOV_BASE), mem.u64(addr + i * IOVEC_SIZE + IOV_LEN))
@@ -79,7 +104,7 @@ class QiovFields:
     size: int
 
 
-def read_qiov(mem: MemoryLike, addr: int) -> QiovFields:
+def read_qiov(mem: LoadStore, addr: int) -> QiovFields:
     """Load the ``QEMUIOVector`` at ``addr``."""
     return QiovFields(
         iov=mem.u64(addr + QIOV_IOV),
@@ -90,7 +115,7 @@ def read_qiov(mem: MemoryLike, addr: int) -> QiovFields:
     )
 
 
-def write_qiov(mem: MemoryLike, addr: int, f: QiovFields) -> None:
+def write_qiov(mem: LoadStore, addr: int, f: QiovFields) -> None:
     """Store every field of a ``QEMUIOVector`` at ``addr`` (padding left as it is)."""
     mem.set_u64(addr + QIOV_IOV, f.iov)
     mem.set_i32(addr + QIOV_NIOV, f.niov)
@@ -108,10 +133,17 @@ class UndoFields:
     orig_len: int
 
 
-def read_undo(mem: MemoryLike, addr: int) -> UndoFields:
+def read_undo(mem: LoadStore, addr: int) -> UndoFields:
     """Load the ``IOVDiscardUndo`` at ``addr``."""
     return UndoFields(
         mem.u64(addr + UNDO_MODIFIED),
         mem.u64(addr + UNDO_ORIG + IOV_BASE),
         mem.u64(addr + UNDO_ORIG + IOV_LEN),
     )
+
+
+def write_undo(mem: LoadStore, addr: int, f: UndoFields) -> None:
+    """Store every field of an ``IOVDiscardUndo`` at ``addr``."""
+    mem.set_u64(addr + UNDO_MODIFIED, f.modified_iov)
+    mem.set_u64(addr + UNDO_ORIG + IOV_BASE, f.orig_base)
+    mem.set_u64(addr + UNDO_ORIG + IOV_LEN, f.orig_len)

@@ -17,22 +17,74 @@ them (trap flavour).
 
 from __future__ import annotations
 
+from pyimpl.errors import CAssertionError, GLibFatalError
+from pyimpl.memory import HeapStats
+from pyimpl.structs import (
+    IOVEC_SIZE,
+    QIOV_SIZE,
+    UNDO_SIZE,
+    MemoryLike,
+    QiovFields,
+    UndoFields,
+    read_iovecs,
+    read_qiov,
+    read_undo,
+    write_iovecs,
+    write_qiov,
+    write_undo,
+)
+
 from . import _facade
-from ._facade import *  # noqa: F403  (the C functions, generated from the table)
+from ._facade import *  # noqa: F403  (the public C functions, generated from the table)
+
+# the static helpers: importable (the harness calls them), not part of the API
+from ._facade import (  # noqa: F401
+    do_send_recv,
+    iov_skip_offset,
+    qiov_slice,
+    sortelem_cmp_src_base,
+    sortelem_cmp_src_index,
+)
 from ._forked import AbortModeMismatch
 from .errors import BuildError, CCrash, CTimeout, MissingFunction
 from .reference import DEFAULT_SOURCE, DEFAULT_TIMEOUT, CMemory, Reference, load
 
+
+def memory(c_source: str | None = None) -> CMemory:
+    """A fresh memory of the C reference (``load(c_source).memory()``); close it when done."""
+    return load(c_source).memory()
+
+
 __all__ = [
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
+    "IOVEC_SIZE",
+    "QIOV_SIZE",
+    "UNDO_SIZE",
     "AbortModeMismatch",
     "BuildError",
+    "CAssertionError",
     "CCrash",
     "CMemory",
     "CTimeout",
+    "GLibFatalError",
+    "HeapStats",
+    "MemoryLike",
     "MissingFunction",
+    "QiovFields",
     "Reference",
+    "UndoFields",
     "load",
+    "memory",
+    "read_iovecs",
+    "read_qiov",
+    "read_undo",
+    "write_iovecs",
+    "write_qiov",
+    "write_undo",
     *_facade.__all__,
 ]
+
+
+def _is_memory_like(mem: CMemory) -> MemoryLike:  # mypy checks CMemory satisfies the protocol
+    return mem

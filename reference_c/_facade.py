@@ -2,19 +2,18 @@
 
 Each takes a :class:`~reference_c.reference.CMemory` first, then the C arguments in C
 order; pointers are int addresses (NULL is 0).  Functions with C out parameters
-(the static helpers) return (return value, out values...).
+(the static helpers) return (return value, out values...).  ``__all__`` lists the
+public functions; the static helpers are importable but not part of the API.
+(No ``from __future__ import annotations``: help() shows the types, not strings.)
 """
 
-from __future__ import annotations
-
-from .reference import CMemory, TextSink, hexdump
+from .reference import CMemory, TextSink, call, hexdump
 
 __all__ = [
     "iov_from_buf_full",
     "iov_to_buf_full",
     "iov_memset",
     "iov_size",
-    "do_send_recv",
     "iov_send_recv",
     "iov_send_recv_with_flags",
     "iov_hexdump",
@@ -24,8 +23,6 @@ __all__ = [
     "qemu_iovec_add",
     "qemu_iovec_concat_iov",
     "qemu_iovec_concat",
-    "iov_skip_offset",
-    "qiov_slice",
     "qemu_iovec_slice",
     "qemu_iovec_subvec_niov",
     "qemu_iovec_init_extended",
@@ -37,8 +34,6 @@ __all__ = [
     "qemu_iovec_from_buf",
     "qemu_iovec_memset",
     "qemu_iovec_compare",
-    "sortelem_cmp_src_base",
-    "sortelem_cmp_src_index",
     "qemu_iovec_clone",
     "iov_discard_undo",
     "iov_discard_front_undoable",
@@ -69,7 +64,7 @@ def iov_from_buf_full(
         void *buf, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_from_buf_full",
             iov,
@@ -95,7 +90,7 @@ def iov_to_buf_full(
         *buf, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_to_buf_full",
             iov,
@@ -121,7 +116,7 @@ def iov_memset(
         size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_memset",
             iov,
@@ -143,7 +138,7 @@ def iov_size(
     size_t iov_size(const struct iovec *iov, const unsigned int iov_cnt)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_size",
             iov,
@@ -164,7 +159,7 @@ def do_send_recv(
     ssize_t do_send_recv(int sockfd, struct iovec *iov, unsigned iov_cnt, bool do_send)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "do_send_recv",
             sockfd,
@@ -190,7 +185,7 @@ def iov_send_recv(
         size_t bytes, bool do_send)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_send_recv",
             sockfd,
@@ -219,7 +214,7 @@ def iov_send_recv_with_flags(
         iov_cnt, size_t offset, size_t bytes, bool do_send)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_send_recv_with_flags",
             sockfd,
@@ -271,7 +266,7 @@ def iov_copy(
         unsigned int iov_cnt, size_t offset, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_copy",
             dst_iov,
@@ -293,7 +288,7 @@ def qemu_iovec_init(
 
     void qemu_iovec_init(QEMUIOVector *qiov, int alloc_hint)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_init",
         qiov,
@@ -311,7 +306,7 @@ def qemu_iovec_init_external(
 
     void qemu_iovec_init_external(QEMUIOVector *qiov, struct iovec *iov, int niov)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_init_external",
         qiov,
@@ -330,7 +325,7 @@ def qemu_iovec_add(
 
     void qemu_iovec_add(QEMUIOVector *qiov, void *base, size_t len)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_add",
         qiov,
@@ -353,7 +348,7 @@ def qemu_iovec_concat_iov(
         size_t soffset, size_t sbytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_concat_iov",
             dst,
@@ -376,7 +371,7 @@ def qemu_iovec_concat(
 
     void qemu_iovec_concat(QEMUIOVector *dst, QEMUIOVector *src, size_t soffset, size_t sbytes)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_concat",
         dst,
@@ -395,7 +390,7 @@ def iov_skip_offset(
 
     struct iovec *iov_skip_offset(struct iovec *iov, size_t offset, size_t *remaining_offset)
     """
-    ret = mem.reference.call(
+    ret = call(
         mem,
         "iov_skip_offset",
         iov,
@@ -415,7 +410,7 @@ def qiov_slice(
     struct iovec *qiov_slice(QEMUIOVector *qiov, size_t offset, size_t len, size_t *head, size_t
         *tail, int *niov)
     """
-    ret = mem.reference.call(
+    ret = call(
         mem,
         "qiov_slice",
         qiov,
@@ -436,7 +431,7 @@ def qemu_iovec_slice(
     struct iovec *qemu_iovec_slice(QEMUIOVector *qiov, size_t offset, size_t len, size_t *head,
         size_t *tail, int *niov)
     """
-    ret = mem.reference.call(
+    ret = call(
         mem,
         "qemu_iovec_slice",
         qiov,
@@ -457,7 +452,7 @@ def qemu_iovec_subvec_niov(
     int qemu_iovec_subvec_niov(QEMUIOVector *qiov, size_t offset, size_t len)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_subvec_niov",
             qiov,
@@ -484,7 +479,7 @@ def qemu_iovec_init_extended(
         *mid_qiov, size_t mid_offset, size_t mid_len, void *tail_buf, size_t tail_len)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_init_extended",
             qiov,
@@ -510,7 +505,7 @@ def qemu_iovec_is_zero(
     bool qemu_iovec_is_zero(QEMUIOVector *qiov, size_t offset, size_t bytes)
     """
     return bool(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_is_zero",
             qiov,
@@ -531,7 +526,7 @@ def qemu_iovec_init_slice(
 
     void qemu_iovec_init_slice(QEMUIOVector *qiov, QEMUIOVector *source, size_t offset, size_t len)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_init_slice",
         qiov,
@@ -549,7 +544,7 @@ def qemu_iovec_destroy(
 
     void qemu_iovec_destroy(QEMUIOVector *qiov)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_destroy",
         qiov,
@@ -564,7 +559,7 @@ def qemu_iovec_reset(
 
     void qemu_iovec_reset(QEMUIOVector *qiov)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_reset",
         qiov,
@@ -583,7 +578,7 @@ def qemu_iovec_to_buf(
     size_t qemu_iovec_to_buf(QEMUIOVector *qiov, size_t offset, void *buf, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_to_buf",
             qiov,
@@ -606,7 +601,7 @@ def qemu_iovec_from_buf(
     size_t qemu_iovec_from_buf(QEMUIOVector *qiov, size_t offset, const void *buf, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_from_buf",
             qiov,
@@ -629,7 +624,7 @@ def qemu_iovec_memset(
     size_t qemu_iovec_memset(QEMUIOVector *qiov, size_t offset, int fillc, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_memset",
             qiov,
@@ -650,7 +645,7 @@ def qemu_iovec_compare(
     ssize_t qemu_iovec_compare(QEMUIOVector *a, QEMUIOVector *b)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_compare",
             a,
@@ -669,7 +664,7 @@ def sortelem_cmp_src_base(
     int sortelem_cmp_src_base(const void *a, const void *b)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "sortelem_cmp_src_base",
             a,
@@ -688,7 +683,7 @@ def sortelem_cmp_src_index(
     int sortelem_cmp_src_index(const void *a, const void *b)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "sortelem_cmp_src_index",
             a,
@@ -707,7 +702,7 @@ def qemu_iovec_clone(
 
     void qemu_iovec_clone(QEMUIOVector *dest, const QEMUIOVector *src, void *buf)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_clone",
         dest,
@@ -724,7 +719,7 @@ def iov_discard_undo(
 
     void iov_discard_undo(IOVDiscardUndo *undo)
     """
-    mem.reference.call(
+    call(
         mem,
         "iov_discard_undo",
         undo,
@@ -744,7 +739,7 @@ def iov_discard_front_undoable(
         IOVDiscardUndo *undo)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_discard_front_undoable",
             iov,
@@ -766,7 +761,7 @@ def iov_discard_front(
     size_t iov_discard_front(struct iovec **iov, unsigned int *iov_cnt, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_discard_front",
             iov,
@@ -789,7 +784,7 @@ def iov_discard_back_undoable(
         IOVDiscardUndo *undo)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_discard_back_undoable",
             iov,
@@ -811,7 +806,7 @@ def iov_discard_back(
     size_t iov_discard_back(struct iovec *iov, unsigned int *iov_cnt, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_discard_back",
             iov,
@@ -830,7 +825,7 @@ def qemu_iovec_discard_back(
 
     void qemu_iovec_discard_back(QEMUIOVector *qiov, size_t bytes)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_discard_back",
         qiov,
@@ -852,7 +847,7 @@ def iov_from_buf(
         *buf, size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_from_buf",
             iov,
@@ -878,7 +873,7 @@ def iov_to_buf(
         size_t bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_to_buf",
             iov,
@@ -904,7 +899,7 @@ def iov_send(
         bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_send",
             sockfd,
@@ -930,7 +925,7 @@ def iov_recv(
         bytes)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "iov_recv",
             sockfd,
@@ -952,7 +947,7 @@ def qemu_iovec_init_buf(
 
     void qemu_iovec_init_buf(QEMUIOVector *qiov, void *buf, size_t len)
     """
-    mem.reference.call(
+    call(
         mem,
         "qemu_iovec_init_buf",
         qiov,
@@ -970,7 +965,7 @@ def qemu_iovec_buf(
     void *qemu_iovec_buf(QEMUIOVector *qiov)
     """
     return int(
-        mem.reference.call(
+        call(
             mem,
             "qemu_iovec_buf",
             qiov,

@@ -2,8 +2,10 @@
 
 Each function takes the memory first, then the C arguments in C order (the same
 names as the port's, keywords allowed), and calls the built C function through
-:meth:`reference_c.reference.Reference.call`.  The file is generated so that help(),
-keyword arguments and mypy see real signatures; a test checks it is up to date::
+:func:`reference_c.reference.call` (which turns away another side's memory).  The
+file is generated so that help(), keyword arguments and mypy see real signatures;
+``__all__`` lists the public functions (the static helpers stay importable, as in
+pyimpl); a test checks it is up to date::
 
     python -m reference_c.facade_gen        # rewrite reference_c/_facade.py
 """
@@ -22,12 +24,12 @@ _HEADER = '''"""The C functions behind the same API as pyimpl (written by refere
 
 Each takes a :class:`~reference_c.reference.CMemory` first, then the C arguments in C
 order; pointers are int addresses (NULL is 0).  Functions with C out parameters
-(the static helpers) return (return value, out values...).
+(the static helpers) return (return value, out values...).  ``__all__`` lists the
+public functions; the static helpers are importable but not part of the API.
+(No ``from __future__ import annotations``: help() shows the types, not strings.)
 """
 
-from __future__ import annotations
-
-from .reference import CMemory, TextSink, hexdump
+from .reference import CMemory, TextSink, call, hexdump
 
 __all__ = [
 {names}
@@ -56,22 +58,22 @@ def _function(f: CFunction) -> str:
         ret = f"tuple[{', '.join(['int'] * (len(f.outs) + 1))}]"
     proto = textwrap.fill(f.prototype, 100, initial_indent="    ", subsequent_indent="        ")
     doc = f'    """{f.where} ({f.kind})::\n\n{proto}\n    """'
-    call = _exploded("mem.reference.call", ["mem", f'"{f.name}"', *args], "", "        ")
+    called = _exploded("call", ["mem", f'"{f.name}"', *args], "", "        ")
     if f.name == "iov_hexdump":
         body = "    " + _exploded("hexdump", ["mem", *args], "", "    ")
     elif f.outs:
-        body = f"    ret = {_exploded('mem.reference.call', ['mem', repr(f.name), *args], '', '    ')}\n"
+        quoted = f'"{f.name}"'
+        body = f"    ret = {_exploded('call', ['mem', quoted, *args], '', '    ')}\n"
         body += "    return tuple(int(v) for v in ret)  # type: ignore[return-value]"
-        body = body.replace(repr(f.name), f'"{f.name}"')
     elif ret == "None":
-        body = "    " + _exploded("mem.reference.call", ["mem", f'"{f.name}"', *args], "", "    ")
+        body = "    " + _exploded("call", ["mem", f'"{f.name}"', *args], "", "    ")
     else:
-        body = f"    return {ret}(\n        {call}\n    )"
+        body = f"    return {ret}(\n        {called}\n    )"
     return f"{_exploded(f'def {f.name}', params, f' -> {ret}:', '')}\n{doc}\n{body}\n"
 
 
 def render() -> str:
-    names = "\n".join(f'    "{f.name}",' for f in TABLE)
+    names = "\n".join(f'    "{f.name}",' for f in TABLE if f.kind != "static")
     parts = [_HEADER.format(names=names)]
     parts += [_function(f) for f in TABLE]
     return "\n\n".join(parts)

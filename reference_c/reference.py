@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pyimpl._cfunc import type_name
 from pyimpl.ctable import BY_NAME, value_kind
 from pyimpl.errors import CAssertionError, GLibFatalError
 from pyimpl.memory import HeapStats, int_, size_t, ssize_t, unsigned
@@ -34,6 +35,9 @@ from . import _forked
 from . import build as _build
 from .build import WRAPPER_CTYPE, Entry
 from .errors import BuildError, CCrash, CTimeout, MissingFunction
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 DEFAULT_SOURCE = _build.DEFAULT_SOURCE
 DEFAULT_TIMEOUT = 2.0
@@ -420,7 +424,7 @@ class CMemory:
         self.errno = 0
         self.closed = False
         self._owned: list[int] = []  # raw blocks from map_arena and buffer
-        self._mapped: list[Any] = []  # Python buffers mapped zero-copy
+        self._mapped: dict[int, list[Any]] = {}  # Python buffers mapped zero-copy, by address
         with _CALL_LOCK:
             self._base = self.raw_heap_counters()
             #: where this memory's first arena and first heap block go (see Reference.next_addresses)
@@ -490,16 +494,37 @@ class CMemory:
         self.write(addr, content)
         return addr
 
-    def map(self, buffer: bytearray | memoryview) -> int:
-        """The address of a writable Python buffer (zero-copy; kept alive until close)."""
-        view = memoryview(buffer)
+    def map(self, buffer: Buffer) -> int:
+        """The address of a writable Python buffer (zero-copy; kept alive until unmap or close)."""
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
         if view.readonly:
             raise TypeError("buffer: must be writable (use a bytearray)")
         if not view.c_contiguous:
             raise ValueError("buffer: must be C-contiguous")
+        if self.closed:
+            raise ValueError("mem: closed")
         cdata = self.ffi.from_buffer(view)
-        self._mapped.append(cdata)
-        return int(self.ffi.cast("uintptr_t", cdata))
+        addr = int(self.ffi.cast("uintptr_t", cdata))
+        self._mapped.setdefault(addr, []).append(cdata)  # views of one buffer share an address
+        return addr
+
+    def unmap(self, addr: int) -> None:
+        """Let go of a buffer :meth:`map` lent, or free a block :meth:`buffer` made."""
+        lent = self._mapped.get(addr)
+        if lent:
+            lent.pop()
+            if not lent:
+                del self._mapped[addr]
+            return
+        if addr in self._owned and addr != self.arena_at:
+            self._owned.remove(addr)
+            with _CALL_LOCK:
+                self.lib.iovconf_raw_free(addr)
+            return
+        raise ValueError(f"addr: {addr:#x} is not a buffer this memory mapped or made")
 
     # -- loads and stores --------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:
@@ -622,6 +647,13 @@ def _asan_loaded() -> bool:
 # -- iov_hexdump's FILE * and const char * ------------------------------------------------------
 
 
+def call(mem: CMemory, name: str, *args: int) -> Any:
+    """What the facade's functions do: :meth:`Reference.call` in ``mem``'s reference."""
+    if not isinstance(mem, CMemory):
+        raise TypeError(f"mem: expected reference_c.CMemory, got {type_name(mem)}")
+    return mem.reference.call(mem, name, *args)
+
+
 def hexdump(
     mem: CMemory, iov: int, iov_cnt: int, fp: TextSink | None, prefix: str | None, limit: int
 ) -> None:
@@ -629,6 +661,8 @@ def hexdump(
 
     ``fp`` None passes a NULL ``FILE *``; ``prefix`` None passes NULL.
     """
+    if not isinstance(mem, CMemory):
+        raise TypeError(f"mem: expected reference_c.CMemory, got {type_name(mem)}")
     ffi, lib = mem.ffi, mem.lib
     if "iov_hexdump" not in mem.reference.available:
         mem.reference.call(mem, "iov_hexdump", 0, 0, 0, 0, 0)  # raises MissingFunction

@@ -189,14 +189,19 @@ def test_offset_plus_len_wrapping_is_defined_until_the_walk_leaves_the_array() -
     """size_t arithmetic wraps in C without UB: offset 1 + len 2**64-1 is 0 <= size, and
     qiov_slice's second skip starts from 1 + (2**64-1) = 0, so it stays in the vector.
     offset 2**64-1 + 2 wraps to 1 too, but skipping 2**64-1 bytes walks off the array."""
-    mem = pyimpl.Memory()
-    data = mem.buffer(bytes(4))
-    q = mem.buffer(QIOV_SIZE)
-    pyimpl.qemu_iovec_init_buf(mem, q, data, 4)
-    assert pyimpl.qemu_iovec_subvec_niov(mem, q, 1, 2**64 - 1) == 0
-    with pytest.raises(pyimpl.UndefinedBehaviour) as info:
-        pyimpl.qemu_iovec_is_zero(mem, q, 2**64 - 1, 2)
-    assert info.value.kind == "out-of-bounds"
+    for strict in (False, True):
+        mem = pyimpl.Memory(strict=strict)
+        data = mem.buffer(bytes(4))
+        q = mem.buffer(QIOV_SIZE)
+        pyimpl.qemu_iovec_init_buf(mem, q, data, 4)
+        assert pyimpl.qemu_iovec_subvec_niov(mem, q, 1, 2**64 - 1) == 0
+        if strict:  # the walk is checked first: the load past the struct is named
+            with pytest.raises(ValueError, match=r"qiov->iov\[1\]: 0x[0-9a-f]+ is not inside any region"):
+                pyimpl.qemu_iovec_is_zero(mem, q, 2**64 - 1, 2)
+            continue
+        with pytest.raises(pyimpl.UndefinedBehaviour) as info:
+            pyimpl.qemu_iovec_is_zero(mem, q, 2**64 - 1, 2)
+        assert info.value.kind == "out-of-bounds"
 
 
 @pytest.mark.parametrize(
