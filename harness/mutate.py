@@ -382,11 +382,22 @@ def _load_port_mutant(path: Path) -> Any:
     return module
 
 
-def check_mutant(m: Mutant, examples: int, seed: int) -> Verdict:
+def engines_of(profile: str | None, func: str) -> list[str]:
+    """The engines that judge a mutant's campaign ``func``: the Hypothesis engine alone (with
+    ``--examples``), or every engine a run of ``profile`` gives the function (the stateful
+    machine aside), cheapest first."""
+    from .exhaustive import FUNCTIONS
+
+    if profile is None:
+        return ["hypothesis"]
+    return ["batched", "hypothesis", "exhaustive"] if func in FUNCTIONS else ["hypothesis"]
+
+
+def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None = None) -> Verdict:
     """Build or import the mutant, then run the campaigns that can see it (in this process)."""
     import reference_c
 
-    from .campaign import ENGINES, Config, Profile, make_judge
+    from .campaign import ENGINES, PROFILES, Config, Profile, make_judge
     from .judge import Judge
     from .worlds import CWorld, PyWorld
 
@@ -406,31 +417,33 @@ def check_mutant(m: Mutant, examples: int, seed: int) -> Verdict:
         except Exception as exc:
             verdict.status, verdict.detail = "does-not-build", f"{type(exc).__name__}: {exc}"[:300]
             return verdict
-        profile = Profile("mutant", examples, 0, "quick", 0)
+        profile = PROFILES[profile_name] if profile_name else Profile("mutant", examples, 0, "quick", 0)
         if m.side == "c":
             config = Config(profile, str(path), "trap", seed, None)
             judge = make_judge(config)
         else:
             config = Config(profile, None, "trap", seed, None)
             judge = Judge(PyWorld(module), CWorld(reference_c.load(None)))
-        for name in verdict.tried:
-            r = ENGINES["hypothesis"](name, config, judge)
+        runs = [(engine, name) for name in verdict.tried for engine in engines_of(profile_name, name)]
+        for engine, name in runs:
+            r = ENGINES[engine](name, config, judge)
+            by = name if profile_name is None else f"{engine} {name}"
             if r.difference:
-                verdict.status, verdict.by, verdict.detail = "killed", name, r.difference[:300]
+                verdict.status, verdict.by, verdict.detail = "killed", by, r.difference[:300]
                 break
             if r.error:
                 # a port mutant that raises what C cannot is a difference the port shows itself
                 status = "killed" if m.side == "py" else "error"
-                verdict.status, verdict.by, verdict.detail = status, name, r.error[:300]
+                verdict.status, verdict.by, verdict.detail = status, by, r.error[:300]
                 break
     verdict.seconds = round(time.perf_counter() - start, 2)
     return verdict
 
 
-def isolated(m: Mutant, examples: int, seed: int, timeout: float) -> Verdict:
+def isolated(m: Mutant, examples: int, seed: int, timeout: float, profile: str | None = None) -> Verdict:
     """Check ``m`` in a fresh process: a mutant that wrecks or hangs it cannot stall the run.
     A process that outlives ``timeout`` is what a campaign reports as a hung worker: caught."""
-    job = json.dumps({"mutant": asdict(m), "examples": examples, "seed": seed})
+    job = json.dumps({"mutant": asdict(m), "examples": examples, "seed": seed, "profile": profile})
     start = time.perf_counter()
     try:
         out = subprocess.run(
@@ -466,6 +479,12 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
     p.add_argument("--limit", type=int, help="check a random sample (by --seed) of this many mutants")
     p.add_argument("--func", help="only mutants inside this function (comma-separated names)")
     p.add_argument("--examples", type=int, default=300, help="Hypothesis examples per campaign")
+    p.add_argument(
+        "--profile",
+        choices=("quick", "default", "deep"),
+        help="judge each mutant by every engine of this run profile (batched, Hypothesis, exhaustive), "
+        "not the Hypothesis engine alone with --examples",
+    )
     p.add_argument("--jobs", type=jobs_type, default="auto", help="mutants checked at once (number or auto)")
     p.add_argument("--seed", type=int, default=1, help="sample and campaign seed (default: %(default)s)")
     p.add_argument(
@@ -499,7 +518,8 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         f"mutate: {len(todo)} mutants of {'iov.c' if args.side == 'c' else 'pyimpl/iov.py'}, "
-        f"{args.examples} examples per campaign, seed {args.seed}, jobs {args.jobs}",
+        f"{f'profile {args.profile}' if args.profile else f'{args.examples} examples per campaign'}, "
+        f"seed {args.seed}, jobs {args.jobs}",
         flush=True,
     )
     if args.side == "py":
@@ -524,7 +544,7 @@ def _run(todo: list[Mutant], args: argparse.Namespace, equivalents: dict[Any, Eq
     verdicts: list[Verdict] = []
     start = time.perf_counter()
     with ThreadPoolExecutor(max(args.jobs, 1)) as pool:
-        for v in pool.map(lambda m: isolated(m, args.examples, args.seed, args.timeout), todo):
+        for v in pool.map(lambda m: isolated(m, args.examples, args.seed, args.timeout, args.profile), todo):
             verdicts.append(v)
             m = v.mutant
             listed = " (listed equivalent)" if v.status == "survived" and m.identity in equivalents else ""
@@ -569,7 +589,7 @@ def _one(job: str) -> int:
     raw = json.loads(job)
     m = Mutant(**raw["mutant"])
     try:
-        v = check_mutant(m, raw["examples"], raw["seed"])
+        v = check_mutant(m, raw["examples"], raw["seed"], raw.get("profile"))
     except Exception as exc:  # a harness failure, not a verdict on the mutant
         v = Verdict(m, "error", detail=f"{type(exc).__name__}: {exc}"[:300])
     out = asdict(v)

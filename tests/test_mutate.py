@@ -114,3 +114,20 @@ def test_ci_mutants_is_a_thin_wrapper() -> None:
         "2",
     ]
     assert mutants.translate(["--target=c"]) == ["mutate", "--side", "c"]
+
+
+def test_a_profile_judges_a_mutant_by_every_engine_of_that_run() -> None:
+    """The deleted assert(!mid_niov == !mid_len) of qemu_iovec_init_extended is reached by the
+    quick profile's engines (its exhaustive bound enumerates the zero-length slices of an
+    element), so `mutate --profile quick` kills it, and says which engine did."""
+    assert mutate.engines_of(None, "iov_size") == ["hypothesis"]
+    assert mutate.engines_of("quick", "iov_size") == ["batched", "hypothesis", "exhaustive"]
+    assert mutate.engines_of("quick", "iov_hexdump") == ["hypothesis"]  # no family to enumerate
+    m = next(
+        m
+        for m in mutate.c_mutants()
+        if m.identity == ("c", "qemu_iovec_init_extended", "assert(!mid_niov == !mid_len);", "<deleted>")
+    )
+    v = mutate.isolated(m, 0, 1, 600, "quick")
+    assert v.status == "killed", v
+    assert v.by.split()[0] in ("batched", "hypothesis", "exhaustive"), v
