@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -307,6 +308,16 @@ def _shard(text: str | None, engine: str) -> tuple[int, int] | str | None:
     return int(k), int(n)
 
 
+def in_source(reference: Any, funcs: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """(the functions of ``funcs`` that ``reference`` defines, those it lacks, and those of them
+    the port has from a later upstream file, with its tag): a source without a function the
+    original iov.c has is missing it; one without a function that upstream added later is not."""
+    lacking = set(getattr(reference, "missing", ()))
+    later = {f: BY_NAME[f].source for f in funcs if f in lacking and BY_NAME[f].source != "iov.c"}
+    missing = [f for f in funcs if f in lacking and f not in later]
+    return [f for f in funcs if f not in lacking], missing, later
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     funcs = _selected(args.only)
@@ -329,7 +340,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a build failure is a usage/build error, exit 2
         console.print(f"build error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
-    missing = sorted(set(getattr(reference, "missing", ())) & set(funcs))
+    funcs, missing, later = in_source(reference, funcs)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     profile = PROFILES[args.profile]
     if args.examples:
@@ -364,14 +375,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
     )
-    # a function the port follows from a later upstream file is no loss in a source without it
-    later = {name: BY_NAME[name].source for name in missing if BY_NAME[name].source != "iov.c"}
-    missing = [name for name in missing if name not in later]
     for name, since in later.items():
         console.print(f"  {name}: not in this C source (the port has it from upstream {since}; not run)")
     for name in missing:
         console.print(f"  {name}: MISSING from the C source (reported, not run)")
-    funcs = [f for f in funcs if f not in missing and f not in later]
     report_dir = Path(args.report)
     failures = _replay_leftovers(console, config, report_dir)
     jobs = _jobs(funcs, args.engine, profile.sequences, bool(args.only))

@@ -398,6 +398,7 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
     import reference_c
 
     from .campaign import ENGINES, PROFILES, Config, Profile, make_judge
+    from .cli import in_source
     from .judge import Judge
     from .worlds import CWorld, PyWorld
 
@@ -411,12 +412,14 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
         path.write_text("\n".join(lines))
         try:
             if m.side == "c":
-                reference_c.load(str(path))
+                built = reference_c.load(str(path))
             else:
                 module = _load_port_mutant(path)
+                built = reference_c.load(None)
         except Exception as exc:
             verdict.status, verdict.detail = "does-not-build", f"{type(exc).__name__}: {exc}"[:300]
             return verdict
+        verdict.tried = in_source(built, verdict.tried)[0]  # not the functions of later revisions
         profile = PROFILES[profile_name] if profile_name else Profile("mutant", examples, 0, "quick", 0)
         if m.side == "c":
             config = Config(profile, str(path), "trap", seed, None)

@@ -8,6 +8,7 @@ import errno
 import mmap
 import os
 import re
+import textwrap
 import socket
 import struct
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ def cmem() -> Iterator[reference_c.CMemory]:
 
 
 def _python_blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, re.S)
+    """The fenced Python blocks, also those indented in a list item."""
+    return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", text, re.S)]
 
 
 def test_the_readme_python_blocks_run() -> None:
