@@ -8,9 +8,9 @@ import errno
 import mmap
 import os
 import re
-import textwrap
 import socket
 import struct
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
