@@ -184,7 +184,12 @@ class Memory:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._spans: list[Span] = []
-        Memory._ranges = Memory._ranges % RANGES + 1
+        k = Memory._ranges
+        for _ in range(RANGES):  # the next range no live memory holds (the first, as a rule)
+            k = k % RANGES + 1
+            if k not in Memory._live:
+                break
+        Memory._ranges = k
         #: this memory's own address range: [base, base + RANGE_SIZE)
         self.base = Memory._ranges * RANGE_SIZE
         Memory._live[Memory._ranges] = self

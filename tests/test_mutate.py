@@ -59,7 +59,7 @@ def test_the_command_gates_on_a_fake_survivor(
 ) -> None:
     """The whole command, with each mutant's check replaced: one mutant 'survives'."""
 
-    def checked(m: Mutant, examples: int, seed: int, timeout: float) -> Verdict:
+    def checked(m: Mutant, examples: int, seed: int, timeout: float, profile: str | None) -> Verdict:
         return Verdict(m, "survived" if m.shown == "len = 1;" else "killed", tried=["iov_size"])
 
     monkeypatch.setattr(mutate, "isolated", checked)

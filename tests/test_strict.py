@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import pyimpl
-from pyimpl.memory import HEAP_OFFSET
+from pyimpl.memory import HEAP_OFFSET, RANGE_SIZE
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE
 
 PUBLIC = [f for f in pyimpl.TABLE if f.kind != "static"]
@@ -415,3 +415,15 @@ def test_memcpy_areas_that_overlap_are_rejected_up_front() -> None:
     with pytest.raises(ValueError, match=r"^buf: overlaps iov\[1\]'s bytes \(memcpy areas\)$"):
         pyimpl.iov_to_buf(mem, arr, 2, 0, data + 4, 6)
     assert mem.read(data, 10) == b"0123456789"  # C would have copied entry 0 first
+
+
+def test_a_new_memory_never_takes_the_range_of_a_live_one() -> None:
+    """Even when the range counter starts over (as a test that wants fixed addresses makes it),
+    a live memory keeps its range, so its addresses stay foreign to every other memory."""
+    saved = pyimpl.Memory._ranges
+    try:
+        pyimpl.Memory._ranges = OTHER.base // RANGE_SIZE - 1  # the counter's next range: OTHER's
+        fresh = pyimpl.Memory()
+        assert fresh.base != OTHER.base and pyimpl.Memory.owner(FOREIGN) is OTHER
+    finally:
+        pyimpl.Memory._ranges = saved
