@@ -15,7 +15,6 @@ way leaves after reporting it (its C memory is not trusted).
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing
 import os
 import queue
@@ -33,7 +32,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from pyimpl.hooks import observing_asserts
 
 from . import inflight
-from .case import Call, Case, Ref, case_to_json
+from .case import Case, case_to_json
 from .expected import Expected
 from .judge import CCrashed, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
 from .results import HOW, FunctionResult
@@ -108,41 +107,15 @@ def make_worlds(config: Config) -> Worlds:
     return PyWorld(), CWorld(reference), None
 
 
-def make_judge(config: Config, worlds: Worlds | None = None, flight: InFlight | None = None) -> Judge:
+def make_judge(
+    config: Config, worlds: Worlds | None = None, flight: inflight.InFlight | None = None
+) -> Judge:
     """A judge of its own (no claim settled by another) over ``worlds`` (made afresh if None)."""
     port, reference, ub_filter = worlds if worlds is not None else make_worlds(config)
     if flight is None and config.inflight_dir:
-        flight = InFlight(Path(config.inflight_dir))
+        flight = inflight.InFlight(Path(config.inflight_dir))
     expected = Expected.load(config.expect_diff) if config.expect_diff else None
     return Judge(port, reference, flight=flight, expected=expected, ub_filter=ub_filter)
-
-
-class InFlight(inflight.InFlight):
-    """The in-flight record, written without a round trip through a Case per test: the same
-    JSON (``harness.inflight`` reads it back as it always did)."""
-
-    def record(self, case: Case) -> None:
-        fd = self._open()
-        data = ('{"case": ' + case_to_json(case) + "}").encode()
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
-
-    def record_batch(self, base: Case, tests: Sequence[tuple[Call, ...]]) -> None:
-        try:
-            calls = [[[c.func, [_plain(a) for a in c.args]] for c in test] for test in tests]
-        except TypeError:  # an argument only case_to_json can write
-            super().record_batch(base, tests)
-            return
-        self._write({"base": json.loads(case_to_json(base)), "tests": calls})
-
-
-def _plain(arg: Any) -> Any:
-    """A call argument as case_to_json writes it (ints and Refs, the arguments of a batch)."""
-    if type(arg) is int:
-        return arg
-    if type(arg) is Ref:
-        return {"ref": arg.region, "off": arg.offset}
-    raise TypeError(arg)
 
 
 def _key(*parts: object) -> str:
@@ -350,7 +323,7 @@ def _worker_main(config: Config, conn: Any, progress: Any) -> None:
     time, each with a judge of its own, and sends back (result, tainted).  After a job on which
     C crashed (a trapped crash: its memory is not to be trusted) it leaves at once."""
     worlds = make_worlds(config)  # the same worlds for every job (the sites once)
-    flight = InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
+    flight = inflight.InFlight(Path(config.inflight_dir)) if config.inflight_dir else None
     while True:
         try:
             job = conn.recv()

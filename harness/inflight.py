@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .case import Call, Case, case_from_json, case_to_json
+from .case import Call, Case, Ref, case_from_json, case_to_json
 
 PREFIX = "inflight-"
 
@@ -58,13 +58,19 @@ class InFlight:
         os.ftruncate(fd, len(data))
 
     def record(self, case: Case) -> None:
-        """C is about to run ``case``."""
-        self._write({"case": json.loads(case_to_json(case))})
+        """C is about to run ``case`` (its JSON written as it is, not parsed and dumped again)."""
+        fd = self._open()
+        data = ('{"case": ' + case_to_json(case) + "}").encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
     def record_batch(self, base: Case, tests: Sequence[tuple[Call, ...]]) -> None:
         """C is about to run ``base`` followed by each of ``tests`` in turn (the first that kills
-        it is the culprit); written once for the whole batch."""
-        calls = [json.loads(case_to_json(Case((), test)))["calls"] for test in tests]
+        it is the culprit); written once for the whole batch, its calls without a Case each."""
+        try:
+            calls = [[[c.func, [_plain(a) for a in c.args]] for c in test] for test in tests]
+        except TypeError:  # an argument only case_to_json can write
+            calls = [json.loads(case_to_json(Case((), test)))["calls"] for test in tests]
         self._write({"base": json.loads(case_to_json(base)), "tests": calls})
 
     def clear(self) -> None:
@@ -79,6 +85,15 @@ class InFlight:
                 self.path.unlink(missing_ok=True)
             os.close(self.fd)
         self.fd = self.path = None
+
+
+def _plain(arg: Any) -> Any:
+    """A call argument as case_to_json writes it (ints and Refs, the arguments of a batch)."""
+    if type(arg) is int:
+        return arg
+    if type(arg) is Ref:
+        return {"ref": arg.region, "off": arg.offset}
+    raise TypeError(arg)
 
 
 @dataclass(frozen=True)
