@@ -26,7 +26,8 @@ def layouts(draw: st.DrawFn) -> tuple[list[int], int, int, int, int]:
     """(entry lengths, offset, byte count, a byte to flip in b, a fill byte)."""
     lengths = draw(st.lists(LENGTHS, min_size=1, max_size=3))
     total = sum(lengths)
-    offset = draw(st.sampled_from([0, 1, CHUNK - 1, total // 2, total - 1]))
+    # within the vectors: past their end iov_to_buf_full's assert fails on both sides
+    offset = min(draw(st.sampled_from([0, 1, CHUNK - 1, total // 2, total - 1])), total)
     nbytes = draw(st.sampled_from([0, 1, CHUNK + 1, ZEROS_SIZE + 2, total, total + 9]))
     flip = draw(st.sampled_from([-1, 0, CHUNK, ZEROS_SIZE, total - 1]))
     return lengths, offset, nbytes, flip, draw(st.integers(0, 255))
