@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from changes import changed_iov_c
+from cli_runs import harness
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def mutant(tmp_path: Path, old: str, new: str) -> Path:

@@ -4,29 +4,15 @@ command they name replays the run."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from changes import IOV_C, changed_iov_c
+from cli_runs import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 GROWTH = ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;")
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def test_a_red_run_names_its_seed_case_reproducer_and_replay_command(tmp_path: Path) -> None:

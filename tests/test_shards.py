@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from changes import changed_iov_c
+from cli_runs import harness
 
 from harness.bounds import BOUNDS
 from harness.campaign import PROFILES
@@ -21,18 +19,6 @@ CHANGES = [
     ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;"),
 ]
 FUNCS = ["qemu_iovec_add", "iov_size", "iov_to_buf_full"]
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def exhaustive(cwd: Path, source: Path, out: str, *extra: str) -> dict[str, Any]:
