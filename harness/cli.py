@@ -393,11 +393,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "  the stateful machine is not run with --only (it mixes every function); "
             "--engine stateful runs it"
         )
-    from .oracle import Sanitizer
+    from .oracle import shared_server
 
-    oracle = Sanitizer(c_source)  # one UB oracle for every worker of this run
-    try:
-        os.environ["IOVCONF_ORACLE"] = f"{oracle._ensure()}|{c_source or ''}"
+    with shared_server(c_source):  # one UB oracle for every worker of this run
         start = time.perf_counter()
         results = run_jobs(jobs, config, args.jobs, _progress(console, len(jobs)))
         elapsed = time.perf_counter() - start
@@ -412,9 +410,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if ub_cases:
             failures += _ub_campaign(console, ub_cases, seed, c_source, report_dir)
-    finally:
-        os.environ.pop("IOVCONF_ORACLE", None)
-        oracle.close()
     replay_cmd = _replay_command(args, seed)
     scripts: dict[int, str] = {}
     for r in dedupe([r for r in results if r.failed]):

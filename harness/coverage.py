@@ -279,7 +279,7 @@ def _campaign_main(spec_path: str) -> int:
 
     from .campaign import PROFILES, Config, run_jobs
     from .cli import _jobs, _selected, in_source
-    from .oracle import Sanitizer
+    from .oracle import shared_server
 
     # the cases are the seed's, wherever this runs: under $CI Hypothesis would load its own
     # derandomized "ci" profile, and CI would measure other cases than the ones the
@@ -310,13 +310,8 @@ def _campaign_main(spec_path: str) -> int:
                 flush=True,
             )
 
-    oracle = Sanitizer(None)
-    try:
-        os.environ["IOVCONF_ORACLE"] = f"{oracle._ensure()}|"
+    with shared_server(None):
         results = run_jobs(jobs, config, spec["jobs"], show)
-    finally:
-        os.environ.pop("IOVCONF_ORACLE", None)
-        oracle.close()
     summary = [
         {"func": r.func, "engine": r.engine, "cases": r.cases, "difference": r.difference, "error": r.error}
         for r in results

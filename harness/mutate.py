@@ -532,15 +532,10 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
 def _with_shared_oracle(run: Callable[[], int]) -> int:
     """Port mutants all run against the original C: one sanitizer server serves them all."""
-    from .oracle import Sanitizer
+    from .oracle import shared_server
 
-    oracle = Sanitizer(None)
-    try:
-        os.environ["IOVCONF_ORACLE"] = f"{oracle._ensure()}|"
+    with shared_server(None):
         return run()
-    finally:
-        os.environ.pop("IOVCONF_ORACLE", None)
-        oracle.close()
 
 
 def _run(todo: list[Mutant], args: argparse.Namespace, equivalents: dict[Any, Equivalent]) -> int:

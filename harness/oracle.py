@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,16 +250,35 @@ def _ended(wait_status: int) -> str:
 
 _SHARED: dict[str | None, Sanitizer] = {}
 _SHARED_LOCK = threading.Lock()
+#: names the run's shared server to its workers: "SOCKET|C SOURCE" (the source empty: the original)
+SHARED_ENV = "IOVCONF_ORACLE"
+
+
+def _key(c_source: str | None) -> str | None:
+    return str(Path(c_source).resolve()) if c_source else None
+
+
+@contextlib.contextmanager
+def shared_server(c_source: str | None) -> Iterator[None]:
+    """One sanitizer server for ``c_source``, for every worker started inside the block (each
+    finds it through :data:`SHARED_ENV` in :func:`for_source`); stopped on the way out."""
+    oracle = Sanitizer(_key(c_source))
+    try:
+        os.environ[SHARED_ENV] = f"{oracle._ensure()}|{_key(c_source) or ''}"
+        yield
+    finally:
+        os.environ.pop(SHARED_ENV, None)
+        oracle.close()
 
 
 def for_source(c_source: str | None) -> Sanitizer:
     """This process's oracle for ``c_source``: the run's shared server if ``IOVCONF_ORACLE``
     names one for that source, else a server of its own started on first use."""
-    key = str(Path(c_source).resolve()) if c_source else None
+    key = _key(c_source)
     with _SHARED_LOCK:
         oracle = _SHARED.get(key)
         if oracle is None:
-            shared = os.environ.get("IOVCONF_ORACLE", "")
+            shared = os.environ.get(SHARED_ENV, "")
             address, _, source = shared.partition("|")
             oracle = Sanitizer(key, address if shared and source == (key or "") else None)
             _SHARED[key] = oracle

@@ -279,17 +279,10 @@ def check_revision(
     )
     build.build(rev.path, "sanitize")
     jobs = comparison_jobs(comparable, profile)
-    import os
+    from .oracle import shared_server
 
-    from .oracle import Sanitizer
-
-    oracle = Sanitizer(str(rev.path))
-    try:
-        os.environ["IOVCONF_ORACLE"] = f"{oracle._ensure()}|{rev.path}"
+    with shared_server(str(rev.path)):
         results = run_jobs(jobs, config, n_jobs, show)
-    finally:
-        os.environ.pop("IOVCONF_ORACLE", None)
-        oracle.close()
     failures = [r for r in results if r.failed or r.error]
     for r in results:
         expected.merge_seen(r.expected_seen)

@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def harness(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run the harness on ``args`` in ``cwd``, without an example database (each test's own)."""
-    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT))
+def harness(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the harness on ``args`` in ``cwd``, without an example database, with ``env`` added."""
+    env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
         cwd=cwd,

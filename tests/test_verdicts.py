@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from changes import changed_iov_c
+from cli_runs import harness
 
 import reference_c
 from harness.case import Builder, Case, case_to_json
@@ -32,18 +33,6 @@ from harness.report import write_report
 from harness.worlds import CWorld, PyWorld, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def harness(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def alias_case() -> Case:
