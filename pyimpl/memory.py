@@ -144,6 +144,20 @@ class HeapStats:
     live: int
 
 
+def writable_view(buffer: Buffer) -> memoryview:
+    """``buffer`` as a memoryview a C function may write through; else a TypeError or
+    ValueError naming the argument (what ``map`` takes, on both sides)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
+    if view.readonly:
+        raise TypeError("buffer: must be writable (use a bytearray)")
+    if not view.c_contiguous:
+        raise ValueError("buffer: must be C-contiguous")
+    return view
+
+
 class Memory:
     """An address space: regions at integer addresses, plus a counted GLib heap."""
 
@@ -251,15 +265,7 @@ class Memory:
     def map(self, buffer: Buffer, *, kind: str = "map") -> int:
         """Map a writable Python buffer (bytearray, writable memoryview, mmap, array, numpy
         array...) zero-copy and return its address."""
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
-        if view.readonly:
-            raise TypeError("buffer: must be writable (use a bytearray)")
-        if not view.c_contiguous:
-            raise ValueError("buffer: must be C-contiguous")
-        return self._place(view.cast("B"), kind)
+        return self._place(writable_view(buffer).cast("B"), kind)
 
     def map_arena(self, layout: Iterable[tuple[int, bool]]) -> int:
         """Map contiguous zeroed regions (size, is_guard) and return the first address.

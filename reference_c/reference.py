@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pyimpl._cfunc import type_name
 from pyimpl.ctable import BY_NAME, value_kind
 from pyimpl.errors import CAssertionError, GLibFatalError
-from pyimpl.memory import HeapStats, int_, size_t, ssize_t, unsigned
+from pyimpl.memory import HeapStats, int_, size_t, ssize_t, unsigned, writable_view
 
 from . import _forked
 from . import build as _build
@@ -496,14 +496,7 @@ class CMemory:
 
     def map(self, buffer: Buffer) -> int:
         """The address of a writable Python buffer (zero-copy; kept alive until unmap or close)."""
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
-        if view.readonly:
-            raise TypeError("buffer: must be writable (use a bytearray)")
-        if not view.c_contiguous:
-            raise ValueError("buffer: must be C-contiguous")
+        view = writable_view(buffer)
         if self.closed:
             raise ValueError("mem: closed")
         cdata = self.ffi.from_buffer(view)
