@@ -25,8 +25,10 @@ set, ask for it with ``-p iovconf``).  It adds:
   ``--iovconf-profile NAME`` or ``$IOVCONF_HYPOTHESIS_PROFILE``.  ``NAME`` is any
   registered profile (``ci``/``dev`` mean ``iovconf-ci``/``iovconf-dev``; Hypothesis's own
   ``ci`` profile stays ``--hypothesis-profile=ci``), or ``auto``:
-  ``$HYPOTHESIS_PROFILE`` if set, else ``iovconf-ci`` when ``$CI`` is set, else
-  ``iovconf-dev``.  iovconf's own suite opts in with ``--iovconf-profile=auto``.
+  ``$HYPOTHESIS_PROFILE`` if set, else ``iovconf-ci`` where Hypothesis detects a CI
+  service (it then loads its own ``ci`` profile: ``$CI``, ``$GITHUB_ACTIONS``,
+  ``$GITLAB_CI``, ...), else ``iovconf-dev``.  iovconf's own suite opts in with
+  ``--iovconf-profile=auto``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 PROFILES = ("iovconf-ci", "iovconf-dev", "iovconf-ci-readonly")
 #: the option and the variable that ask for one
 PROFILE_OPTION, PROFILE_ENV = "--iovconf-profile", "IOVCONF_HYPOTHESIS_PROFILE"
+#: Hypothesis's own CI detection, read before anything loads a profile: when it sees a CI
+#: service (its list of variables is longer than ``$CI``) it loads its ``ci`` profile at import
+IN_CI = settings.get_current_profile_name() == "ci"
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 # CI: reproducible (derandomized), no deadline, never writes a database.
@@ -72,7 +77,7 @@ settings.register_profile(
 def resolve_profile(name: str) -> str:
     """The Hypothesis profile ``--iovconf-profile NAME`` loads (see the module docstring)."""
     if name == "auto":
-        name = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+        name = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev")
     # ours first: Hypothesis registers a "ci" profile of its own
     for candidate in (f"iovconf-{name}", name):
         try:
@@ -103,7 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get(PROFILE_ENV),
         metavar="NAME",
         help="load this Hypothesis profile: iovconf-ci, iovconf-dev, iovconf-ci-readonly, any other "
-        "registered one, or auto ($HYPOTHESIS_PROFILE, else iovconf-ci under $CI, else iovconf-dev); "
+        "registered one, or auto ($HYPOTHESIS_PROFILE, else iovconf-ci where Hypothesis detects CI, "
+        "else iovconf-dev); "
         f"default ${PROFILE_ENV}, else none (the host project's settings stay)",
     )
     group.addoption(

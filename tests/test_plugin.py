@@ -45,11 +45,34 @@ def test_the_plugin_comes_through_its_entry_point(pytestconfig: pytest.Config) -
     assert pytestconfig.pluginmanager.get_plugin("iovconf") is harness.pytest_plugin
 
 
+def hypothesis_own_profile(env: dict[str, str] | None = None) -> str:
+    """The profile Hypothesis itself loads in ``env`` (its ``ci`` one where it detects a CI
+    service), found by asking a fresh interpreter that loads no plugin."""
+    out = subprocess.run(
+        [sys.executable, "-c", "from hypothesis import settings; print(settings.get_current_profile_name())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
 def test_this_suite_opted_in_to_a_profile() -> None:
     expected = os.environ.get("HYPOTHESIS_PROFILE") or (
-        "iovconf-ci" if os.environ.get("CI") else "iovconf-dev"
+        "iovconf-ci" if hypothesis_own_profile() == "ci" else "iovconf-dev"
     )
     assert settings.get_current_profile_name() == harness.pytest_plugin.resolve_profile(expected)
+
+
+@pytest.mark.parametrize("variable", ["CI", "GITHUB_ACTIONS", "GITLAB_CI"])
+def test_auto_means_iovconf_ci_wherever_hypothesis_sees_a_ci_service(variable: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
+    env[variable] = "true"
+    probe = "import harness.pytest_plugin as p; print(p.resolve_profile('auto'))"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert hypothesis_own_profile(env) == "ci"
+    assert out.stdout.strip() == "iovconf-ci"
 
 
 def test_profile_names() -> None:
@@ -77,18 +100,22 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return project, changed
 
 
-def run_host(project: Path, *args: str, expect_profile: str = "default", **env: str) -> tuple[str, Path]:
-    """pytest in the host project (no -p: the entry point brings the plugin); its output and JUnit XML."""
+def run_host(project: Path, *args: str, expect_profile: str | None = None, **env: str) -> tuple[str, Path]:
+    """pytest in the host project (no -p: the entry point brings the plugin); its output and JUnit
+    XML.  The host's test expects ``expect_profile``, by default the one Hypothesis itself loads
+    in that environment: the plugin must leave it as it is."""
     junit = project / f"junit-{len(list(project.glob('junit-*.xml')))}.xml"
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in ("PYTEST_ADDOPTS", "IOVCONF_C_SOURCE", "HYPOTHESIS_PROFILE", "IOVCONF_HYPOTHESIS_PROFILE")
     }
+    full = {**clean, **env}
+    expected = expect_profile or hypothesis_own_profile(full)
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *args],
         cwd=project,
-        env={**clean, "EXPECT_PROFILE": expect_profile, **env},
+        env={**full, "EXPECT_PROFILE": expected},
         capture_output=True,
         text=True,
         timeout=600,
