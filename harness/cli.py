@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -30,6 +29,7 @@ from . import sites as sites_mod
 from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
 from .case import case_from_json, case_to_json
 from .expected import Expected
+from .functions_in_source import in_source
 from .report import load_case, replay_case_json, write_report
 from .results import HOW, FunctionResult, dedupe
 
@@ -308,16 +308,6 @@ def _shard(text: str | None, engine: str) -> tuple[int, int] | str | None:
     return int(k), int(n)
 
 
-def in_source(reference: Any, funcs: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
-    """(the functions of ``funcs`` that ``reference`` defines, those it lacks, and those of them
-    the port has from a later upstream file, with its tag): a source without a function the
-    original iov.c has is missing it; one without a function that upstream added later is not."""
-    lacking = set(getattr(reference, "missing", ()))
-    later = {f: BY_NAME[f].source for f in funcs if f in lacking and BY_NAME[f].source != "iov.c"}
-    missing = [f for f in funcs if f in lacking and f not in later]
-    return [f for f in funcs if f not in lacking], missing, later
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     funcs = _selected(args.only)
@@ -340,7 +330,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a build failure is a usage/build error, exit 2
         console.print(f"build error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
-    funcs, missing, later = in_source(reference, funcs)
+    found = in_source(reference, funcs)
+    funcs = found.run
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     profile = PROFILES[args.profile]
     if args.examples:
@@ -365,20 +356,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         expect_diff=args.expect_diff,
         shard=shard,
     )
+    expected = Expected()
     if args.expect_diff:
         try:
-            Expected.load(args.expect_diff)
+            expected = Expected.load(args.expect_diff)
         except (OSError, ValueError, KeyError) as exc:
             console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
             return EXIT_USAGE
+    # what the known-differences file lists of these is a note, the rest a difference
+    missing = [f for f in found.missing if f not in expected.missing]
+    changed = {f: proto for f, proto in found.changed.items() if f not in expected.changed}
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
     )
-    for name, since in later.items():
+    for name, since in found.later.items():
         console.print(f"  {name}: not in this C source (the port has it from upstream {since}; not run)")
-    for name in missing:
-        console.print(f"  {name}: MISSING from the C source (reported, not run)")
+    for name in found.missing:
+        why = expected.missing.get(name)
+        said = f"not in the C source, as listed ({why})" if why else "MISSING from the C source (reported"
+        console.print(f"  {name}: {said}, not run" + ("" if why else ")"))
+    for name, proto in found.changed.items():
+        why = expected.changed.get(name)
+        said = f"another prototype, as listed ({why})" if why else "PROTOTYPE CHANGED"
+        console.print(f"  {name}: {said} in the C source: {proto}")
+        console.print(f"    (the port's: {BY_NAME[name].prototype}); not run")
+    for name in found.added:
+        console.print(f"  {name}: in the C source only, the port has no such function (not judged)")
     report_dir = Path(args.report)
     failures = _replay_leftovers(console, config, report_dir)
     jobs = _jobs(funcs, args.engine, profile.sequences, bool(args.only))
@@ -402,7 +406,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for engine in ("batched", "hypothesis", "stateful", "exhaustive"):
             mine = [r for r in results if r.engine == engine]
             if mine:
-                _table(console, mine, missing if engine == "hypothesis" else [], f"{engine} engine")
+                unrun = {**dict.fromkeys(missing, "MISSING"), **dict.fromkeys(changed, "PROTOTYPE")}
+                _table(console, mine, unrun if engine == "hypothesis" else {}, f"{engine} engine")
         total = sum(r.cases for r in results)
         console.print(
             f"{total} cases judged in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s "
@@ -428,21 +433,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func} ({r.engine} engine): {r.error}")
     if args.expect_diff:
-        _known_differences(console, Expected.load(args.expect_diff), results, funcs)
-    status = EXIT_DIFFER if failures or missing else EXIT_USAGE if errors else EXIT_AGREE
+        _known_differences(console, expected, results, funcs)
+    status = EXIT_DIFFER if failures or missing or changed else EXIT_USAGE if errors else EXIT_AGREE
     if c_source is None:  # what `harness list` shows: the last run on the original here
         what = f"the run of {time.strftime('%Y-%m-%d %H:%M')}: profile {profile.name}, seed {seed}"
         what += f", engine {args.engine}" + (f", only {args.only}" if args.only else "")
         sites_mod.Counts.of(results, what).save()
     rows = [_run_row(r, scripts.get(id(r), "")) for r in results]
+    for name in found.missing:
+        why = expected.missing.get(name, "not in the C source")
+        rows.append(export.Row("hypothesis", name, "missing", difference=why, red=name in missing))
     rows += [
-        export.Row("hypothesis", name, "missing", difference="not in the C source", red=True)
-        for name in missing
+        export.Row("hypothesis", name, "changed prototype", difference=proto, red=name in changed)
+        for name, proto in found.changed.items()
     ]
     rows += [
         export.Row("hypothesis", name, "absent", difference=f"not in the C source (upstream {since})")
-        for name, since in later.items()
+        for name, since in found.later.items()
     ]
+    rows += [export.Row("hypothesis", name, "added", difference="not in the port") for name in found.added]
     record = export.Record("run", replay_cmd, seed, profile.name, status, elapsed, c_source or "", rows)
     record.shard = args.shard or ""
     export.write(record, args.json, args.junitxml)
@@ -612,7 +621,8 @@ def _progress(console: Console, njobs: int):  # type: ignore[no-untyped-def]
     return show
 
 
-def _table(console: Console, results: list[FunctionResult], missing: list[str], title: str) -> None:
+def _table(console: Console, results: list[FunctionResult], unrun: dict[str, str], title: str) -> None:
+    """One engine's rows, and the functions not run with why (``unrun``: name -> status)."""
     table = Table(title=title)
     for col in ("function", "cases", "UB (C skipped)", "asserts failed on both sides", "time (s)", "status"):
         table.add_column(col, justify="right" if col in ("cases", "UB (C skipped)", "time (s)") else "left")
@@ -620,8 +630,8 @@ def _table(console: Console, results: list[FunctionResult], missing: list[str], 
         fired = Counter({key.split("|")[1]: n for key, n in r.fired.items()})
         shown = ", ".join(f"`{expr}` x{n}" for expr, n in sorted(fired.items())) or "-"
         table.add_row(r.func, str(r.cases), str(sum(r.ub.values())), shown, f"{r.seconds:.1f}", r.status)
-    for name in missing:
-        table.add_row(name, "0", "0", "-", "0.0", "MISSING")
+    for name, status in unrun.items():
+        table.add_row(name, "0", "0", "-", "0.0", status)
     console.print(table)
 
 

@@ -278,7 +278,8 @@ def _campaign_main(spec_path: str) -> int:
     from hypothesis import settings
 
     from .campaign import PROFILES, Config, run_jobs
-    from .cli import _jobs, _selected, in_source
+    from .cli import _jobs, _selected
+    from .functions_in_source import in_source
     from .oracle import shared_server
 
     # the cases are the seed's, wherever this runs: under $CI Hypothesis would load its own
@@ -293,7 +294,7 @@ def _campaign_main(spec_path: str) -> int:
     assert isinstance(funcs, list)
     import reference_c
 
-    funcs, _, _ = in_source(reference_c.load(None), funcs)  # the original's functions
+    funcs = in_source(reference_c.load(None), funcs).run  # the original's functions
     config = Config(profile, None, "trap", spec["seed"], None, flavour="coverage")
     jobs = _jobs(funcs, spec["engine"], profile.sequences, bool(spec.get("only")))
     _arm_workers(spec["so_path"])

@@ -116,6 +116,8 @@ class Judge:
         self.ub_filter = ub_filter
         #: known differences: accepted (and recorded as seen) instead of failing
         self.expected = expected
+        #: the listed difference the last decide accepted, if it did: the worlds part there
+        self.accepted: str | None = None
         #: confirms the port's UB claims; None: the oracle of the reference's source, on first use
         self._oracle = oracle
         #: where the case about to run in C is recorded, for a crash that kills the process
@@ -185,6 +187,7 @@ class Judge:
     ) -> Outcome:
         """The one judge step: ``ours`` is the port's outcome of ``case``; ``run_theirs`` runs it
         in the reference (called only when C must run).  Raises on a failure; returns ``ours``."""
+        self.accepted = None
         if tally is not None:
             tally.cases += 1
         if isinstance(ours.last, TimedOut):
@@ -206,6 +209,7 @@ class Judge:
                     raise CCrashed(case, difference)
                 kind, where = kind_of_difference(ours, theirs)
                 if self.expected is not None and self.expected.accept(case.func, kind, where, difference):
+                    self.accepted = difference
                     return ours
                 raise Discrepancy(case, difference, (ours, theirs), self.names, kind, where)
         if tally is not None and ours.assertion is not None:
@@ -231,6 +235,7 @@ class Judge:
             change, where = kind_of_difference(ours, None)
             if self.expected is not None and self.expected.accept(case.func, change, where, difference):
                 self.ub_verdicts[key] = True  # a known change: later claims of the pair are alike
+                self.accepted = difference
                 return
             raise Discrepancy(case, difference, (ours, None), self.names, change, where)
 

@@ -398,7 +398,7 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
     import reference_c
 
     from .campaign import ENGINES, PROFILES, Config, Profile, make_judge
-    from .cli import in_source
+    from .functions_in_source import in_source
     from .judge import Judge
     from .worlds import CWorld, PyWorld
 
@@ -419,7 +419,13 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
         except Exception as exc:
             verdict.status, verdict.detail = "does-not-build", f"{type(exc).__name__}: {exc}"[:300]
             return verdict
-        verdict.tried = in_source(built, verdict.tried)[0]  # not the functions of later revisions
+        found = in_source(built, verdict.tried)
+        if found.changed:  # the mutant changed a prototype: a difference before any case
+            name, proto = next(iter(found.changed.items()))
+            verdict.status, verdict.by, verdict.detail = "killed", name, f"prototype changed: {proto}"[:300]
+            verdict.seconds = round(time.perf_counter() - start, 2)
+            return verdict
+        verdict.tried = found.run  # not the functions of later revisions
         profile = PROFILES[profile_name] if profile_name else Profile("mutant", examples, 0, "quick", 0)
         if m.side == "c":
             config = Config(profile, str(path), "trap", seed, None)

@@ -249,30 +249,28 @@ def check_revision(
     """The port against one shipped revision, with its known-differences file (``funcs``: only
     these functions; ``scan_ub``: also look for undefined behaviour of the C's own)."""
     import reference_c
-    from pyimpl.ctable import ADDED_UPSTREAM
     from reference_c import build
     from reference_c.revisions import revision
 
     from .exhaustive import FUNCTIONS
     from .expected import shipped
+    from .functions_in_source import in_source
 
     rev = revision(tag)
     path = known if known is not None else shipped(tag)
     expected = Expected.load(path) if path.is_file() else Expected()
     ref = reference_c.load(rev.path)
+    found = in_source(ref, list(funcs or CAMPAIGNS))
     verdicts: dict[str, str] = {}
-    comparable = []
     for func in funcs or CAMPAIGNS:
-        if func in ref.missing:
-            if func in ADDED_UPSTREAM:
-                verdicts[func] = "-"  # not in this revision yet
-            else:
-                verdicts[func] = "missing" if func in expected.missing else "FAILED (missing)"
-        elif func in ref.changed:
+        if func in found.later:
+            verdicts[func] = "-"  # not in this revision yet
+        elif func in found.missing:
+            verdicts[func] = "missing" if func in expected.missing else "FAILED (missing)"
+        elif func in found.changed:
             verdicts[func] = "changed prototype" if func in expected.changed else "FAILED (prototype)"
-        else:
-            comparable.append(func)
-    for func in sorted(ref.added) if not funcs else ():
+    comparable = found.run
+    for func in found.added if not funcs else ():
         verdicts[func] = "added"
     config = Config(
         profile, str(rev.path), "trap", seed, None, expect_diff=str(path) if path.is_file() else None
@@ -312,21 +310,21 @@ def discover(
     of every function (each with the case that shows it, as a comment), every missing function
     and changed prototype, each with a reason left for a maintainer to write."""
     import reference_c
-    from pyimpl.ctable import ADDED_UPSTREAM
     from reference_c.revisions import revision
 
     from .exhaustive import FUNCTIONS
+    from .functions_in_source import in_source
 
     rev = revision(tag)
     ref = reference_c.load(rev.path)
-    comparable = [f for f in CAMPAIGNS if f not in ref.missing and f not in ref.changed]
+    found = in_source(ref, list(CAMPAIGNS))
     config = Config(profile, str(rev.path), "trap", seed, None)
-    jobs = comparison_jobs(comparable, profile)
+    jobs = comparison_jobs(found.run, profile)
     changes, _, errors, _ = find_changes(jobs, config, n_jobs, show)
     lines = [f"# Known differences between the port and {rev.path.name} ({', '.join(rev.releases)})", ""]
-    for func in sorted(ref.missing - set(ADDED_UPSTREAM)):
+    for func in sorted(found.missing):
         lines += ["[[missing]]", f'function = "{func}"', 'reason = "TODO"', ""]
-    for func, proto in sorted(ref.changed.items()):
+    for func, proto in sorted(found.changed.items()):
         lines += ["[[changed]]", f'function = "{func}"', f"# {proto}", 'reason = "TODO"', ""]
     for func in CAMPAIGNS:
         for c in _distinct(changes.get(func, [])):
@@ -342,7 +340,7 @@ def discover(
             ]
     from .cscan import report_glob, scan
 
-    for f in scan(str(rev.path), [fn for fn in comparable if fn in FUNCTIONS]):
+    for f in scan(str(rev.path), [fn for fn in found.run if fn in FUNCTIONS]):
         lines += [
             "[[c-ub]]",
             f'function = "{f.func}"',

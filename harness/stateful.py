@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
@@ -152,6 +152,16 @@ def _rarely(data: st.DataObject, label: str, one_in: int = 30) -> bool:
     return data.draw(st.integers(0, one_in - 1), label=label) == one_in - 1
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def calls(func: str) -> Callable[[F], F]:
+    """A rule that calls ``func``: it runs only where both worlds define it as the table does
+    (a C source may lack it, as upstream v8.1 lacks ``qemu_iovec_init_extended``, which its
+    run reports as missing)."""
+    return precondition(lambda self: self.can(func))
+
+
 class IovecMachine(RuleBasedStateMachine):
     """QEMUIOVector lifecycles run on the port and on C at once, compared after every step."""
 
@@ -178,6 +188,10 @@ class IovecMachine(RuleBasedStateMachine):
         empty = Case(regions, ())
         self.port_run = Run(self.judge.port, empty, mirror=self.judge.reference)
         self.ref_run = Run(self.judge.reference, empty)
+
+    def can(self, func: str) -> bool:
+        """Whether both worlds have ``func`` as the table describes it."""
+        return self.judge.port.has(func) and self.judge.reference.has(func)
 
     @property
     def live(self) -> bool:
@@ -212,6 +226,10 @@ class IovecMachine(RuleBasedStateMachine):
             self.judge.decide(self.sequence_case(), port_outcome, run_c, self.tally)
         except Discrepancy as d:
             self.fail(f"after call {len(self.calls)} ({call!r}): {d.difference}", d.kind, d.where)
+        if self.judge.accepted is not None:
+            # a listed difference: the worlds have parted, so every later step would show it again
+            self.ended = "listed difference"
+            return ours
         if not isinstance(ours, Returned):
             # UB: C would be undefined from here (not run); an assert or abort: the program stops
             self.ended = type(ours).__name__
@@ -328,6 +346,7 @@ class IovecMachine(RuleBasedStateMachine):
         return [d for d in self.slots("owned", "free") if any(s != d for s in sources)]
 
     # -- making vectors (only in free slots: nothing leaks) ------------------------------------
+    @calls("qemu_iovec_init")
     @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init(self, data: st.DataObject) -> None:
@@ -335,6 +354,7 @@ class IovecMachine(RuleBasedStateMachine):
         hint = -1 if _rarely(data, "negative hint", 40) else data.draw(st.sampled_from((0, 1, 2, 3, 4, 8)))
         self.step("qemu_iovec_init", Ref(q), hint)
 
+    @calls("qemu_iovec_init_external")
     @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_external(self, data: st.DataObject) -> None:
@@ -344,6 +364,7 @@ class IovecMachine(RuleBasedStateMachine):
         niov = data.draw(st.integers(0, n - first), label="niov")
         self.step("qemu_iovec_init_external", Ref(q), Ref(name, first * IOVEC_SIZE), niov)
 
+    @calls("qemu_iovec_init_buf")
     @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_buf(self, data: st.DataObject) -> None:
@@ -351,6 +372,7 @@ class IovecMachine(RuleBasedStateMachine):
         base, length = self.piece(data, "buf")
         self.step("qemu_iovec_init_buf", Ref(q), base, length)
 
+    @calls("qemu_iovec_init_extended")
     @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_extended(self, data: st.DataObject) -> None:
@@ -365,6 +387,7 @@ class IovecMachine(RuleBasedStateMachine):
             "qemu_iovec_init_extended", Ref(q), head, head_len, Ref(mid), mid_offset, mid_len, tail, tail_len
         )
 
+    @calls("qemu_iovec_init_slice")
     @precondition(lambda self: self.has("free"))
     @rule(data=st.data())
     def init_slice(self, data: st.DataObject) -> None:
@@ -373,6 +396,7 @@ class IovecMachine(RuleBasedStateMachine):
         offset, length = self.span(data, source)
         self.step("qemu_iovec_init_slice", Ref(q), Ref(source), offset, length)
 
+    @calls("qemu_iovec_clone")
     @precondition(lambda self: self.live and bool(self.clone_dests()))
     @rule(data=st.data())
     def clone(self, data: st.DataObject) -> None:
@@ -383,6 +407,7 @@ class IovecMachine(RuleBasedStateMachine):
         self.step("qemu_iovec_clone", Ref(dest), Ref(src), Ref(CLONE[0], at))
 
     # -- growing and shrinking -----------------------------------------------------------------
+    @calls("qemu_iovec_add")
     @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def add(self, data: st.DataObject) -> None:
@@ -390,6 +415,7 @@ class IovecMachine(RuleBasedStateMachine):
         base, length = self.piece(data, "entry")
         self.step("qemu_iovec_add", Ref(q), base, length)
 
+    @calls("qemu_iovec_concat")
     @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def concat(self, data: st.DataObject) -> None:
@@ -398,6 +424,7 @@ class IovecMachine(RuleBasedStateMachine):
         offset, nbytes = self.span(data, src, "s")
         self.step("qemu_iovec_concat", Ref(dst), Ref(src), offset, nbytes)
 
+    @calls("qemu_iovec_concat_iov")
     @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def concat_iov(self, data: st.DataObject) -> None:
@@ -413,12 +440,14 @@ class IovecMachine(RuleBasedStateMachine):
         nbytes = _amount(data, [p - offset for p in pts if p >= offset] + [0], "sbytes")
         self.step("qemu_iovec_concat_iov", Ref(dst), Ref(name, first * IOVEC_SIZE), cnt, offset, nbytes)
 
+    @calls("qemu_iovec_discard_back")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_back(self, data: st.DataObject) -> None:
         q = data.draw(st.sampled_from(SLOTS), label="qiov")
         self.step("qemu_iovec_discard_back", Ref(q), _amount(data, self.points(q), "bytes"))
 
+    @calls("qemu_iovec_reset")
     @precondition(lambda self: self.has("owned", "free"))
     @rule(data=st.data())
     def reset(self, data: st.DataObject) -> None:
@@ -426,6 +455,7 @@ class IovecMachine(RuleBasedStateMachine):
         q = self.pick(data, usual, "qiov")  # misuse (external...) asserts
         self.step("qemu_iovec_reset", Ref(q))
 
+    @calls("qemu_iovec_destroy")
     @precondition(lambda self: self.has("owned", "external", "embedded"))
     @rule(data=st.data())
     def destroy(self, data: st.DataObject) -> None:
@@ -433,6 +463,7 @@ class IovecMachine(RuleBasedStateMachine):
         self.step("qemu_iovec_destroy", Ref(data.draw(st.sampled_from(used), label="qiov")))
 
     # -- using vectors -------------------------------------------------------------------------
+    @calls("qemu_iovec_to_buf")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def to_buf(self, data: st.DataObject) -> None:
@@ -441,6 +472,7 @@ class IovecMachine(RuleBasedStateMachine):
         buf = Ref(OUT[0], data.draw(st.integers(0, 3), label="buf offset"))
         self.step("qemu_iovec_to_buf", Ref(q), offset, buf, nbytes)
 
+    @calls("qemu_iovec_from_buf")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def from_buf(self, data: st.DataObject) -> None:
@@ -449,6 +481,7 @@ class IovecMachine(RuleBasedStateMachine):
         buf = Ref(SRC[0], data.draw(st.integers(0, 3), label="buf offset"))
         self.step("qemu_iovec_from_buf", Ref(q), offset, buf, nbytes)
 
+    @calls("qemu_iovec_memset")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def memset(self, data: st.DataObject) -> None:
@@ -457,18 +490,21 @@ class IovecMachine(RuleBasedStateMachine):
         fillc = data.draw(st.sampled_from(FILLS), label="fillc")
         self.step("qemu_iovec_memset", Ref(q), offset, fillc, nbytes)
 
+    @calls("qemu_iovec_is_zero")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def is_zero(self, data: st.DataObject) -> None:
         q = data.draw(st.sampled_from(SLOTS), label="qiov")
         self.step("qemu_iovec_is_zero", Ref(q), *self.span(data, q))
 
+    @calls("qemu_iovec_subvec_niov")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def subvec_niov(self, data: st.DataObject) -> None:
         q = data.draw(st.sampled_from(SLOTS), label="qiov")
         self.step("qemu_iovec_subvec_niov", Ref(q), *self.span(data, q))
 
+    @calls("qemu_iovec_compare")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def compare(self, data: st.DataObject) -> None:
@@ -480,6 +516,7 @@ class IovecMachine(RuleBasedStateMachine):
             a, b = data.draw(st.tuples(st.sampled_from(SLOTS), st.sampled_from(SLOTS)), label="a, b")
         self.step("qemu_iovec_compare", Ref(a), Ref(b))
 
+    @calls("qemu_iovec_buf")
     @precondition(lambda self: self.has("embedded"))
     @rule(data=st.data())
     def buf(self, data: st.DataObject) -> None:
@@ -500,6 +537,7 @@ class IovecMachine(RuleBasedStateMachine):
     def undo_arg(self, data: st.DataObject) -> Arg:
         return 0 if _rarely(data, "no undo record", 4) else Ref("undo")
 
+    @calls("iov_discard_front_undoable")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_front(self, data: st.DataObject) -> None:
@@ -507,6 +545,7 @@ class IovecMachine(RuleBasedStateMachine):
         nbytes = _amount(data, pts, "bytes")
         self.step("iov_discard_front_undoable", Ref(p), Ref(n), nbytes, self.undo_arg(data))
 
+    @calls("iov_discard_back_undoable")
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def discard_back_iov(self, data: st.DataObject) -> None:
@@ -514,6 +553,7 @@ class IovecMachine(RuleBasedStateMachine):
         nbytes = _amount(data, pts, "bytes")
         self.step("iov_discard_back_undoable", self.ref(iov), Ref(n), nbytes, self.undo_arg(data))
 
+    @calls("iov_discard_undo")
     @precondition(lambda self: self.live)
     @rule()
     def discard_undo(self) -> None:

@@ -58,6 +58,10 @@ class World:
     def function(self, name: str) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def has(self, name: str) -> bool:
+        """Whether this world defines ``name`` as the port's table describes it."""
+        raise NotImplementedError
+
     @functools.cached_property
     def sites(self) -> SiteTable:
         raise NotImplementedError
@@ -93,6 +97,9 @@ class PyWorld(World):
     def function(self, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = getattr(self.module, name)
         return functools.partial(_bounded, fn)
+
+    def has(self, name: str) -> bool:
+        return hasattr(self.module, name)
 
     @functools.cached_property
     def sites(self) -> SiteTable:
@@ -148,6 +155,9 @@ class CWorld(World):
     def function(self, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = getattr(self.module, name)
         return fn
+
+    def has(self, name: str) -> bool:
+        return name not in self.reference.missing and name not in self.reference.changed
 
     @functools.cached_property
     def sites(self) -> SiteTable:

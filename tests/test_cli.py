@@ -111,6 +111,54 @@ def test_a_function_missing_from_the_source_is_reported(tmp_path: Path) -> None:
     assert "qemu_iovec_reset: MISSING" in r.stdout
 
 
+def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(tmp_path: Path) -> None:
+    """v9.2 gave the static ``do_send_recv`` a flags argument and lacks ``qemu_iovec_init_extended``:
+    both are differences (red, and named as what they are, not as a case), unless the
+    known-differences file lists them; then the run is green and says they were listed."""
+    import json
+
+    v92 = ROOT / "reference_c" / "revisions" / "iov-v9.2.0.c"
+    args = ("run", "--only", "do_send_recv,qemu_iovec_init_extended,iov_size", "--engine", "exhaustive")
+    args += ("--jobs", "1", "--seed", "3", "--c-source", str(v92))
+    r = harness(*args, "--json", "red.json", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (
+        "do_send_recv: PROTOTYPE CHANGED in the C source: ssize_t do_send_recv(int sockfd, int flags,"
+        in r.stdout
+    )
+    assert "qemu_iovec_init_extended: MISSING from the C source" in r.stdout
+    assert "DISCREPANCY" not in r.stdout  # not judged as a case: there is no call to compare
+    rows = {row["function"]: row for row in json.loads((tmp_path / "red.json").read_text())["rows"]}
+    assert rows["do_send_recv"]["verdict"] == "changed prototype" and rows["do_send_recv"]["red"]
+    assert (
+        rows["qemu_iovec_init_extended"]["verdict"] == "missing" and rows["qemu_iovec_init_extended"]["red"]
+    )
+    assert rows["iov_size"]["verdict"] == "agree" and not rows["iov_size"]["red"]
+
+    known = ROOT / "harness" / "known" / "v9.2.0.toml"
+    r = harness(*args, "--expect-diff", str(known), "--json", "green.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "do_send_recv: another prototype, as listed (v9.2 gave the static do_send_recv" in r.stdout
+    assert "qemu_iovec_init_extended: not in the C source, as listed (v8.1 removed it" in r.stdout
+    rows = {row["function"]: row for row in json.loads((tmp_path / "green.json").read_text())["rows"]}
+    assert not any(row["red"] for row in rows.values())
+
+
+def test_run_names_a_function_only_the_source_has(tmp_path: Path) -> None:
+    path = tmp_path / "added.c"
+    path.write_text(
+        (ROOT / "reference_c" / "iov.c").read_text()
+        + "\nsize_t iov_count_empty(const struct iovec *iov, unsigned int iov_cnt)\n{\n"
+        "    size_t n = 0;\n    while (iov_cnt--) {\n        n += iov[iov_cnt].iov_len == 0;\n    }\n"
+        "    return n;\n}\n"
+    )
+    r = harness(
+        "run", "--only", "iov_size", "--examples", "20", "--jobs", "1", "--c-source", str(path), cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stdout + r.stderr  # nothing the port has differs
+    assert "iov_count_empty: in the C source only, the port has no such function (not judged)" in r.stdout
+
+
 def test_list_shows_functions_and_all_assert_sites(tmp_path: Path) -> None:
     r = harness("list", "--examples", "20", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

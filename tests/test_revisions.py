@@ -43,6 +43,22 @@ def test_every_revision_builds_and_reports_what_it_lacks_and_adds(rev: object) -
         assert ctable.normalise(proto) != ctable.normalise(ctable.BY_NAME[name].prototype)
 
 
+def test_a_header_inline_whose_callee_is_gone_is_missing_not_later() -> None:
+    """Only the functions upstream added after the original are "not there yet"; an inline of
+    ``qemu/iov.h`` (``iov_send``) whose callee a source lacks is missing like its callee."""
+    from types import SimpleNamespace
+
+    from harness.functions_in_source import in_source
+
+    lacking = SimpleNamespace(
+        missing={"iov_send_recv", "iov_send", "qemu_iovec_slice"}, changed={"do_send_recv": "x"}, added={"y"}
+    )
+    found = in_source(lacking, ["iov_send_recv", "iov_send", "qemu_iovec_slice", "do_send_recv", "iov_size"])  # type: ignore[arg-type]
+    assert found.missing == ["iov_send_recv", "iov_send"]
+    assert found.later == {"qemu_iovec_slice": ctable.BY_NAME["qemu_iovec_slice"].source}
+    assert found.changed == {"do_send_recv": "x"} and found.added == ["y"] and found.run == ["iov_size"]
+
+
 def test_diff_of_the_original_and_v10_names_exactly_what_changed() -> None:
     v10 = revision("v10.0.0").path
     found = {

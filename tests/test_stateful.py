@@ -282,3 +282,33 @@ def test_run_reports_counts_and_a_cut_down_case(tmp_path: Path, judge: Judge) ->
     for i in range(len(case.calls) - 1):
         shorter = replace(case, calls=case.calls[:i] + case.calls[i + 1 :])
         Judge(PyWorld(), CWorld(changed)).check(shorter)
+
+
+def test_the_machine_calls_only_what_the_c_source_has(tmp_path: Path) -> None:
+    """A source without ``qemu_iovec_is_zero`` (a missing function, which ``harness run``
+    reports on its own) still gets its sequences judged: the rule that calls it never runs."""
+    text = IOV_C.read_text()
+    start = text.index("bool qemu_iovec_is_zero(QEMUIOVector *qiov, size_t offset, size_t bytes)")
+    end = text.index("void qemu_iovec_init_slice(")
+    path = tmp_path / "lacking.c"
+    path.write_text(text[:start] + "\n" * text[start:end].count("\n") + text[end:])
+    lacking = reference_c.load(path)
+    assert "qemu_iovec_is_zero" in lacking.missing
+    judge = Judge(PyWorld(), CWorld(lacking))
+    assert not judge.reference.has("qemu_iovec_is_zero") and judge.reference.has("qemu_iovec_add")
+    tally = Tally()
+    stateful.run(judge, examples=60, seed=3, tally=tally)  # raises on a difference
+    assert tally.cases > 60
+
+
+def test_a_listed_difference_ends_the_sequence_and_passes() -> None:
+    """Against v9.2 with its known-differences file, a sequence that meets a listed change
+    (its qemu_iovec_clone uses the heap otherwise) stops there, instead of reporting the same
+    parted heap again after the next call, under that call's name."""
+    from harness.expected import Expected, shipped
+    from reference_c.revisions import revision
+
+    expected = Expected.load(shipped("v9.2.0"))
+    judge = Judge(PyWorld(), CWorld(reference_c.load(revision("v9.2.0").path)), expected=expected)
+    stateful.run(judge, examples=60, seed=5)  # raises on a difference no entry lists
+    assert any(key.startswith("qemu_iovec_clone|different heap use") for key in expected.seen), expected.seen
