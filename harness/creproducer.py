@@ -431,6 +431,14 @@ def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str,
     return lines
 
 
+def _source_prelude(c_source: str | None) -> list[str]:
+    """What the build puts before ``#include "iov.c"`` for this source (see
+    :func:`reference_c.build.source_prelude`)."""
+    from reference_c import build
+
+    return build.source_prelude(build.header_overrides(build.plan(_source(c_source), "abort").contents))
+
+
 def c_reproducer(
     case: Case, c_source: str | None, title: str = "", name: str = "repro.c", support: str | None = None
 ) -> str:
@@ -459,6 +467,7 @@ def c_reproducer(
         " * killed by a signal: C crashed.",
         " */",
         PRELUDE.strip("\n"),
+        *_source_prelude(c_source),
         '#include "iov.c"',
         '#include "shim.h"',
         "",

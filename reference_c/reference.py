@@ -179,7 +179,7 @@ class Reference:
         self.flavour: str = plan.flavour
         found = plan.contents
         #: what Python can call: every function of the source, by its own prototype
-        self.prototypes: dict[str, str] = {e.name: e.prototype for e in found.entries}
+        self.prototypes: dict[str, str] = dict(found.prototypes)
         #: functions of the table the source lacks (or a header inline whose callee it lacks)
         self.missing: frozenset[str] = found.missing
         #: functions of the table the source defines with another prototype: name -> that one

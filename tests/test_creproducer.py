@@ -131,3 +131,25 @@ def test_undefined_behaviour_is_undecided(tmp_path: Path) -> None:
     assert "undefined behaviour" in c_file.read_text()
     r = run_as_downloaded(c_file, tmp_path / "run-u")
     assert r.returncode != 0 and r.returncode != 1, r.stdout  # 3 (undecided) or a crash signal
+
+
+def test_a_source_that_changes_a_public_prototype_builds_and_so_does_its_reproducer(tmp_path: Path) -> None:
+    """A patch that changes ``iov_memset``'s prototype (QEMU's header would change with it;
+    ours keeps the original's) still builds: ``iov_memset`` is reported changed, the rest is
+    judged, and the reproducer of a difference elsewhere builds against that source too."""
+    text = changed_iov_c(
+        tmp_path,
+        "                  size_t offset, int fillc, size_t bytes)\n{",
+        "                  size_t offset, unsigned char fillc, size_t bytes)\n{",
+    ).read_text()
+    changed = tmp_path / "reshaped.c"
+    changed.write_text(
+        text.replace("        len += iov[i].iov_len;\n", "        len += iov[i].iov_len + 1;\n")
+    )
+    ref = reference_c.load(changed)
+    assert "unsigned char fillc" in ref.changed["iov_memset"]
+    assert "iov_memset" not in ref.available and "qemu_iovec_memset" in ref.available
+    c_file = report_for(tmp_path / "reports", two_calls(), str(changed))
+    differs = run_as_downloaded(c_file, tmp_path / "download")
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+    assert "DIFFERENT return value of call 1" in differs.stdout

@@ -352,6 +352,70 @@ def test_missing_callee_traps_as_missing(tmp_path: Path) -> None:
         assert info.value.name == "qemu_iovec_concat_iov"
 
 
+def test_an_added_function_of_a_type_the_facade_lacks_is_listed_not_a_build_error(tmp_path: Path) -> None:
+    """A patch may add a function with types the facade has no value kind for (``uint64_t``):
+    the source still builds, and the function is added (with its prototype), not callable."""
+    path = variant(
+        tmp_path,
+        "iov_added.c",
+        lambda text: (
+            text + "\nuint64_t iov_bits(const struct iovec *iov, unsigned int iov_cnt)\n{\n"
+            "    return (uint64_t)iov_size(iov, iov_cnt) * 8;\n}\n"
+        ),
+    )
+    ref = rc.load(path)
+    assert ref.added == {"iov_bits"}
+    assert ref.prototypes["iov_bits"] == "uint64_t iov_bits(const struct iovec *iov, unsigned int iov_cnt)"
+    assert "iov_size" in ref.available
+    with ref.memory() as mem:
+        iov = mem.buffer(16)
+        write_iovecs(mem, iov, [(0, 3)])
+        assert rc.iov_size(mem, iov, 1) == 3
+
+
+def test_a_changed_public_prototype_builds_unless_a_header_inline_the_source_uses_calls_it(
+    tmp_path: Path,
+) -> None:
+    """Our qemu/iov.h keeps the original's prototypes; a source that declares a public function
+    otherwise gets the header's declaration renamed away (so it builds and the function is
+    reported changed), except where an inline of the header calls it the original's way and
+    the source calls that inline: then the build says exactly that."""
+    reshaped = variant(
+        tmp_path,
+        "iov_memset_uchar.c",
+        lambda text: text.replace(
+            "size_t offset, int fillc, size_t bytes)\n{",
+            "size_t offset, unsigned char fillc, size_t bytes)\n{",
+        ),
+    )
+    ref = rc.load(reshaped)
+    assert ref.changed == {
+        "iov_memset": "size_t iov_memset(const struct iovec *iov, const unsigned int iov_cnt, size_t offset, "
+        "unsigned char fillc, size_t bytes)"
+    }
+    with ref.memory() as mem:
+        buf, iov, qiov = mem.buffer(4), mem.buffer(16), mem.buffer(QIOV_SIZE)
+        write_iovecs(mem, iov, [(buf, 4)])
+        rc.qemu_iovec_init_external(mem, qiov, iov, 1)
+        assert rc.qemu_iovec_memset(mem, qiov, 1, 0x41, 2) == 2  # its caller works
+        assert mem.read(buf, 4) == b"\0AA\0"
+
+    widened = variant(
+        tmp_path,
+        "iov_from_buf_ulong.c",
+        lambda text: text.replace(
+            "size_t offset, const void *buf, size_t bytes)\n{\n    size_t done;",
+            "size_t offset, const void *buf, unsigned long bytes)\n{\n    size_t done;",
+            1,
+        ),
+    )
+    with pytest.raises(rc.BuildError) as info:
+        rc.load(widened)
+    message = str(info.value)
+    assert "iov_from_buf_full: iov_from_buf_ulong.c defines it as" in message
+    assert "inline iov_from_buf (called by qemu_iovec_from_buf)" in message
+
+
 def test_crash_is_reported_and_survived(tmp_path: Path) -> None:
     path = variant(
         tmp_path,

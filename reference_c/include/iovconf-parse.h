@@ -16,8 +16,17 @@
 typedef unsigned long size_t;
 typedef long ssize_t;
 typedef long ptrdiff_t;
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+typedef long int64_t;
 typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef unsigned long uint64_t;
+typedef long intptr_t;
 typedef unsigned long uintptr_t;
+typedef long off_t;
 typedef _Bool bool;
 #define true 1
 #define false 0
