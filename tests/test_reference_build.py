@@ -416,6 +416,34 @@ def test_a_changed_public_prototype_builds_unless_a_header_inline_the_source_use
     assert "inline iov_from_buf (called by qemu_iovec_from_buf)" in message
 
 
+def test_a_patch_may_use_the_common_qemu_and_glib_helpers(tmp_path: Path) -> None:
+    """``likely``, ``ARRAY_SIZE``, ``QEMU_BUILD_BUG_ON``, the rounding and alignment macros,
+    ``MIN_NON_ZERO`` and ``g_assert`` exist, and mean what QEMU means: iov_size written with
+    them in ways that keep its value still agrees with the port."""
+    from harness.exhaustive import QUICK_BOUND, check_function
+    from harness.judge import Judge
+    from harness.worlds import CWorld, PyWorld
+
+    path = variant(
+        tmp_path,
+        "iov_helpers.c",
+        in_iov_size(
+            "len += iov[i].iov_len;",
+            "static const int one[1] = { 1 };\n"
+            "        QEMU_BUILD_BUG_ON(ARRAY_SIZE(one) != 1);\n"
+            "        g_assert(QEMU_IS_ALIGNED(iov[i].iov_len, 1));\n"
+            "        if (likely(iov[i].iov_len) || unlikely(!one[0])) {\n"
+            "            len += MIN_NON_ZERO(QEMU_ALIGN_UP(iov[i].iov_len, 1), ROUND_UP(iov[i].iov_len, 1))\n"
+            "                   + DIV_ROUND_UP(iov[i].iov_len, 1) - QEMU_ALIGN_DOWN(iov[i].iov_len, 1)\n"
+            "                   + (ROUND_UP(5, 4) != 8) + (QEMU_ALIGN_UP(5, 3) != 6)\n"
+            "                   + (DIV_ROUND_UP(5, 2) != 3);\n"
+            "        }",
+        ),
+    )
+    judge = Judge(PyWorld(), CWorld(rc.load(path)))
+    assert check_function("iov_size", QUICK_BOUND, judge) > 0  # raises on a difference
+
+
 def test_crash_is_reported_and_survived(tmp_path: Path) -> None:
     path = variant(
         tmp_path,

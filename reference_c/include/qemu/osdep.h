@@ -94,6 +94,32 @@ extern int iovconf_replaying;
 #endif /* IOVCONF_PARSE */
 
 /*
+ * The helpers of QEMU's osdep.h and compiler.h that a patch to iov.c is most
+ * likely to use (no released iov.c does yet); each is written here from its
+ * documented meaning.  ROUND_UP and QEMU_ALIGN_UP differ as in QEMU: the
+ * first wants a power of two, the second any multiple.
+ */
+#ifdef IOVCONF_PARSE
+#define likely(x) (x)
+#define unlikely(x) (x)
+#else
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
+#define QEMU_BUILD_BUG_ON(x) _Static_assert(!(x), "not expecting: " #x)
+#define QEMU_ALIGN_DOWN(n, m) ((n) / (m) * (m))
+#define QEMU_ALIGN_UP(n, m) QEMU_ALIGN_DOWN((n) + (m) - 1, (m))
+#define QEMU_IS_ALIGNED(n, m) (((n) % (m)) == 0)
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define ROUND_DOWN(n, d) ((n) & -(0 ? (n) : (d)))
+#define ROUND_UP(n, d) ROUND_DOWN((n) + (d) - 1, (d))
+#define MIN_NON_ZERO(a, b) ((a) == 0 ? (b) : ((b) == 0 ? (a) : MIN((a), (b))))
+/* GLib's assertion macros, failing as assert() does here */
+#define g_assert(e) assert(e)
+#define g_assert_not_reached() assert(!"g_assert_not_reached")
+
+/*
  * Sanitize flavour: memcpy and memset go through checks of our own first
  * (shim/osdep.c), for what ISO C leaves undefined and the sanitizers let pass:
  * overlapping copies between identical objects and NULL arguments with a
