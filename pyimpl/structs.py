@@ -19,6 +19,23 @@ if TYPE_CHECKING:
 
     from .memory import HeapStats
 
+#: the struct layouts and helpers that pyimpl and reference_c both export
+__all__ = [
+    "IOVEC_SIZE",
+    "QIOV_SIZE",
+    "UNDO_SIZE",
+    "LoadStore",
+    "MemoryLike",
+    "QiovFields",
+    "UndoFields",
+    "read_iovecs",
+    "read_qiov",
+    "read_undo",
+    "write_iovecs",
+    "write_qiov",
+    "write_undo",
+]
+
 IOVEC_SIZE = 16
 IOV_BASE = 0
 IOV_LEN = 8

@@ -17,22 +17,10 @@ them (trap flavour).
 
 from __future__ import annotations
 
+from pyimpl import structs
 from pyimpl.errors import CAssertionError, GLibFatalError
 from pyimpl.memory import HeapStats
-from pyimpl.structs import (
-    IOVEC_SIZE,
-    QIOV_SIZE,
-    UNDO_SIZE,
-    MemoryLike,
-    QiovFields,
-    UndoFields,
-    read_iovecs,
-    read_qiov,
-    read_undo,
-    write_iovecs,
-    write_qiov,
-    write_undo,
-)
+from pyimpl.structs import *  # noqa: F403  (structs.__all__, shared with pyimpl)
 
 from . import _facade
 from ._facade import *  # noqa: F403  (the public C functions, generated from the table)
@@ -56,11 +44,9 @@ def memory(c_source: str | None = None) -> CMemory:
 
 
 __all__ = [
+    *structs.__all__,
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
-    "IOVEC_SIZE",
-    "QIOV_SIZE",
-    "UNDO_SIZE",
     "AbortModeMismatch",
     "BuildError",
     "CAssertionError",
@@ -69,22 +55,13 @@ __all__ = [
     "CTimeout",
     "GLibFatalError",
     "HeapStats",
-    "MemoryLike",
     "MissingFunction",
-    "QiovFields",
     "Reference",
-    "UndoFields",
     "load",
     "memory",
-    "read_iovecs",
-    "read_qiov",
-    "read_undo",
-    "write_iovecs",
-    "write_qiov",
-    "write_undo",
     *_facade.__all__,
 ]
 
 
-def _is_memory_like(mem: CMemory) -> MemoryLike:  # mypy checks CMemory satisfies the protocol
+def _is_memory_like(mem: CMemory) -> structs.MemoryLike:  # mypy checks CMemory satisfies the protocol
     return mem
