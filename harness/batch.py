@@ -25,7 +25,7 @@ or raises as a word no C call leaves, which always goes to the judge.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from time import monotonic
 from typing import Any
 
@@ -33,8 +33,8 @@ from pyimpl.ctable import BY_NAME
 from pyimpl.errors import CAssertionError
 
 from .case import Call, Case
-from .judge import CCrashed, Judge, Tally
-from .outcome import AssertFailed, GLibFatal, Outcome, Result, Returned, TimedOut, Undefined
+from .judge import CCrashed, Discrepancy, Judge, Tally, raw_pair, raw_state
+from .outcome import SAME_ABORT, AssertFailed, GLibFatal, Outcome, Result, Returned, TimedOut, Undefined
 from .worlds import PORT_TIME_LIMIT, CWorld, PortTimeout, PyWorld, Run, _on_alarm
 
 #: tests per crossing into C
@@ -126,6 +126,9 @@ class Batch:
         self.fast = False
         self.port_run: Run | None = None
         self.c_run: Run | None = None
+        #: where each Discrepancy goes instead of up (see judge_tests); True from it: stop
+        self.on_failure: Callable[[Discrepancy], bool] | None = None
+        self.stop = False
         self._lay_out()
 
     def _lay_out(self) -> None:
@@ -162,18 +165,45 @@ class Batch:
         self.fast = False
 
     # -- judging ---------------------------------------------------------------------------------
-    def judge_tests(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None = None) -> None:
-        """Judge every test (the base's calls, then the test's); raises the judge's failure."""
+    def judge_tests(
+        self,
+        tests: Sequence[tuple[Call, ...]],
+        label: str,
+        tally: Tally | None = None,
+        on_failure: Callable[[Discrepancy], bool] | None = None,
+    ) -> bool:
+        """Judge every test (the base's calls, then the test's); raises the judge's failure,
+        or (``on_failure``) hands each Discrepancy to it and goes on.  True: ``on_failure``
+        asked to stop."""
+        self.on_failure = on_failure
+        self.stop = False
         if not self.fast:
             for test in tests:
-                self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
-            return
+                self._check(Case(self.base.regions, self.base.calls + test, label), tally)
+                if self.stop:
+                    return True
+            return False
         for start in range(0, len(tests), CHUNK):
             if not self.fast:  # laid out again after a difference, and no longer fast
                 for test in tests[start:]:
-                    self.judge.check(Case(self.base.regions, self.base.calls + test, label), tally)
-                return
+                    self._check(Case(self.base.regions, self.base.calls + test, label), tally)
+                    if self.stop:
+                        return True
+                return False
             self._chunk(tests[start : start + CHUNK], label, tally)
+            if self.stop:
+                return True
+        return False
+
+    def _check(self, case: Case, tally: Tally | None) -> None:
+        """The judge on one case alone; a Discrepancy goes to ``on_failure`` if there is one."""
+        if self.on_failure is None:
+            self.judge.check(case, tally)
+            return
+        try:
+            self.judge.check(case, tally)
+        except Discrepancy as d:
+            self.stop = self.on_failure(d)
 
     def _chunk(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None) -> None:
         judge = self.judge
@@ -273,7 +303,15 @@ class Batch:
                     # the setup's results are not compared: C is not run
                     results: list[Result] = [Returned(None)] * len(setup)
                     results += [Returned(r) for r in rets]
-                    judge.decide(case, Outcome((*results, undefined)), _never, tally)  # type: ignore[arg-type]
+                    claim = Outcome((*results, undefined))  # type: ignore[arg-type]
+                    try:
+                        judge.decide(case, claim, _never, tally)
+                    except Discrepancy as d:  # the claim was refuted
+                        if self.on_failure is None:
+                            raise
+                        self.stop = self.on_failure(d)
+                        if self.stop:
+                            return
                     continue
                 for _ in range(len(resolved) - made):
                     words += NOT_REACHED
@@ -315,6 +353,9 @@ class Batch:
             return
         self._one_by_one(tests, in_c, out, (words, twords, bytes(arenas), bytes(heaps)), label, tally)
 
+    def _same_abort(self, ours: Sequence[int], theirs: Sequence[int], tally: Tally | None) -> bool:
+        return same_abort(self.judge, ours, theirs, tally)
+
     def _one_by_one(
         self,
         tests: Sequence[tuple[Call, ...]],
@@ -350,12 +391,13 @@ class Batch:
             their_t = out.tests[k * TEST_WORDS : (k + 1) * TEST_WORDS]
             our_len = our_t[1]
             their_len = 0 if their_t[1] == NO_RECORD else their_t[1]
-            same = (
-                words[w0:w1] == theirs
-                and our_t == their_t
+            state_same = (
+                our_t == their_t
                 and arenas[k * n : (k + 1) * n] == out.arenas[k * n : (k + 1) * n]
                 and heaps[our_heap : our_heap + our_len] == out.heaps[their_heap : their_heap + their_len]
             )
+            our_words = words[w0:w1]
+            same = state_same and (our_words == theirs or self._same_abort(our_words, theirs, tally))
             our_heap += our_len
             their_heap += their_len
             if same:
@@ -367,8 +409,232 @@ class Batch:
                 continue
             # not the same numbers: the judge decides, on the case alone, with fresh runs
             self.close()
-            judge.check(Case(self.base.regions, setup + tests[t], label), tally)
+            self._check(Case(self.base.regions, setup + tests[t], label), tally)
+            if self.stop:
+                return
             self._lay_out()
+
+
+def _abort_blind(words: Sequence[int]) -> list[int]:
+    """A test's call words with the identity of each failed assert left out."""
+    out = list(words)
+    for w in range(0, len(out), CALL_WORDS):
+        if out[w] == _ASSERT:
+            out[w + 1] = 0
+    return out
+
+
+def same_abort(judge: Judge, ours: Sequence[int], theirs: Sequence[int], tally: Tally | None) -> bool:
+    """Whether two tests' words differ only in which assert ended a call, and a case of that
+    note is already in ``tally`` (the first one is judged alone, so the note has its case)."""
+    if judge.strict_asserts or tally is None or _abort_blind(ours) != _abort_blind(theirs):
+        return False
+    return any(kind == SAME_ABORT for kind, _ in tally.notes)
+
+
+class CBatch:
+    """A group's layout judged C against C (``harness diff``): the port only screens out the
+    tests it calls undefined, then each C build lays the layout out, runs the setup and the
+    other tests in one crossing, one build after the other, at the same addresses (every
+    build of a process shares one address space, see ``reference_c.reference``); a test
+    agrees when both leave the same numbers.  Where they do not, the judge decides on the
+    case alone."""
+
+    def __init__(self, judge: Judge, base: Case) -> None:
+        self.judge = judge
+        self.base = base
+        self.on_failure: Callable[[Discrepancy], bool] | None = None
+        self.stop = False
+        self.port_run: Run | None = None
+        self.fast = self._lay_out()
+
+    def _lay_out(self) -> bool:
+        """The port's run of the layout, to screen the tests (fast only if its setup returns)."""
+        judge, base = self.judge, self.base
+        port, new = judge.ub_filter, judge.reference
+        if base.peers or any(c.func not in BY_NAME for c in base.calls):
+            return False
+        if not isinstance(port, PyWorld) or not isinstance(new, CWorld):
+            return False
+        self.port_run = Run(port, base)
+        if not all(isinstance(r, Returned) for r in self.port_run.calls(base.calls)):
+            self.close()
+            return False
+        mem = self.port_run.mem
+        self.backing = mem.arena_backing(self.port_run.base)
+        self.arena0 = bytes(self.backing)
+        mem.heap_mark()
+        if judge.batch_tables is None:
+            judge.batch_tables = _Tables(port, new)
+        self.tables: _Tables = judge.batch_tables
+        return True
+
+    def close(self) -> None:
+        if self.port_run is not None:
+            self.port_run.close()
+        self.port_run = None
+        self.fast = False
+
+    def judge_tests(
+        self,
+        tests: Sequence[tuple[Call, ...]],
+        label: str,
+        tally: Tally | None = None,
+        on_failure: Callable[[Discrepancy], bool] | None = None,
+    ) -> bool:
+        """As :meth:`Batch.judge_tests`."""
+        self.on_failure, self.stop = on_failure, False
+        if not self.fast:
+            self._alone(tests, range(len(tests)), label, tally)
+            return self.stop
+        for start in range(0, len(tests), CHUNK):
+            self._chunk(tests[start : start + CHUNK], label, tally)
+            if self.stop:
+                return True
+        return False
+
+    def _alone(
+        self, tests: Sequence[tuple[Call, ...]], which: Iterable[int], label: str, tally: Tally | None
+    ) -> None:
+        """Judge each of ``which`` on its case alone (a Discrepancy to ``on_failure`` if any)."""
+        for t in which:
+            case = Case(self.base.regions, self.base.calls + tests[t], label)
+            try:
+                self.judge.check(case, tally)
+            except Discrepancy as d:
+                if self.on_failure is None:
+                    raise
+                self.stop = self.on_failure(d)
+            if self.stop:
+                return
+
+    def _screen(self, tests: Sequence[tuple[Call, ...]], tally: Tally | None) -> list[int]:
+        """The tests the port does not call undefined (those it does count as judged: undefined
+        C may do anything, in the old source and the new)."""
+        run = self.port_run
+        assert run is not None
+        mem, backing, arena0 = run.mem, self.backing, self.arena0
+        base, offsets = run.base, run.offsets
+        functions = self.tables.functions
+        keep: list[int] = []
+        for t, test in enumerate(tests):
+            backing[:] = arena0
+            mem.heap_back()
+            mem.errno = 0
+            undefined: str | None = None
+            for c in test:
+                fn = (functions.get(c.func) or self.tables.function(c.func))[0]
+                args = [a if type(a) is int else base + offsets[a.region] + a.offset for a in c.args]
+                try:
+                    fn(mem, *args)
+                except Exception as exc:
+                    record = run.world.classify(exc)
+                    if record is None:
+                        raise
+                    if isinstance(record, Undefined):
+                        undefined = record.kind
+                    break
+            if undefined is None:
+                keep.append(t)
+            elif tally is not None:
+                tally.cases += 1
+                tally.ub[undefined] += 1
+        return keep
+
+    def _chunk(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None) -> None:
+        judge = self.judge
+        in_c = self._screen(tests, tally)
+        if not in_c:
+            return
+        outs: list[Any] = []
+        setups: list[tuple[Any, ...]] = []
+        for side in (judge.port, judge.reference):
+            assert isinstance(side, CWorld)
+            run = Run(side, self.base)
+            try:
+                results = tuple(run.calls(self.base.calls))
+                setups.append((run.base, results, run.arena_bytes(), raw_state(run)))
+                if setups[0] != setups[-1] or not all(isinstance(r, Returned) for r in results):
+                    break  # the setups part already: every test on its case alone
+                c_calls = [
+                    (
+                        c.func,
+                        k,
+                        [
+                            a if type(a) is int else run.base + run.offsets[a.region] + a.offset
+                            for a in c.args
+                        ],
+                    )
+                    for k, t in enumerate(in_c)
+                    for c in tests[t]
+                ]
+                if judge.flight is not None:
+                    judge.flight.record_batch(self.base, [tests[t] for t in in_c])
+                out = side.reference.batch(run.mem, run.base, setups[0][2], c_calls, len(in_c))
+                self.tables.translate(out, side)
+                outs.append(out)
+            finally:
+                run.close()
+        if len(outs) < 2:
+            self._alone(tests, in_c, label, tally)
+            return
+        differ, by_assert = _differing(outs[0], outs[1], [len(tests[t]) for t in in_c])
+        if judge.strict_asserts:
+            alone = differ + by_assert
+        else:  # one case of the note judged alone, for its case; the rest agree
+            noted = tally is not None and any(kind == SAME_ABORT for kind, _ in tally.notes)
+            alone = differ + ([] if noted else by_assert[:1])
+        if tally is not None:
+            tally.cases += len(in_c) - len(alone)
+        self._alone(tests, [in_c[k] for k in sorted(alone)], label, tally)
+
+
+#: the statuses a batch's numbers say everything of (a return, not reached, an assert, an abort)
+_PLAIN = (_OK, _U64, _ASSERT, _FATAL)
+
+
+def _differing(a: Any, b: Any, ncalls: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The tests (by place) on which two builds' batches did not leave the same numbers (the
+    calls' words, the heap counters from each memory's start, the arena bytes, the heap
+    record; every test from a crash on, and any that did not end plainly), and apart from
+    them those on which only the identity of a failed assert differs."""
+    n = len(ncalls)
+    same = a.ran == b.ran == n and a.words == b.words and a.arenas == b.arenas and a.heaps == b.heaps
+    plain = same and all(status in _PLAIN for status in a.words[::CALL_WORDS])
+    if plain and all(a.test(t) == b.test(t) for t in range(n)):
+        return [], []
+    ran = min(a.ran, b.ran)
+    ha, hb = a.heap_offsets(), b.heap_offsets()
+    size = a.arena_len
+    differ: list[int] = []
+    by_assert: list[int] = []
+    at = 0
+    for t in range(n):
+        w0, w1 = at * CALL_WORDS, (at + ncalls[t]) * CALL_WORDS
+        at += ncalls[t]
+        if (
+            t >= ran
+            or any(status not in _PLAIN for status in a.words[w0:w1:CALL_WORDS])
+            or a.test(t) != b.test(t)
+            or a.arenas[t * size : (t + 1) * size] != b.arenas[t * size : (t + 1) * size]
+            or a.heaps[ha[t] : ha[t + 1]] != b.heaps[hb[t] : hb[t + 1]]
+        ):
+            differ.append(t)
+        elif a.words[w0:w1] != b.words[w0:w1]:
+            same_abort = _abort_blind(a.words[w0:w1]) == _abort_blind(b.words[w0:w1])
+            (by_assert if same_abort else differ).append(t)
+    return differ, by_assert
+
+
+def make_batch(judge: Judge, base: Case) -> Batch | CBatch:
+    """The batch for ``judge``: the port against C, or (a judge of ``harness diff``) C against C."""
+    if (
+        judge.ub_filter is not None
+        and isinstance(judge.port, CWorld)
+        and raw_pair(judge.port, judge.reference)
+    ):
+        return CBatch(judge, base)
+    return Batch(judge, base)
 
 
 class _Interned:
@@ -395,22 +661,23 @@ class _Tables:
 
     def __init__(self, port: PyWorld, reference: CWorld) -> None:
         self.module = port.module
-        self.reference = reference.reference
-        self.sites = reference.sites
+        self.world = reference
         self.functions: dict[str, tuple[Callable[..., Any], Encoder]] = {}
         self.interned = _Interned()
         #: the port's asserts (file, func, expr, line) -> (identity, its number)
         self.port_asserts: dict[tuple[str, str, str, int], tuple[tuple[str, str, int], int]] = {}
-        #: C assert records (expr, func, file addresses, line) -> the number of their identity
+        #: C assert records (build, expr, func, file addresses, line) -> the number of their identity
         self._c_asserts: dict[tuple[int, ...], int] = {}
 
     def function(self, func: str) -> tuple[Callable[..., Any], Encoder]:
         made = self.functions[func] = (getattr(self.module, func), encoder(func))
         return made
 
-    def translate(self, out: Any) -> bool:
-        """Put the numbers of the identities in place of the C side's assert and abort words;
-        True if a call ended in a way no port record says (a crash, a hang, missing)."""
+    def translate(self, out: Any, world: CWorld | None = None) -> bool:
+        """Put the numbers of the identities in place of the C side's assert and abort words
+        (``world``: the C build that left ``out``, default the judge's reference); True if a
+        call ended in a way no port record says (a crash, a hang, missing)."""
+        world = self.world if world is None else world
         words: list[int] = out.words
         statuses = words[::CALL_WORDS]
         if statuses.count(_OK) + statuses.count(_U64) == len(statuses):
@@ -421,12 +688,12 @@ class _Tables:
                 continue
             w = i * CALL_WORDS
             if status == _ASSERT:
-                key = tuple(words[w + 1 : w + 5])
+                key = (id(world), *words[w + 1 : w + 5])
                 number = self._c_asserts.get(key)
                 if number is None:
-                    ref = self.reference
-                    expr, func, file = ref.text(key[0]), ref.text(key[1]), ref.text(key[2])
-                    identity = ("assert", func, expr, self.sites.ordinal(file, func, expr, key[3]))
+                    ref = world.reference
+                    expr, func, file = ref.text(key[1]), ref.text(key[2]), ref.text(key[3])
+                    identity = ("assert", func, expr, world.sites.ordinal(file, func, expr, key[4]))
                     number = self._c_asserts[key] = self.interned.number(identity)
                 words[w + 1 : w + 5] = (number, 0, 0, 0)
             elif status == _FATAL:
@@ -441,4 +708,4 @@ def _never() -> Outcome:
     raise AssertionError("C is not run on a case the port calls undefined")
 
 
-__all__ = ["CHUNK", "Batch", "encoder"]
+__all__ = ["CHUNK", "Batch", "CBatch", "encoder", "make_batch"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Flaky
 
 from pyimpl.hooks import observing_asserts
 
@@ -35,7 +36,8 @@ from . import inflight
 from .case import Case, case_to_json
 from .expected import Expected
 from .judge import CCrashed, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
-from .results import HOW, FunctionResult
+from .outcome import differences, rank
+from .results import HOW, Finding, FunctionResult
 from .strategies import STRATEGIES
 from .worlds import CWorld, PyWorld, World
 
@@ -77,6 +79,9 @@ class Config:
     shard: tuple[int, int] | None = None
     #: the C side's build flavour; None: the assert mode's (``coverage`` for gcov counts)
     flavour: str | None = None
+    #: two aborts of a call agree only if by the same assert (the port against the original);
+    #: otherwise a different assert alone is a note
+    strict_asserts: bool = False
 
 
 #: every function's Hypothesis campaign, in table order
@@ -115,7 +120,14 @@ def make_judge(
     if flight is None and config.inflight_dir:
         flight = inflight.InFlight(Path(config.inflight_dir))
     expected = Expected.load(config.expect_diff) if config.expect_diff else None
-    return Judge(port, reference, flight=flight, expected=expected, ub_filter=ub_filter)
+    return Judge(
+        port,
+        reference,
+        flight=flight,
+        expected=expected,
+        ub_filter=ub_filter,
+        strict_asserts=config.strict_asserts,
+    )
 
 
 def _key(*parts: object) -> str:
@@ -123,6 +135,7 @@ def _key(*parts: object) -> str:
 
 
 def _fill(result: FunctionResult, tally: Tally, evaluated: Counter[tuple[str, str, int]]) -> None:
+    _noted(result, tally)
     result.cases = tally.cases
     result.ub = dict(tally.ub)
     result.fired = {_key(*k): n for k, n in tally.fired.items()}
@@ -130,19 +143,62 @@ def _fill(result: FunctionResult, tally: Tally, evaluated: Counter[tuple[str, st
     result.ub_checked = {_key(*k): v for k, v in tally.ub_checked.items()}
 
 
-def _failed(result: FunctionResult, exc: BaseException, how: str) -> bool:
-    """Record a failure the judge raised; False if ``exc`` is not one."""
+def finding_of(exc: BaseException, how: str) -> Finding | None:
+    """The finding of a failure the judge raised; None if ``exc`` is not one."""
     found = describe_failure(exc)
     if found is None:
-        return False
-    result.difference, case = found
-    result.case_json = case_to_json(case)
-    result.how = HOW["crash"] if isinstance(exc, CCrashed) else how
+        return None
+    difference, case = found
     if isinstance(exc, Discrepancy):
-        result.kind, result.where = exc.kind, exc.where
+        kind, where = exc.kind, exc.where
     else:
-        result.kind, result.where = ("a hang" if isinstance(exc, PortHung) else "a crash"), ""
+        kind, where = ("a hang" if isinstance(exc, PortHung) else "a crash"), ""
+    return Finding(
+        difference,
+        kind,
+        where,
+        case_to_json(case),
+        HOW["crash"] if isinstance(exc, CCrashed) else how,
+        fields=fields_of(exc),
+    )
+
+
+def fields_of(exc: BaseException) -> list[str]:
+    """Every field that differs on a failure's case, one sentence each."""
+    if isinstance(exc, Discrepancy):
+        ours, theirs = exc.outcomes
+        if ours is not None and theirs is not None:
+            return differences(ours, theirs, exc.names)
+    found = describe_failure(exc)
+    return [found[0]] if found is not None else []
+
+
+def _failed(result: FunctionResult, exc: BaseException, how: str, prefix: str = "") -> bool:
+    """Record every failure the judge raised in ``exc`` (one, or a group of distinct ones that
+    Hypothesis kept apart); False if ``exc`` holds none."""
+    if isinstance(exc, Flaky):
+        inner = discrepancy_in(exc)
+        if inner is None:
+            return False
+        # the C side differed but not every time (e.g. it read uninitialised stack)
+        return _failed(result, inner, how, "nondeterministic: ")
+    if isinstance(exc, BaseExceptionGroup):
+        found = [_failed(result, sub, how, prefix) for sub in exc.exceptions]
+        return any(found)
+    finding = finding_of(exc, how)
+    if finding is None:
+        return False
+    finding.difference = prefix + finding.difference
+    result.add(finding)
     return True
+
+
+def _noted(result: FunctionResult, tally: Tally) -> None:
+    """The tally's notes as findings of the result (one case each)."""
+    for note in tally.notes.values():
+        result.notes.append(
+            Finding(note.difference, note.kind, note.where, case_to_json(note.case), "the first case seen")
+        )
 
 
 def run_hypothesis(
@@ -176,7 +232,9 @@ def _hypothesis_result(
         database=open_database(config.database) if config.database else None,
         suppress_health_check=list(HealthCheck),
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
-        report_multiple_bugs=False,
+        # every distinct difference (each kind and place raises its own Discrepancy type), each
+        # shrunk to its own minimal case
+        report_multiple_bugs=True,
     )
     # a key of the campaign's own: Hypothesis would hash the inner test's source, the same for all
     run = keyed(configured(test), func, engine, function_seed(config.seed, f"{engine} {func}"))
@@ -186,16 +244,11 @@ def _hypothesis_result(
     with observing_asserts(lambda f, e, line, ok: evaluated.update(((f, e, line),))):
         try:
             run()
-        except (CCrashed, Discrepancy) as exc:
-            _failed(result, exc, how)
-        except Exception as exc:
-            inner = discrepancy_in(exc)
-            if inner is not None:
-                # the C side differed but not every time (e.g. it read uninitialised stack)
-                _failed(result, inner, how)
-                result.difference = f"nondeterministic: {result.difference}"
-            else:  # a harness or build failure, not a verdict on the code
+        except (CCrashed, Discrepancy, BaseExceptionGroup) as exc:
+            if not _failed(result, exc, how):
                 result.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a harness or build failure, not a verdict on the code
+            result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     _fill(result, tally, evaluated)
     return result
@@ -210,7 +263,7 @@ def run_batched(
     test of the smallest layout being the first in the sweep's order."""
     from hypothesis import strategies as st
 
-    from .batch import Batch
+    from .batch import make_batch
     from .bounds import DRAWN
     from .case import Builder
     from .choices import Drawn, sweep
@@ -228,13 +281,21 @@ def run_batched(
         b = Builder()
         test = fam.build(c, b)
         tests = sweep(c, test, BATCH_LIMIT) + [test(c) for _ in range(BATCH_DRAWN)]
-        runner = Batch(judge, Case(tuple(b.regions), tuple(b.calls), label))
+        runner = make_batch(judge, Case(tuple(b.regions), tuple(b.calls), label))
+        failures: list[Discrepancy] = []
+
+        def failed(d: Discrepancy) -> bool:
+            failures.append(d)
+            return len(failures) >= BATCH_FAILURES
+
         try:
-            runner.judge_tests(tests, label, tally)
+            runner.judge_tests(tests, label, tally, failed)
         finally:
             runner.close()
         if on_case is not None:
             on_case(tally.cases)
+        if failures:  # the most telling difference of the layout, the first of its rank
+            raise min(failures, key=lambda d: rank(d.kind))
 
     batch.__name__ = batch.__qualname__ = f"batched_{func}"
     return _hypothesis_result(
@@ -245,6 +306,9 @@ def run_batched(
 #: boundary tests per batched example at most, and drawn ones besides
 BATCH_LIMIT = 512
 BATCH_DRAWN = 2
+#: failing tests of one batched example judged (each decoded in full) before the most telling
+#: of them is raised
+BATCH_FAILURES = 16
 
 
 def run_exhaustive(
@@ -258,18 +322,44 @@ def run_exhaustive(
     start = time.perf_counter()
     place = [-1]
     bound = exhaustive.BOUNDS[config.profile.bound]
+
+    def found(exc: Discrepancy) -> bool:
+        """Keep the first (smallest) case of each distinct difference; True: enough of them."""
+        finding = finding_of(exc, HOW["exhaustive"])
+        assert finding is not None
+        finding.place = place[0]
+        if all(f.key != finding.key for f in result.findings):
+            result.add(finding)
+        seen[0] += 1
+        return len(result.findings) >= MAX_FINDINGS or seen[0] >= MAX_FAILING_CASES
+
+    seen = [0]
     try:
         exhaustive.check_function(
-            func, bound, judge, tally, on_case, shard=config.shard, on_group=lambda k: place.__setitem__(0, k)
+            func,
+            bound,
+            judge,
+            tally,
+            on_case,
+            shard=config.shard,
+            on_group=lambda k: place.__setitem__(0, k),
+            on_failure=found,
         )
-    except (CCrashed, Discrepancy) as exc:
+    except CCrashed as exc:
         _failed(result, exc, HOW["exhaustive"])
-        result.place = place[0]
+        if result.first is not None:
+            result.first.place = place[0]
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     _fill(result, tally, Counter())
     return result
+
+
+#: the exhaustive engine stops looking once it holds this many distinct differences of a
+#: function, or has judged this many failing cases (each one decoded in full)
+MAX_FINDINGS = 8
+MAX_FAILING_CASES = 2000
 
 
 def run_stateful(
@@ -366,13 +456,9 @@ def _lost_child(job: Job, config: Config, pid: int, why: str) -> FunctionResult:
     if left is None:
         return FunctionResult(name, engine, error=f"worker {why} with no C case in flight")
     case = left.cases[0] if not left.batch else locate(left.cases, config)
-    return FunctionResult(
-        name,
-        engine,
-        difference=f"C crashed: the worker {why} on this case (C was running it)",
-        case_json=case_to_json(case),
-        how=HOW["lost"],
-    )
+    difference = f"C crashed: the worker {why} on this case (C was running it)"
+    finding = Finding(difference, "a crash", "", case_to_json(case), HOW["lost"], fields=[difference])
+    return FunctionResult(name, engine, findings=[finding])
 
 
 def _locate_child(cases: Sequence[Case], config: Config, conn: Any) -> None:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -27,11 +28,13 @@ from pyimpl.ctable import BY_NAME
 from . import export, inflight
 from . import sites as sites_mod
 from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
-from .case import case_from_json, case_to_json
+from .case import case_to_json
 from .expected import Expected
+from .findings import not_judged, show_differences, show_notes, show_unjudged
 from .functions_in_source import in_source
+from .outcome import generalise
 from .report import load_case, replay_case_json, write_report
-from .results import HOW, FunctionResult, dedupe
+from .results import HOW, FunctionResult, describe_case
 
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 
@@ -135,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
         "among the functions run is reported (and fails the run)",
     )
     run.add_argument(
+        "--strict-asserts",
+        action=argparse.BooleanOptionalAction,
+        help="two aborts of a call agree only if the same assert (function, expression, ordinal) fails; "
+        "otherwise any assert of the same call with the same state agrees, and which one is a note "
+        "(default: strict on the original iov.c, which the port must mirror assert for assert; not "
+        "on a --c-source)",
+    )
+    run.add_argument(
         "--ub-cases",
         type=int,
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
@@ -161,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
         "--report", default="iovconf-reports", help="directory for the cases that show each change"
     )
     dif.add_argument("--expect-diff", help="a known-differences file: changes it lists are not reported")
+    dif.add_argument(
+        "--strict-asserts",
+        action="store_true",
+        help="a call that aborts by another assert (same state) is a change, not a note",
+    )
     revs = sub.add_parser("revisions", help="every shipped upstream revision against the port")
     revs.add_argument("--only", help="comma-separated release tags (e.g. v8.1.0,v10.0.0)")
     revs.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
@@ -330,6 +346,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a build failure is a usage/build error, exit 2
         console.print(f"build error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
+    if args.strict_asserts is None:
+        args.strict_asserts = c_source is None
+    selected = funcs
     found = in_source(reference, funcs)
     funcs = found.run
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
@@ -355,6 +374,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         inflight_dir=str(Path(".iovconf") / "inflight"),
         expect_diff=args.expect_diff,
         shard=shard,
+        strict_asserts=args.strict_asserts,
     )
     expected = Expected()
     if args.expect_diff:
@@ -363,26 +383,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
             return EXIT_USAGE
-    # what the known-differences file lists of these is a note, the rest a difference
-    missing = [f for f in found.missing if f not in expected.missing]
-    changed = {f: proto for f, proto in found.changed.items() if f not in expected.changed}
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
+        + (", strict asserts" if args.strict_asserts else "")
     )
-    for name, since in found.later.items():
-        console.print(f"  {name}: not in this C source (the port has it from upstream {since}; not run)")
-    for name in found.missing:
-        why = expected.missing.get(name)
-        said = f"not in the C source, as listed ({why})" if why else "MISSING from the C source (reported"
-        console.print(f"  {name}: {said}, not run" + ("" if why else ")"))
-    for name, proto in found.changed.items():
-        why = expected.changed.get(name)
-        said = f"another prototype, as listed ({why})" if why else "PROTOTYPE CHANGED"
-        console.print(f"  {name}: {said} in the C source: {proto}")
-        console.print(f"    (the port's: {BY_NAME[name].prototype}); not run")
-    for name in found.added:
-        console.print(f"  {name}: in the C source only, the port has no such function (not judged)")
+    for name, proto in found.respelt.items():
+        console.print(
+            f"  {name}: note: the C source spells its prototype otherwise, judged as usual: {proto}"
+        )
+        console.print(f"    (the port's: {BY_NAME[name].prototype})")
     report_dir = Path(args.report)
     failures = _replay_leftovers(console, config, report_dir)
     jobs = _jobs(funcs, args.engine, profile.sequences, bool(args.only))
@@ -406,8 +416,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for engine in ("batched", "hypothesis", "stateful", "exhaustive"):
             mine = [r for r in results if r.engine == engine]
             if mine:
-                unrun = {**dict.fromkeys(missing, "MISSING"), **dict.fromkeys(changed, "PROTOTYPE")}
-                _table(console, mine, unrun if engine == "hypothesis" else {}, f"{engine} engine")
+                _table(console, mine, f"{engine} engine")
         total = sum(r.cases for r in results)
         console.print(
             f"{total} cases judged in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s "
@@ -416,65 +425,75 @@ def cmd_run(args: argparse.Namespace) -> int:
         if ub_cases:
             failures += _ub_campaign(console, ub_cases, seed, c_source, report_dir)
     replay_cmd = _replay_command(args, seed)
-    scripts: dict[int, str] = {}
-    for r in dedupe([r for r in results if r.failed]):
-        assert r.case_json is not None
-        failures += 1
-        script = write_report(report_dir, r.func, r.difference or "", r.case_json, r.detail, c_source)
-        scripts[id(r)] = str(script)
-        headline = "C CRASHED on case" if r.crashed else "DISCREPANCY in"
-        also = f" (also found by the {', '.join(r.also_found_by)} engine)" if r.also_found_by else ""
-        console.print(
-            f"\n{headline} {r.func} ({r.engine} engine{also}): {r.difference}\ncase:\n{r.detail}\n"
-            f"reproducer: {script}  (python -m harness replay {script})\n"
-            f"the whole run again: {replay_cmd}"
-        )
+    shown = show_differences(
+        console, results, report_dir, c_source, trailer=f"the whole run again: {replay_cmd}"
+    )
+    failures += len(shown)
+    rows = show_notes(console, results, lambda r: r.engine)
     errors = [r for r in results if r.error]
     for r in errors:
         console.print(f"\nHARNESS ERROR in {r.func} ({r.engine} engine): {r.error}")
     if args.expect_diff:
         _known_differences(console, expected, results, funcs)
-    status = EXIT_DIFFER if failures or missing or changed else EXIT_USAGE if errors else EXIT_AGREE
+    cases: Counter[str] = Counter()
+    for r in results:
+        cases[r.func] += r.cases
+    unjudged = not_judged(selected if not args.shard else [], found, expected, cases)
+    if unjudged:
+        console.print("functions not judged:")
+    rows += show_unjudged(console, unjudged, "-")
+    if failures or any(u.red for u in unjudged):
+        status = EXIT_DIFFER
+    elif errors:
+        status = EXIT_USAGE
+    elif total == 0:
+        console.print(
+            "NOTHING JUDGED: no case of any selected function was judged, which is not a pass (exit 2)"
+        )
+        status = EXIT_USAGE
+    else:
+        status = EXIT_AGREE
     if c_source is None:  # what `harness list` shows: the last run on the original here
         what = f"the run of {time.strftime('%Y-%m-%d %H:%M')}: profile {profile.name}, seed {seed}"
         what += f", engine {args.engine}" + (f", only {args.only}" if args.only else "")
         sites_mod.Counts.of(results, what).save()
-    rows = [_run_row(r, scripts.get(id(r), "")) for r in results]
-    for name in found.missing:
-        why = expected.missing.get(name, "not in the C source")
-        rows.append(export.Row("hypothesis", name, "missing", difference=why, red=name in missing))
+    scripts = {(s.result.func, *s.finding.key): str(s.reproducer) for s in shown}
+    rows = [row for r in results for row in _run_rows(r, scripts)] + rows
     rows += [
-        export.Row("hypothesis", name, "changed prototype", difference=proto, red=name in changed)
-        for name, proto in found.changed.items()
+        export.Row(
+            "-", name, "note", difference=f"prototype spelt otherwise: {proto}", kind="prototype respelt"
+        )
+        for name, proto in found.respelt.items()
     ]
-    rows += [
-        export.Row("hypothesis", name, "absent", difference=f"not in the C source (upstream {since})")
-        for name, since in found.later.items()
-    ]
-    rows += [export.Row("hypothesis", name, "added", difference="not in the port") for name in found.added]
     record = export.Record("run", replay_cmd, seed, profile.name, status, elapsed, c_source or "", rows)
     record.shard = args.shard or ""
     export.write(record, args.json, args.junitxml)
     return status
 
 
-def _run_row(r: FunctionResult, reproducer: str) -> export.Row:
-    verdict = "crashed" if r.crashed else "differs" if r.failed else "error" if r.error else "agree"
-    return export.Row(
-        r.engine,
-        r.func,
-        verdict,
-        r.cases,
-        r.seconds,
-        r.difference or r.error or "",
-        r.kind or "",
-        r.where or "",
-        r.detail,
-        reproducer,
-        red=verdict != "agree",
-        case_json=r.case_json or "",
-        place=r.place,
-    )
+def _run_rows(r: FunctionResult, scripts: dict[tuple[str, str, str], str]) -> list[export.Row]:
+    """A campaign's rows: one per distinct difference it found, or its verdict."""
+    if not r.findings:
+        verdict = "error" if r.error else "agree"
+        return [export.Row(r.engine, r.func, verdict, r.cases, r.seconds, r.error or "", red=bool(r.error))]
+    return [
+        export.Row(
+            r.engine,
+            r.func,
+            "crashed" if f.crashed else "differs",
+            r.cases,
+            r.seconds,
+            f.difference,
+            f.kind,
+            f.where,
+            f.detail,
+            scripts.get((r.func, *f.key), ""),
+            red=True,
+            case_json=f.case_json or "",
+            place=f.place,
+        )
+        for f in r.findings
+    ]
 
 
 def _known_differences(
@@ -508,6 +527,8 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.strict_asserts != (args.c_source is None):  # not what the source alone implies
+        parts.append("--strict-asserts" if args.strict_asserts else "--no-strict-asserts")
     return shlex.join(parts)
 
 
@@ -621,17 +642,16 @@ def _progress(console: Console, njobs: int):  # type: ignore[no-untyped-def]
     return show
 
 
-def _table(console: Console, results: list[FunctionResult], unrun: dict[str, str], title: str) -> None:
-    """One engine's rows, and the functions not run with why (``unrun``: name -> status)."""
+def _table(console: Console, results: list[FunctionResult], title: str) -> None:
+    """One engine's rows: cases, UB claims, asserts both sides failed, time, status."""
     table = Table(title=title)
     for col in ("function", "cases", "UB (C skipped)", "asserts failed on both sides", "time (s)", "status"):
         table.add_column(col, justify="right" if col in ("cases", "UB (C skipped)", "time (s)") else "left")
     for r in results:
         fired = Counter({key.split("|")[1]: n for key, n in r.fired.items()})
         shown = ", ".join(f"`{expr}` x{n}" for expr, n in sorted(fired.items())) or "-"
-        table.add_row(r.func, str(r.cases), str(sum(r.ub.values())), shown, f"{r.seconds:.1f}", r.status)
-    for name, status in unrun.items():
-        table.add_row(name, "0", "0", "-", "0.0", status)
+        status = r.status if len(r.findings) < 2 else f"DIFFERS ({len(r.findings)} ways)"
+        table.add_row(r.func, str(r.cases), str(sum(r.ub.values())), shown, f"{r.seconds:.1f}", status)
     console.print(table)
 
 
@@ -718,8 +738,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if isinstance(funcs, str):
         console.print(funcs)
         return EXIT_USAGE
+    expected = Expected()
+    if args.expect_diff:
+        try:
+            expected = Expected.load(args.expect_diff)
+        except (OSError, ValueError, KeyError) as exc:
+            console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
+            return EXIT_USAGE
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     console.print(f"iovconf diff: {args.old} -> {args.new}, profile {args.profile}, seed {seed}")
+    report_dir = Path(args.report)
+    old, new = str(Path(args.old).resolve()), str(Path(args.new).resolve())
     start = time.perf_counter()
     try:
         found = diff(
@@ -729,33 +758,41 @@ def cmd_diff(args: argparse.Namespace) -> int:
             PROFILES[args.profile],
             seed,
             args.jobs,
-            _quiet,
+            _as_found(console),
             expect_diff=args.expect_diff,
+            strict_asserts=args.strict_asserts,
         )
     except Exception as exc:
         console.print(f"build error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
+    elapsed = time.perf_counter() - start
+    shown = show_differences(
+        console, found.results, report_dir, new, old, headline=lambda r, f: f"CHANGED {r.func}"
+    )
+    rows = show_notes(console, found.results, lambda r: "diff")
+    for name, protos in found.found.respelt.items():
+        console.print(f"\nnote: {name}: its prototype is spelt otherwise (judged as usual): {protos}")
+        rows.append(export.Row("diff", name, "note", difference=protos, kind="prototype respelt"))
+    cases = {d.func: d.cases for d in found.functions}
+    unjudged = not_judged(found.selected, found.found, expected, cases)
     table = Table(title=f"{Path(args.old).name} -> {Path(args.new).name}")
-    for col in ("function", "verdict", "changes"):
+    for col in ("function", "verdict", "cases", "changes"):
         table.add_column(col)
-    for d in found:
+    for d in found.functions:
         kinds = "; ".join(f"{c.kind} ({c.where})" for c in d.changes) or d.detail or "-"
-        table.add_row(d.func, d.status, kinds)
+        table.add_row(d.func, d.status, str(d.cases), kinds)
+    for u in unjudged:
+        table.add_row(u.func, f"not judged ({u.category})", "0", u.why)
     console.print(table)
-    old, new = str(Path(args.old).resolve()), str(Path(args.new).resolve())
-    rows: list[export.Row] = []
-    for d in found:
+    rows += show_unjudged(console, unjudged, "diff")
+    scripts = {(s.result.func, *s.finding.key): str(s.reproducer) for s in shown}
+    for d in found.functions:
         red = d.status not in ("same", "changed (listed)")
         if not d.changes:
             rows.append(export.Row("diff", d.func, d.status, d.cases, difference=d.detail, red=red))
         for c in d.changes:
-            assert c.case_json is not None
-            detail = case_from_json(c.case_json).describe()
-            script = write_report(Path(args.report), c.func, c.difference, c.case_json, detail, new, old)
-            console.print(
-                f"\nCHANGED {c.func}: {c.kind} ({c.where}), found by the {c.engine} engine\n"
-                f"  {c.difference}\ncase:\n{detail}\n  ({c.how})\nreproducer: {script}"
-            )
+            detail = describe_case(c.case_json, c.how)
+            script = scripts.get((c.func, c.kind, generalise(c.where)), "")
             rows.append(
                 export.Row(
                     "diff",
@@ -767,24 +804,57 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     c.kind,
                     c.where,
                     detail,
-                    str(script),
+                    script,
                     red,
+                    case_json=c.case_json or "",
                 )
             )
-    changed = [d for d in found if d.status not in ("same", "changed (listed)")]
-    elapsed = time.perf_counter() - start
+    changed = [d for d in found.functions if d.status == "changed"]
+    red_unjudged = [u for u in unjudged if u.red]
     console.print(
-        f"\n{len(found) - len(changed)} functions the same, {len(changed)} changed, missing or added "
-        f"({elapsed:.0f}s)"
+        f"\n{sum(d.status == 'same' for d in found.functions)} functions the same, {len(changed)} changed, "
+        f"{len(unjudged)} not judged ({len(red_unjudged)} of them a difference) ({elapsed:.0f}s)"
     )
-    status = EXIT_USAGE if any(d.status == "error" for d in found) else EXIT_DIFFER if changed else EXIT_AGREE
+    judged = sum(d.cases for d in found.functions)
+    if changed or red_unjudged:
+        status = EXIT_DIFFER
+    elif any(d.status == "error" for d in found.functions):
+        status = EXIT_USAGE
+    elif judged == 0:
+        console.print("NOTHING JUDGED: no case of any selected function was judged: not a pass (exit 2)")
+        status = EXIT_USAGE
+    else:
+        status = EXIT_AGREE
     replay = ["python", "-m", "harness", "diff", old, new, "--profile", args.profile, "--seed", str(seed)]
     for flag in ("only", "expect_diff", "jobs"):
         if getattr(args, flag) is not None:
             replay += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.strict_asserts:
+        replay.append("--strict-asserts")
     record = export.Record("diff", shlex.join(replay), seed, args.profile, status, elapsed, new, rows)
     export.write(record, args.json, args.junitxml)
     return status
+
+
+def _as_found(console: Console) -> Callable[[Job, int, FunctionResult | None], None]:
+    """Progress of a diff: each campaign as it ends, labelled, and each change the moment its
+    campaign finds it (told in full, the most telling first, once every campaign is done)."""
+    done: list[int] = [0]
+    told: set[tuple[str, str, str]] = set()
+
+    def show(job: Job, cases: int, result: FunctionResult | None) -> None:
+        if result is None:
+            return
+        done[0] += 1
+        engine, func = job
+        console.print(f"  campaign {done[0]}: {engine} {func}: {result.cases} cases, {result.seconds:.1f}s")
+        for f in result.findings:
+            key = (func, *f.key)
+            if key not in told:
+                told.add(key)
+                console.print(f"  FOUND a change of {func}: {f.kind} ({f.where}): {f.difference[:200]}")
+
+    return show
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

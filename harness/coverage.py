@@ -295,7 +295,7 @@ def _campaign_main(spec_path: str) -> int:
     import reference_c
 
     funcs = in_source(reference_c.load(None), funcs).run  # the original's functions
-    config = Config(profile, None, "trap", spec["seed"], None, flavour="coverage")
+    config = Config(profile, None, "trap", spec["seed"], None, flavour="coverage", strict_asserts=True)
     jobs = _jobs(funcs, spec["engine"], profile.sequences, bool(spec.get("only")))
     _arm_workers(spec["so_path"])
     from . import worlds

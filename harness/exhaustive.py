@@ -18,7 +18,7 @@ from typing import Any
 
 from pyimpl.structs import IOVEC_SIZE
 
-from .batch import Batch
+from .batch import make_batch
 from .bounds import BOUNDS, DEFAULT_BOUND, QUICK_BOUND, Bound
 from .case import Builder, Call, Case, Region
 from .choices import Choices, every
@@ -100,6 +100,7 @@ def check_function(
     verify: bool = False,
     shard: tuple[int, int] | None = None,
     on_group: Callable[[int], None] | None = None,
+    on_failure: Callable[[Discrepancy], bool] | None = None,
 ) -> int:
     """Judge every case of ``func`` within ``bound``, smallest first; returns how many.
 
@@ -122,9 +123,9 @@ def check_function(
         if on_group is not None:
             on_group(place)
         base = Case(group.regions, group.setup, label)
-        batch = Batch(judge, base)
+        batch = make_batch(judge, base)
         try:
-            batch.judge_tests(group.tests, label, tally)
+            enough = batch.judge_tests(group.tests, label, tally, on_failure)
         finally:
             batch.close()
         if verify:
@@ -136,6 +137,8 @@ def check_function(
         done += len(group.tests)
         if progress is not None:
             progress(done)
+        if enough:
+            break
     return done
 
 

@@ -34,12 +34,27 @@ from .case import Call, Case
 from .expected import Expected
 from .inflight import InFlight
 from .oracle import Oracle
-from .outcome import Outcome, TimedOut, first_difference, kind_of_difference
+from .outcome import (
+    NOTE_KINDS,
+    AssertFailed,
+    Outcome,
+    TimedOut,
+    Undefined,
+    first_difference,
+    generalise,
+    kind_of_difference,
+    same_aborts,
+)
 from .worlds import CWorld, PyWorld, Run, World, run_case
 
 
 class Discrepancy(AssertionError):
-    """The two worlds disagreed on ``case``; ``difference`` names the first thing that differs."""
+    """The two worlds disagreed on ``case``; ``difference`` names the first thing that differs.
+
+    Each (kind, place) of difference is raised as a subclass of its own
+    (:func:`discrepancy_type`), so Hypothesis, which tells failures apart by their
+    exception type and origin, keeps and shrinks every distinct difference of a function
+    (``report_multiple_bugs``) instead of the first it met."""
 
     def __init__(
         self,
@@ -58,6 +73,55 @@ class Discrepancy(AssertionError):
         #: what kind of change it is and where it shows (harness.outcome.kind_of_difference)
         self.kind = kind
         self.where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.case, self.difference, self.outcomes, self.names, self.kind, self.where))
+
+
+_TYPES: dict[tuple[str, str], type[Discrepancy]] = {}
+
+
+def discrepancy_type(kind: str, where: str) -> type[Discrepancy]:
+    """The Discrepancy subclass of one (kind, generalised place): one per distinct difference."""
+    key = (kind, generalise(where))
+    found = _TYPES.get(key)
+    if found is None:
+        name = f"Discrepancy[{kind} @ {key[1]}]"
+        found = _TYPES[key] = type(name, (Discrepancy,), {"__qualname__": name, "__module__": __name__})
+    return found
+
+
+def _rebuild(
+    case: Case,
+    difference: str,
+    outcomes: tuple[Outcome | None, Outcome | None],
+    names: tuple[str, str],
+    kind: str,
+    where: str,
+) -> Discrepancy:
+    return discrepancy_type(kind, where)(case, difference, outcomes, names, kind, where)
+
+
+def discrepancy(
+    case: Case,
+    difference: str,
+    outcomes: tuple[Outcome | None, Outcome | None],
+    names: tuple[str, str],
+    kind: str,
+    where: str,
+) -> Discrepancy:
+    """A Discrepancy of the type of its kind and place."""
+    return _rebuild(case, difference, outcomes, names, kind, where)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A difference that is not one of behaviour (e.g. the same abort by another assert)."""
+
+    kind: str
+    where: str
+    difference: str
+    case: Case
 
 
 class CCrashed(BaseException):
@@ -95,6 +159,8 @@ class Tally:
     fired: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     #: (func, kind) -> how the first claim of that pair was settled
     ub_checked: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (kind, generalised place) -> the first case of each note (harness.outcome.NOTE_KINDS)
+    notes: dict[tuple[str, str], Note] = field(default_factory=dict)
 
 
 class Judge:
@@ -108,8 +174,12 @@ class Judge:
         flight: InFlight | None = None,
         expected: Expected | None = None,
         ub_filter: World | None = None,
+        strict_asserts: bool = False,
     ) -> None:
         self.port = port
+        #: two aborts of the same call agree only if by the same assert (function, expression,
+        #: ordinal); otherwise by any assert, the difference of asserts being a note
+        self.strict_asserts = strict_asserts
         self.reference = reference
         #: C against C: a case this world (the port) calls undefined is compared by neither side
         #: (undefined C does what it likes, in the old source and in the new alike)
@@ -147,25 +217,25 @@ class Judge:
         """Run ``case`` in both worlds from scratch and judge it; returns the port's outcome.
 
         Where the two worlds' memories share their addresses (the port mirrors C's arena slot
-        and heap pool) the C side's state is first compared raw with the port's (results,
-        arena bytes, heap record and counters, errno): equal numbers decode to equal
-        observations, so C's are decoded only when they are not (then the judge compares
-        every observation, as always)."""
+        and heap pool; two C builds share one address space) the second side's state is first
+        compared raw with the first's (results, arena bytes, heap record and counters,
+        errno): equal numbers decode to equal observations, so the second side's are decoded
+        only when they are not (then the judge compares every observation, as always)."""
         if self.ub_filter is not None:
-            screened = run_case(self.ub_filter, case)
-            if screened.ub is not None:
+            screened = self._screen(case)
+            if screened is not None:
                 if tally is not None:
                     tally.cases += 1
-                    tally.ub[screened.ub.kind] += 1
-                return screened
+                    tally.ub[screened.kind] += 1
+                return Outcome((screened,))
         port, reference = self.port, self.reference
-        if case.peers or not (isinstance(port, PyWorld) and isinstance(reference, CWorld)):
+        if case.peers or not raw_pair(port, reference):
             ours = run_case(port, case, mirror=reference)
             return self.decide(case, ours, lambda: run_case(reference, case), tally)
-        run = Run(port, case, mirror=reference)
+        run = Run(port, case, mirror=reference if isinstance(port, PyWorld) else None)
         try:
             results = tuple(run.calls(case.calls))
-            raw = _raw_state(run)
+            raw = raw_state(run)
             ours = Outcome(results, run.observe(raw[1] if raw is not None else None))
         finally:
             run.close()
@@ -174,13 +244,27 @@ class Judge:
             c_run = Run(reference, case)
             try:
                 c_results = tuple(c_run.calls(case.calls))
-                if raw is not None and c_results == results and _raw_state(c_run) == raw:
+                if raw is not None and c_results == results and raw_state(c_run) == raw:
                     return ours  # the same numbers: the same observations
                 return Outcome(c_results, c_run.observe())
             finally:
                 c_run.close()
 
         return self.decide(case, ours, theirs, tally)
+
+    def _screen(self, case: Case) -> Undefined | None:
+        """C against C: the undefined behaviour the port finds in ``case``, if any (then
+        neither C side is run: undefined C may do anything, in the old source and the new)."""
+        assert self.ub_filter is not None
+        if case.peers:
+            return run_case(self.ub_filter, case).ub
+        run = Run(self.ub_filter, case)
+        try:
+            results = run.calls(case.calls)
+        finally:
+            run.close()
+        last = results[-1] if results else None
+        return last if isinstance(last, Undefined) else None
 
     def decide(
         self, case: Case, ours: Outcome, run_theirs: Callable[[], Outcome], tally: Tally | None = None
@@ -202,18 +286,26 @@ class Judge:
             self.flight.record(case)
         theirs = run_theirs()
         if ours != theirs:
-            difference = first_difference(ours, theirs, self.names)
+            # what differs beyond which assert ends a call that both end in one
+            behaviour = theirs if self.strict_asserts else same_aborts(ours, theirs)
+            difference = first_difference(ours, behaviour, self.names)
             if difference is not None:
                 if theirs.crashed is not None:
                     self.tainted_by = case
                     raise CCrashed(case, difference)
-                kind, where = kind_of_difference(ours, theirs)
+                kind, where = kind_of_difference(ours, behaviour)
                 if self.expected is not None and self.expected.accept(case.func, kind, where, difference):
                     self.accepted = difference
                     return ours
-                raise Discrepancy(case, difference, (ours, theirs), self.names, kind, where)
-        if tally is not None and ours.assertion is not None:
-            tally.fired[ours.assertion.identity] += 1
+                raise discrepancy(case, difference, (ours, theirs), self.names, kind, where)
+            kind, where = kind_of_difference(ours, theirs, strict_asserts=False)
+            if kind in NOTE_KINDS and tally is not None:
+                key = (kind, generalise(where))
+                if key not in tally.notes:
+                    text = first_difference(ours, theirs, self.names) or kind
+                    tally.notes[key] = Note(kind, where, text, case)
+        if tally is not None and isinstance(ours.last, AssertFailed):
+            tally.fired[ours.last.identity] += 1
         return ours
 
     def _settle_claim(self, case: Case, kind: str, ours: Outcome, tally: Tally | None) -> None:
@@ -237,13 +329,21 @@ class Judge:
                 self.ub_verdicts[key] = True  # a known change: later claims of the pair are alike
                 self.accepted = difference
                 return
-            raise Discrepancy(case, difference, (ours, None), self.names, change, where)
+            raise discrepancy(case, difference, (ours, None), self.names, change, where)
 
 
 _HEAD = struct.Struct("<QQQ")
 
 
-def _raw_state(run: Run) -> tuple[Any, ...] | None:
+def raw_pair(a: World, b: World) -> bool:
+    """Whether runs of ``a`` and then ``b`` lay a case out at the same addresses: the port
+    mirroring C, or two C builds sharing one address space (both with a heap pool)."""
+    if isinstance(a, PyWorld):
+        return isinstance(b, CWorld)
+    return isinstance(a, CWorld) and isinstance(b, CWorld) and a.reference.batches and b.reference.batches
+
+
+def raw_state(run: Run) -> tuple[Any, ...] | None:
     """What a run's observations are made of, as plain numbers and bytes: its arena address and
     bytes, heap record and counters, errno; None where they would not say everything (sockets
     or text streams, or a heap block too large for the record to hold its bytes)."""
@@ -322,6 +422,9 @@ def discrepancy_in(exc: BaseException) -> Discrepancy | None:
 __all__ = [
     "CCrashed",
     "Discrepancy",
+    "Note",
+    "discrepancy",
+    "discrepancy_type",
     "Judge",
     "PortHung",
     "Tally",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .export import Record, Row
+from .outcome import generalise
 
 
 class MergeError(ValueError):
@@ -64,19 +65,34 @@ def _check_whole(records: Sequence[Record], paths: Sequence[str | Path]) -> int:
 def merge(records: Sequence[Record], paths: Sequence[str | Path]) -> Record:
     """One record for the whole bound (raises :class:`MergeError` if the shards are not one run)."""
     n = _check_whole(records, paths)
-    by_key: dict[tuple[str, str], list[Row]] = {}
-    for record in records:
+    by_key: dict[tuple[str, str], list[tuple[int, Row]]] = {}
+    for k, record in enumerate(records):
         for row in record.rows:
-            by_key.setdefault((row.group, row.function), []).append(row)
+            by_key.setdefault((row.group, row.function), []).append((k, row))
     rows = []
     for (group, func), parts in by_key.items():
-        red = [r for r in parts if r.red]
-        # the failure of the earliest layout; one of unknown place (a worker killed) after those
-        first = min(red, key=lambda r: (r.place < 0, r.place)) if red else parts[0]
-        merged = Row(**{**first.__dict__, "group": group, "function": func})
-        merged.cases = sum(r.cases for r in parts)
-        merged.seconds = sum(r.seconds for r in parts)
-        rows.append(merged)
+        # a campaign's rows (one per distinct difference) each carry its cases: count them once
+        per_shard: dict[int, Row] = {}
+        for k, row in parts:
+            per_shard.setdefault(k, row)
+        cases = sum(r.cases for r in per_shard.values())
+        seconds = sum(r.seconds for r in per_shard.values())
+        # of each distinct difference, the case of the earliest layout (one of unknown place,
+        # a worker killed, after those); notes once each; else the campaign's verdict
+        kept: dict[tuple[str, str, str], Row] = {}
+        for _, row in parts:
+            if row.red or row.verdict == "note":
+                key = (row.verdict if row.verdict == "note" else "red", row.kind, generalise(row.where))
+                held = kept.get(key)
+                if held is None or (row.place < 0, row.place) < (held.place < 0, held.place):
+                    kept[key] = row
+        red = [r for key, r in kept.items() if key[0] == "red"]
+        notes = [r for key, r in kept.items() if key[0] == "note"]
+        verdicts = red or [next((r for _, r in parts if r.verdict != "note"), parts[0][1])]
+        for row in verdicts + notes:
+            merged = Row(**{**row.__dict__, "group": group, "function": func})
+            merged.cases, merged.seconds = cases, seconds
+            rows.append(merged)
     status = max(r.exit_status for r in records)
     base = records[0]
     replay = base.replay.replace(f"--shard {base.shard}", "").replace("  ", " ").strip()

@@ -428,11 +428,11 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
         verdict.tried = found.run  # not the functions of later revisions
         profile = PROFILES[profile_name] if profile_name else Profile("mutant", examples, 0, "quick", 0)
         if m.side == "c":
-            config = Config(profile, str(path), "trap", seed, None)
+            config = Config(profile, str(path), "trap", seed, None, strict_asserts=True)
             judge = make_judge(config)
         else:
-            config = Config(profile, None, "trap", seed, None)
-            judge = Judge(PyWorld(module), CWorld(reference_c.load(None)))
+            config = Config(profile, None, "trap", seed, None, strict_asserts=True)
+            judge = Judge(PyWorld(module), CWorld(reference_c.load(None)), strict_asserts=True)
         runs = [(engine, name) for name in verdict.tried for engine in engines_of(profile_name, name)]
         for engine, name in runs:
             r = ENGINES[engine](name, config, judge)

@@ -196,29 +196,72 @@ def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl",
     return None
 
 
-#: the kinds of difference, as a reviewer reads them
+def differences(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> list[str]:
+    """Every field that differs between two outcomes, one sentence each (the first is
+    :func:`first_difference`'s)."""
+    first = first_difference(a, b, names)
+    return [first] if first is not None else []
+
+
+#: the kinds of difference, as a reviewer reads them, the most telling first: a change of
+#: behaviour (what a call returns, whether it aborts, what it leaves in memory, the heap and
+#: errno) comes before a refuted UB claim, and every kind before a note
 KINDS = (
+    "a crash",
+    "a different value",
     "an assert became a return",
     "a return became an assert",
     "a different assert",
-    "a different value",
-    "a different fatal error",
-    "a crash",
-    "a hang",
-    "missing",
     "different memory",
     "different heap use",
+    "a different errno",
+    "a different fatal error",
+    "a hang",
+    "missing",
     "a UB claim refuted",
     "something else",
 )
+#: a difference that is not one of behaviour: shown, never red (unless --strict-asserts)
+SAME_ABORT = "same abort, different assert"
+NOTE_KINDS = (SAME_ABORT,)
 
 
-def kind_of_difference(a: Outcome, b: Outcome | None) -> tuple[str, str]:
+def rank(kind: str) -> int:
+    """Where a kind of difference comes in a report: behaviour changes first, notes last."""
+    order = (*KINDS, *NOTE_KINDS)
+    return order.index(kind) if kind in order else len(order)
+
+
+def generalise(where: str) -> str:
+    """A place with its numbers made wild: q3.iov[1] -> q*.iov[*], call 2 -> call *."""
+    return re.sub(r"\d+", "*", where) or "*"
+
+
+def same_aborts(a: Outcome, b: Outcome) -> Outcome:
+    """``b`` with each failed assert that ends the same call of ``a`` in a failed assert too
+    replaced by ``a``'s: what is left to differ is behaviour, not which assert says so.
+
+    Two aborts of the same call agree (with identical state after them) whatever the
+    function, expression or line of the assert: a refactor that hoists a value into a
+    local, or gives a fast path its own copy of an assert, aborts on the same inputs."""
+    if len(a.results) != len(b.results):
+        return b
+    results = tuple(
+        ra if isinstance(ra, AssertFailed) and isinstance(rb, AssertFailed) else rb
+        for ra, rb in zip(a.results, b.results, strict=True)
+    )
+    return b if results == b.results else Outcome(results, b.observations)
+
+
+def kind_of_difference(a: Outcome, b: Outcome | None, strict_asserts: bool = True) -> tuple[str, str]:
     """What changed from ``a`` (the old side, or the port) to ``b`` (the new side, or C), and
     where: (kind, where) with where the call ("call 2") or the observation's label.
-    ``b`` None: ``a`` claimed undefined behaviour the oracle did not confirm."""
+    ``b`` None: ``a`` claimed undefined behaviour the oracle did not confirm.  Not
+    ``strict_asserts``: two failed asserts ending the same call are the same abort, and
+    if nothing else differs the kind is the note :data:`SAME_ABORT`."""
     if b is None:
         return "a UB claim refuted", f"call {len(a.results)}"
+    note: tuple[str, str] | None = None
     for i in range(max(len(a.results), len(b.results))):
         ra = a.results[i] if i < len(a.results) else NotReached()
         rb = b.results[i] if i < len(b.results) else NotReached()
@@ -231,7 +274,10 @@ def kind_of_difference(a: Outcome, b: Outcome | None) -> tuple[str, str]:
         if pair == (Returned, AssertFailed):
             return "a return became an assert", where
         if pair == (AssertFailed, AssertFailed):
-            return "a different assert", where
+            if strict_asserts:
+                return "a different assert", where
+            note = note or (SAME_ABORT, where)
+            continue
         if pair == (Returned, Returned):
             return "a different value", where
         if GLibFatal in pair:
@@ -245,9 +291,14 @@ def kind_of_difference(a: Outcome, b: Outcome | None) -> tuple[str, str]:
         return "something else", where
     for oa, ob in zip(a.observations, b.observations, strict=False):
         if oa != ob:
-            kind = "different heap use" if oa.label.startswith("heap") else "different memory"
-            return kind, oa.label
-    return "something else", ""
+            if oa.label.startswith("heap"):
+                return "different heap use", oa.label
+            if oa.label == "errno":
+                return "a different errno", oa.label
+            return "different memory", oa.label
+    if len(a.observations) != len(b.observations):
+        return "something else", "observations"
+    return note or ("something else", "")
 
 
 def signature(difference: str) -> str:

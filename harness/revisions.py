@@ -2,12 +2,11 @@
 
 ``diff`` runs the campaigns with both worlds in C (the old source where the port
 usually stands; a case the port calls undefined is compared by neither, since
-undefined C may do anything on either side) and finds, for each function, every
-distinct change the engines reach: a change is first found (and shrunk, or found
-smallest first), then accepted as known so the next round looks for another, until a
-round finds nothing new.
-Each change is reported once, with its kind (an assert became a return, a
-different value, different memory...) and its smallest case.
+undefined C may do anything on either side) and finds, in one pass, every distinct
+change of each function the engines reach: each (kind, place) of difference is told
+apart by the engines (Hypothesis keeps and shrinks each one, the exhaustive engine keeps
+the first case of each), and reported once, with its kind (an assert became a return,
+a different value, different memory...) and its smallest case.
 
 ``revisions`` runs every shipped upstream revision against the port with its
 known-differences file (``harness/known/TAG.toml``) and tabulates, per revision and
@@ -17,20 +16,16 @@ lists), with the C-only undefined behaviour the sanitizers find (``harness.cscan
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .campaign import CAMPAIGNS, STATEFUL, Config, Job, Profile, run_jobs
 from .expected import Entry, Expected
-from .results import FunctionResult
-
-#: rounds of a diff: each may find one more distinct change per function
-ROUNDS = 4
+from .functions_in_source import InSource, in_sources
+from .outcome import generalise
+from .results import Finding, FunctionResult, dedupe
 
 
 @dataclass
@@ -49,29 +44,26 @@ class Change:
         """The known-difference entry that accepts this change (and its like) from now on."""
         return Entry(self.func, self.kind, "found by harness diff", generalise(self.where))
 
-
-def generalise(where: str) -> str:
-    """A place with its numbers made wild: q3.iov[1] -> q*.iov[*], call 2 -> call *."""
-    return re.sub(r"\d+", "*", where) or "*"
+    @classmethod
+    def of(cls, result: FunctionResult, finding: Finding) -> Change:
+        return cls(
+            result.func,
+            finding.kind,
+            finding.where,
+            finding.difference,
+            finding.case_json,
+            result.engine,
+            finding.how,
+        )
 
 
 @dataclass
 class FunctionDiff:
     func: str
-    status: str  # same, changed, changed (listed), missing, added, changed prototype, error
+    status: str  # same, changed, changed (listed), not judged, error
     changes: list[Change] = field(default_factory=list)
     cases: int = 0
     detail: str = ""
-
-
-def _write_expected(entries: Sequence[Entry], base: Expected | None, path: Path) -> None:
-    lines = []
-    for e in [*(base.entries if base else ()), *entries]:
-        lines += ["[[difference]]"]
-        lines += [f"{k} = {json.dumps(v)}" for k, v in (("function", e.function), ("kind", e.kind))]
-        lines += [f"{k} = {json.dumps(v)}" for k, v in (("where", e.where), ("reason", e.reason))]
-        lines += [""]
-    path.write_text("\n".join(lines))
 
 
 def find_changes(
@@ -79,41 +71,33 @@ def find_changes(
     config: Config,
     n_jobs: int,
     show: Callable[[Job, int, FunctionResult | None], None],
-    rounds: int = ROUNDS,
 ) -> tuple[dict[str, list[Change]], dict[str, int], list[FunctionResult], set[str]]:
-    """Run ``jobs`` again and again, each round accepting the changes found before, until no
-    job finds a new one (or ``rounds`` pass): every distinct change, each with its case, and
-    the functions that showed a difference ``config.expect_diff`` lists."""
+    """Run ``jobs`` once: every distinct change, each with its smallest case, the cases judged
+    per function, the jobs that failed to run, and the functions that showed a difference
+    ``config.expect_diff`` lists."""
+    base = Expected.load(config.expect_diff) if config.expect_diff else None
+    base_keys = {e.key(): e.function for e in base.entries} if base else {}
+    results = run_jobs(jobs, config, n_jobs, show)
     changes: dict[str, list[Change]] = {}
     cases: dict[str, int] = {}
-    errors: list[FunctionResult] = []
-    base = Expected.load(config.expect_diff) if config.expect_diff else None
     listed: set[str] = set()  # functions with a difference the given file lists
-    base_keys = {e.key(): e.function for e in base.entries} if base else {}
-    pending = list(jobs)
-    with tempfile.TemporaryDirectory(prefix="iovconf-diff-") as tmp:
-        for round_ in range(rounds):
-            if not pending:
-                break
-            known = [c.entry() for found in changes.values() for c in found]
-            path = Path(tmp) / f"known-{round_}.toml"
-            _write_expected(known, base, path)
-            results = run_jobs(pending, dataclasses.replace(config, expect_diff=str(path)), n_jobs, show)
-            again = []
-            for job, r in zip(pending, results, strict=True):
-                cases[r.func] = cases.get(r.func, 0) + r.cases
-                listed |= {base_keys[k] for k in r.expected_seen if k in base_keys}
-                if r.error:
-                    errors.append(r)
-                elif r.difference is not None:
-                    kind, where = r.kind or "something else", r.where or ""
-                    changes.setdefault(r.func, []).append(
-                        Change(r.func, kind, where, r.difference, r.case_json, r.engine, r.how)
-                    )
-                    if kind not in ("a crash", "a hang"):
-                        again.append(job)  # look for another change of this function
-            pending = again
-    return changes, cases, errors, listed
+    for r in results:
+        cases[r.func] = cases.get(r.func, 0) + r.cases
+        listed |= {base_keys[k] for k in r.expected_seen if k in base_keys}
+    for r, f in dedupe(results):
+        changes.setdefault(r.func, []).append(Change.of(r, f))
+    return changes, cases, [r for r in results if r.error], listed
+
+
+@dataclass
+class Diff:
+    """What ``diff`` found: each function's verdict, the campaigns' results, and how the two
+    sources' functions met (``found``: judged, missing, added, changed prototypes)."""
+
+    functions: list[FunctionDiff]
+    results: list[FunctionResult]
+    found: InSource
+    selected: list[str]
 
 
 def diff(
@@ -126,36 +110,18 @@ def diff(
     show: Callable[[Job, int, FunctionResult | None], None],
     engines: Sequence[str] = ("exhaustive", "batched", "hypothesis"),  # not the stateful machine
     expect_diff: str | None = None,
-) -> list[FunctionDiff]:
-    """Every function of the table: same, changed (each distinct change), missing or added."""
+    strict_asserts: bool = False,
+) -> Diff:
+    """Every selected function of the table (default: every one either source has): same,
+    changed (each distinct change), or why it was not judged."""
     import reference_c
     from reference_c import build
 
     old_ref = reference_c.load(old)
     new_ref = reference_c.load(new)
-    old_has = set(old_ref.prototypes)
-    new_has = set(new_ref.prototypes)
-    chosen = list(funcs) if funcs else [f for f in CAMPAIGNS if f in old_has | new_has]
-    out: dict[str, FunctionDiff] = {}
-    comparable = []
-    for func in chosen:
-        if func in old_has and func not in new_has:
-            out[func] = FunctionDiff(func, "missing", detail=f"{Path(new).name} lacks it")
-        elif func in new_has and func not in old_has:
-            out[func] = FunctionDiff(func, "added", detail=f"{Path(old).name} lacks it")
-        elif func not in old_has:
-            continue
-        elif old_ref.prototypes[func] != new_ref.prototypes[func]:
-            out[func] = FunctionDiff(
-                func,
-                "changed prototype",
-                detail=f"{old_ref.prototypes[func]}  ->  {new_ref.prototypes[func]}",
-            )
-        else:
-            comparable.append(func)
-    for name in sorted(set(new_ref.added) | (new_has - old_has - set(chosen))):
-        if name not in out and not funcs:
-            out[name] = FunctionDiff(name, "added", detail=f"{Path(old).name} lacks it")
+    everywhere = set(old_ref.prototypes) | set(new_ref.prototypes)
+    selected = list(funcs) if funcs else [f for f in CAMPAIGNS if f in everywhere]
+    found = in_sources(old_ref, new_ref, selected)
     config = Config(
         profile,
         str(Path(new).resolve()),
@@ -164,18 +130,28 @@ def diff(
         None,
         expect_diff=expect_diff,
         old_source=str(Path(old).resolve()),
+        strict_asserts=strict_asserts,
     )
     build.build(new, "sanitize")  # the oracle's build, once, before the workers
-    jobs = comparison_jobs(comparable, profile, engines)
-    changes, cases, errors, listed = find_changes(jobs, config, n_jobs, show)
-    for func in comparable:
-        found = _distinct(changes.get(func, []))
-        status = "changed" if found else "changed (listed)" if func in listed else "same"
-        out[func] = FunctionDiff(func, status, found, cases.get(func, 0))
-    for r in errors:
-        out[r.func] = FunctionDiff(r.func, "error", detail=r.error or "")
+    jobs = comparison_jobs(found.run, profile, engines)
+    results = run_jobs(jobs, config, n_jobs, show)
+    base = Expected.load(expect_diff) if expect_diff else None
+    base_keys = {e.key(): e.function for e in base.entries} if base else {}
+    listed = {base_keys[k] for r in results for k in r.expected_seen if k in base_keys}
+    out: list[FunctionDiff] = []
+    for func in found.run:
+        mine = [r for r in results if r.func == func]
+        changes = [Change.of(r, f) for r, f in dedupe(mine)]
+        if any(r.error for r in mine):
+            status = "error"
+        elif changes:
+            status = "changed"
+        else:
+            status = "changed (listed)" if func in listed else "same"
+        detail = "; ".join(r.error for r in mine if r.error)
+        out.append(FunctionDiff(func, status, changes, sum(r.cases for r in mine), detail))
     order = {f: k for k, f in enumerate(CAMPAIGNS)}
-    return sorted(out.values(), key=lambda d: order.get(d.func, len(order)))
+    return Diff(sorted(out, key=lambda d: order.get(d.func, len(order))), results, found, selected)
 
 
 def comparison_jobs(
@@ -193,25 +169,7 @@ def comparison_jobs(
     return jobs
 
 
-def _distinct(changes: list[Change]) -> list[Change]:
-    """One change per (kind, place) found by any engine: the one with the smallest case."""
-    from .case import case_from_json
-
-    def size(c: Change) -> tuple[int, int]:
-        if c.case_json is None:
-            return (0, 0)
-        case = case_from_json(c.case_json)
-        return (len(case.calls), sum(r.size for r in case.regions))
-
-    best: dict[tuple[str, str], Change] = {}
-    for c in changes:
-        key = (c.kind, generalise(c.where))
-        if key not in best or size(c) < size(best[key]):
-            best[key] = c
-    return list(best.values())
-
-
-__all__ = ["STATEFUL", "Change", "FunctionDiff", "diff", "find_changes", "generalise"]
+__all__ = ["STATEFUL", "Change", "Diff", "FunctionDiff", "diff", "find_changes"]
 
 
 # -- every shipped revision against the port -----------------------------------------------------
@@ -273,7 +231,13 @@ def check_revision(
     for func in found.added if not funcs else ():
         verdicts[func] = "added"
     config = Config(
-        profile, str(rev.path), "trap", seed, None, expect_diff=str(path) if path.is_file() else None
+        profile,
+        str(rev.path),
+        "trap",
+        seed,
+        None,
+        expect_diff=str(path) if path.is_file() else None,
+        strict_asserts=True,  # the port must mirror every assert: the files list each change of one
     )
     build.build(rev.path, "sanitize")
     jobs = comparison_jobs(comparable, profile)
@@ -318,7 +282,7 @@ def discover(
     rev = revision(tag)
     ref = reference_c.load(rev.path)
     found = in_source(ref, list(CAMPAIGNS))
-    config = Config(profile, str(rev.path), "trap", seed, None)
+    config = Config(profile, str(rev.path), "trap", seed, None, strict_asserts=True)
     jobs = comparison_jobs(found.run, profile)
     changes, _, errors, _ = find_changes(jobs, config, n_jobs, show)
     lines = [f"# Known differences between the port and {rev.path.name} ({', '.join(rev.releases)})", ""]
@@ -327,7 +291,7 @@ def discover(
     for func, proto in sorted(found.changed.items()):
         lines += ["[[changed]]", f'function = "{func}"', f"# {proto}", 'reason = "TODO"', ""]
     for func in CAMPAIGNS:
-        for c in _distinct(changes.get(func, [])):
+        for c in changes.get(func, []):
             e = c.entry()
             lines += [
                 "[[difference]]",

@@ -99,6 +99,56 @@ def normalise(prototype: str) -> str:
     return f"{ret}{star}{name}({args or 'void'})"
 
 
+#: the spellings of one C type that a source may use for another (LP64): their canonical words
+_SAME_TYPE = {
+    ("unsigned",): "unsigned int",
+    ("int", "unsigned"): "unsigned int",
+    ("size_t",): "unsigned long",
+    ("gsize",): "unsigned long",
+    ("long", "unsigned"): "unsigned long",
+    ("int", "long", "unsigned"): "unsigned long",
+    ("ssize_t",): "long",
+    ("ptrdiff_t",): "long",
+    ("long",): "long",
+    ("int", "long"): "long",
+    ("long", "signed"): "long",
+    ("int", "long", "signed"): "long",
+    ("signed",): "int",
+    ("int", "signed"): "int",
+    ("int",): "int",
+    ("bool",): "_Bool",
+    ("_Bool",): "_Bool",
+    ("QEMUIOVector",): "struct QEMUIOVector",
+    ("gpointer",): "void *",
+}
+_QUALIFIERS = frozenset(("const", "volatile", "restrict", "__restrict", "__restrict__"))
+
+
+def canonical_type(ctype: str) -> str:
+    """``ctype`` as the type it is, whatever its spelling: qualifiers dropped (they do not
+    change what crosses the call), integer types and our typedefs by one name each."""
+    words = [w for w in ctype.replace("*", " * ").split() if w not in _QUALIFIERS]
+    stars = words.count("*")
+    base = tuple(sorted(w for w in words if w != "*"))
+    name = _SAME_TYPE.get(base, " ".join(w for w in words if w != "*"))
+    return f"{name} {'*' * stars}".strip()
+
+
+def compatible(prototype: str, other: str) -> bool:
+    """Whether two prototypes of one function take and return the same values at the call:
+    the same number of parameters of the same types, whatever their names, qualifiers
+    (``const`` added to a pointer or its pointee) or spelling (``unsigned`` for ``unsigned
+    int``, ``size_t`` for ``unsigned long``)."""
+    ret, name, params = parse_prototype(prototype)
+    ret2, name2, params2 = parse_prototype(other)
+    return (
+        name == name2
+        and canonical_type(ret) == canonical_type(ret2)
+        and len(params) == len(params2)
+        and all(canonical_type(p.ctype) == canonical_type(q.ctype) for p, q in zip(params, params2, strict=True))
+    )
+
+
 @dataclass(frozen=True)
 class CFunction:
     """One C function: where it is, its prototype, and what the port must know of it."""

@@ -43,7 +43,7 @@ from types import ModuleType
 import cffi  # type: ignore[import-untyped]
 from filelock import FileLock
 
-from pyimpl.ctable import BY_NAME, INLINES, TABLE, CParam, normalise, value_kind
+from pyimpl.ctable import BY_NAME, INLINES, TABLE, CParam, compatible, normalise, parse_prototype, value_kind
 
 from .csource import CPP, CSourceError, SourceInfo, read_source
 from .errors import BuildError
@@ -243,14 +243,17 @@ def _dispatch(entries: tuple[Entry, ...]) -> str:
 
 def header_overrides(found: Contents) -> dict[str, str]:
     """The public functions the source defines with another prototype than our ``qemu/iov.h``
-    declares (the original's): name -> the source's prototype."""
-    return {name: proto for name, proto in found.changed.items() if BY_NAME[name].kind == "public"}
+    declares (the original's), compatible or not: name -> the source's prototype."""
+    spelt = {**found.respelt, **found.changed}
+    return {name: proto for name, proto in spelt.items() if BY_NAME[name].kind == "public"}
 
 
 def source_prelude(overrides: dict[str, str]) -> list[str]:
     """The lines before ``#include "iov.c"``: a patch that changes a public prototype changes
     QEMU's header too, but ours keeps the original's, so its declarations of those functions
-    are renamed out of the way and the source's own are declared instead."""
+    are renamed out of the way and the source's own are declared instead.  Where the source's
+    prototype takes and returns the same values (``const`` added, say), the header's inlines
+    still call the function the original's way: the renamed name forwards to it."""
     if not overrides:
         return []
     lines = ["/* qemu/iov.h declares these as the original iov.c has them; this source does not */"]
@@ -258,6 +261,14 @@ def source_prelude(overrides: dict[str, str]) -> list[str]:
     lines.append('#include "qemu/iov.h"')
     lines += [f"#undef {name}" for name in overrides]
     lines += [f"{proto};" for proto in overrides.values()]
+    for name, proto in overrides.items():
+        row = BY_NAME[name]
+        if compatible(row.prototype, proto):
+            ret, _, params = parse_prototype(row.prototype)
+            call = f"{name}({', '.join(p.name for p in params)})"
+            body = f"{call};" if ret == "void" else f"return {call};"
+            forwarder = row.prototype.replace(f" {name}(", f" iovconf_header_{name}(", 1)
+            lines.append(f"{forwarder}\n{{\n    {body}\n}}")
     return lines
 
 
@@ -315,6 +326,10 @@ class Contents:
     added: frozenset[str]  # defined, not in the table
     #: every function the source has (not the missing inlines), callable or not: name -> prototype
     prototypes: dict[str, str] = field(default_factory=dict)
+    #: in the table, defined with a prototype spelt otherwise that takes and returns the same
+    #: values (a parameter renamed, ``const`` added, ``unsigned`` for ``unsigned int``): name ->
+    #: the source's; called and judged as the table's
+    respelt: dict[str, str] = field(default_factory=dict)
 
 
 def _callable(e: Entry) -> bool:
@@ -333,12 +348,17 @@ def contents(info: SourceInfo) -> Contents:
     """Compare the functions ``info`` defines with the table (by normalised prototype)."""
     entries: list[Entry] = []
     changed: dict[str, str] = {}
+    respelt: dict[str, str] = {}
     for f in info.functions.values():
         row = BY_NAME.get(f.name)
         params = tuple(CParam(p.ctype, p.name) for p in f.params)
         e = Entry(f.name, f.ret, params, origin=f.origin)
-        if row is not None and normalise(row.prototype) == normalise(e.prototype):
-            e = Entry(f.name, f.ret, params, row.outs, f.origin)
+        if row is not None and compatible(row.prototype, e.prototype):
+            if normalise(row.prototype) != normalise(e.prototype):
+                respelt[f.name] = e.prototype
+            # the out parameters by place: a source may name them otherwise
+            outs = tuple(p.name for p, q in zip(params, row.params, strict=True) if q.name in row.outs)
+            e = Entry(f.name, f.ret, params, outs, f.origin)
         elif row is not None:
             changed[f.name] = e.prototype
         entries.append(e)
@@ -363,7 +383,7 @@ def contents(info: SourceInfo) -> Contents:
     callable_ = tuple(e for e in entries if e.name not in missing and _callable(e))
     added = frozenset(defined - set(BY_NAME))
     prototypes = {e.name: e.prototype for e in entries if e.name not in missing}
-    return Contents(callable_, frozenset(missing), changed, added, prototypes)
+    return Contents(callable_, frozenset(missing), changed, added, prototypes, respelt)
 
 
 def _original_info() -> SourceInfo:
@@ -591,6 +611,7 @@ def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "tra
                 "callable": [e.name for e in p.contents.entries],
                 "missing": sorted(p.contents.missing),
                 "changed": p.contents.changed,
+                "respelt": p.contents.respelt,
                 "added": sorted(p.contents.added),
                 "cflags": list(p.cflags),
                 "ldflags": list(p.ldflags),

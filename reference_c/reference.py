@@ -57,6 +57,35 @@ TEST_WORDS = 6
 _SIGNED_KINDS = frozenset({"int", "ssize_t"})
 
 
+class _SharedSpace:
+    """The address space (arena slots and heap pool, shim/glib.c) that every pool build loaded
+    in this process shares: the first one's.  Two builds of two sources (``harness diff``)
+    then lay a case out at the same addresses, one memory after the other, so their states
+    compare as plain numbers, as the port's do with C's."""
+
+    def __init__(self) -> None:
+        self.state = 0  # the first build's space (its struct, shim/glib.c), 0: none yet
+        self.sessions: list[CMemory] = []
+
+    def share(self, reference: Reference) -> bool:
+        """Make ``reference`` (just loaded) use the shared space; False for a build without a
+        pool (the sanitize flavour) or one whose own space is already in use."""
+        lib, ffi = reference.lib, reference.ffi
+        if reference.flavour == "sanitize":
+            return False
+        if not self.state:
+            if not lib.iovconf_space_arenas(ffi.new("size_t *")):
+                return False  # no pool here (mmap failed): real allocations
+            self.state = int(ffi.cast("uintptr_t", lib.iovconf_space_state()))
+            return True
+        if int(ffi.cast("uintptr_t", lib.iovconf_space_state())) == self.state:
+            return True  # the first build itself, loaded again
+        return bool(lib.iovconf_space_share(ffi.cast("void *", self.state)))
+
+
+_SPACE = _SharedSpace()
+
+
 @dataclass
 class BatchOut:
     """What a batch left, as shim/batch.c lays it out.
@@ -184,6 +213,9 @@ class Reference:
         self.missing: frozenset[str] = found.missing
         #: functions of the table the source defines with another prototype: name -> that one
         self.changed: dict[str, str] = dict(found.changed)
+        #: functions of the table whose prototype the source spells otherwise, taking and
+        #: returning the same values (called as the table's): name -> the source's prototype
+        self.respelt: dict[str, str] = dict(found.respelt)
         #: functions the source defines that the table does not know
         self.added: frozenset[str] = found.added
         #: the table's functions that can be called as the table describes them
@@ -194,11 +226,13 @@ class Reference:
         self.lib: Any = module.lib
         self.lib.iovconf_install()
         size = self.ffi.new("size_t *")
+        shared = _SPACE.share(self)
         #: the area arena slots are cut from (0 in the sanitize flavour: real allocations)
         self._arenas: int = int(self.lib.iovconf_space_arenas(size))
         self._arena_slots = int(size[0]) // ARENA_SLOT
-        #: the memories open now, in the order they were made
-        self._sessions: list[CMemory] = []
+        #: the memories open now, in the order they were made (every build sharing one
+        #: address space shares one list: a memory's slot and heap start follow all of them)
+        self._sessions: list[CMemory] = _SPACE.sessions if shared else []
         self.trap: Any = self.lib.iovconf_last()  # points at the C trap record
         self._callables = {
             e.name: _Callable(e, getattr(self.lib, _build.wrapper_name(e.name)), self.ffi, k)

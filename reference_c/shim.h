@@ -117,6 +117,9 @@ size_t iovconf_heap_record(uint64_t serial0, char *out, size_t cap);
 size_t iovconf_heap_serials(uint64_t serial0, uint64_t *out, size_t cap);
 /* the address space (shim/glib.c): the arenas' area, the heap pool's top */
 uintptr_t iovconf_space_arenas(size_t *size);
+/* another build's address space shared (before this build uses its own): 1 if taken */
+void *iovconf_space_state(void);
+int iovconf_space_share(void *other);
 uintptr_t iovconf_heap_top(void);
 void iovconf_heap_rewind(uintptr_t top);
 struct iovconf_stream *iovconf_stream_open(void);

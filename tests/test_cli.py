@@ -33,7 +33,9 @@ def test_run_agrees_on_the_original(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hypothesis engine" in r.stdout and "exhaustive engine" in r.stdout
     assert "iov_size" in r.stdout and "qemu_iovec_add" in r.stdout
-    assert "qemu_iovec_slice: not in this C source (the port has it from upstream v8.1.0" in r.stdout
+    assert (
+        "qemu_iovec_slice: NOT JUDGED (not in this source): the port has it from upstream v8.1.0" in r.stdout
+    )
 
 
 def test_run_catches_a_changed_c_file_and_writes_a_reproducer(tmp_path: Path) -> None:
@@ -108,7 +110,7 @@ def test_a_function_missing_from_the_source_is_reported(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert r.returncode == 1
-    assert "qemu_iovec_reset: MISSING" in r.stdout
+    assert "qemu_iovec_reset: NOT JUDGED (missing): not in the C source [a difference]" in r.stdout
 
 
 def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(tmp_path: Path) -> None:
@@ -123,23 +125,29 @@ def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(
     r = harness(*args, "--json", "red.json", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert (
-        "do_send_recv: PROTOTYPE CHANGED in the C source: ssize_t do_send_recv(int sockfd, int flags,"
-        in r.stdout
+        "do_send_recv: NOT JUDGED (changed prototype): another prototype: ssize_t do_send_recv(int sockfd, "
+        "int flags," in r.stdout
     )
-    assert "qemu_iovec_init_extended: MISSING from the C source" in r.stdout
+    assert "qemu_iovec_init_extended: NOT JUDGED (missing): not in the C source [a difference]" in r.stdout
     assert "DISCREPANCY" not in r.stdout  # not judged as a case: there is no call to compare
     rows = {row["function"]: row for row in json.loads((tmp_path / "red.json").read_text())["rows"]}
-    assert rows["do_send_recv"]["verdict"] == "changed prototype" and rows["do_send_recv"]["red"]
-    assert (
-        rows["qemu_iovec_init_extended"]["verdict"] == "missing" and rows["qemu_iovec_init_extended"]["red"]
+    assert (rows["do_send_recv"]["verdict"], rows["do_send_recv"]["kind"]) == (
+        "not judged",
+        "changed prototype",
     )
+    assert rows["do_send_recv"]["red"]
+    missing = rows["qemu_iovec_init_extended"]
+    assert (missing["verdict"], missing["kind"], missing["red"]) == ("not judged", "missing", True)
     assert rows["iov_size"]["verdict"] == "agree" and not rows["iov_size"]["red"]
 
     known = ROOT / "harness" / "known" / "v9.2.0.toml"
     r = harness(*args, "--expect-diff", str(known), "--json", "green.json", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "do_send_recv: another prototype, as listed (v9.2 gave the static do_send_recv" in r.stdout
-    assert "qemu_iovec_init_extended: not in the C source, as listed (v8.1 removed it" in r.stdout
+    assert "(listed: v9.2 gave the static do_send_recv" in r.stdout
+    assert (
+        "qemu_iovec_init_extended: NOT JUDGED (missing): not in the C source (listed: v8.1 removed it"
+        in r.stdout
+    )
     rows = {row["function"]: row for row in json.loads((tmp_path / "green.json").read_text())["rows"]}
     assert not any(row["red"] for row in rows.values())
 
@@ -156,7 +164,7 @@ def test_run_names_a_function_only_the_source_has(tmp_path: Path) -> None:
         "run", "--only", "iov_size", "--examples", "20", "--jobs", "1", "--c-source", str(path), cwd=tmp_path
     )
     assert r.returncode == 0, r.stdout + r.stderr  # nothing the port has differs
-    assert "iov_count_empty: in the C source only, the port has no such function (not judged)" in r.stdout
+    assert "iov_count_empty: NOT JUDGED (added): only the C source has it" in r.stdout
 
 
 def test_list_shows_functions_and_all_assert_sites(tmp_path: Path) -> None:

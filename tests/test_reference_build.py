@@ -400,7 +400,8 @@ def test_a_changed_public_prototype_builds_unless_a_header_inline_the_source_use
         assert rc.qemu_iovec_memset(mem, qiov, 1, 0x41, 2) == 2  # its caller works
         assert mem.read(buf, 4) == b"\0AA\0"
 
-    widened = variant(
+    # the same type spelt otherwise: the header's inline iov_from_buf still reaches it
+    spelt = variant(
         tmp_path,
         "iov_from_buf_ulong.c",
         lambda text: text.replace(
@@ -409,10 +410,27 @@ def test_a_changed_public_prototype_builds_unless_a_header_inline_the_source_use
             1,
         ),
     )
+    ref = rc.load(spelt)
+    assert "iov_from_buf_full" in ref.respelt and not ref.changed
+    with ref.memory() as mem:
+        buf, iov, src = mem.buffer(4), mem.buffer(16), mem.buffer(b"xy")
+        write_iovecs(mem, iov, [(buf, 4)])
+        assert rc.iov_from_buf(mem, iov, 1, 1, src, 2) == 2  # the inline, through the forwarder
+        assert mem.read(buf, 4) == b"\0xy\0"
+
+    narrowed = variant(
+        tmp_path,
+        "iov_from_buf_uint.c",
+        lambda text: text.replace(
+            "size_t offset, const void *buf, size_t bytes)\n{\n    size_t done;",
+            "size_t offset, const void *buf, unsigned int bytes)\n{\n    size_t done;",
+            1,
+        ),
+    )
     with pytest.raises(rc.BuildError) as info:
-        rc.load(widened)
+        rc.load(narrowed)
     message = str(info.value)
-    assert "iov_from_buf_full: iov_from_buf_ulong.c defines it as" in message
+    assert "iov_from_buf_full: iov_from_buf_uint.c defines it as" in message
     assert "inline iov_from_buf (called by qemu_iovec_from_buf)" in message
 
 

@@ -38,14 +38,37 @@ static struct iovconf_heap_stats stats;
 #define SPACE_ARENAS ((size_t)64 << 20)
 #define SPACE_HEAP ((size_t)64 << 30)
 
-static uintptr_t space_base, pool_base, pool_top, pool_high, pool_end;
+struct space {
+    uintptr_t base, pool_base, pool_top, pool_high, pool_end;
+};
+
+/*
+ * This build's address space, or another build's in this process (iovconf_space_share):
+ * two builds of two sources then lay a case out at the same addresses (harness diff), so
+ * their states compare as plain numbers.  Their memories open and close in turn.
+ */
+static struct space own_space, *sp = &own_space;
+
+void *iovconf_space_state(void)
+{
+    return sp;
+}
+
+int iovconf_space_share(void *other)
+{
+    if (!other || own_space.base) {
+        return 0;   /* this build's own space is in use already */
+    }
+    sp = other;
+    return 1;
+}
 
 static void space_init(void)
 {
 #ifndef IOVCONF_SANITIZE
     void *p;
 
-    if (space_base) {
+    if (sp->base) {
         return;
     }
     p = mmap(NULL, SPACE_ARENAS + SPACE_HEAP, PROT_READ | PROT_WRITE,
@@ -53,40 +76,40 @@ static void space_init(void)
     if (p == MAP_FAILED) {
         return;         /* no pool: blocks come from calloc */
     }
-    space_base = (uintptr_t)p;
-    pool_base = pool_top = pool_high = space_base + SPACE_ARENAS;
-    pool_end = pool_base + SPACE_HEAP;
+    sp->base = (uintptr_t)p;
+    sp->pool_base = sp->pool_top = sp->pool_high = sp->base + SPACE_ARENAS;
+    sp->pool_end = sp->pool_base + SPACE_HEAP;
 #endif
 }
 
 uintptr_t iovconf_space_arenas(size_t *size)
 {
     space_init();
-    *size = space_base ? SPACE_ARENAS : 0;
-    return space_base;
+    *size = sp->base ? SPACE_ARENAS : 0;
+    return sp->base;
 }
 
 uintptr_t iovconf_heap_top(void)
 {
     space_init();
-    return pool_top;
+    return sp->pool_top;
 }
 
 void iovconf_heap_rewind(uintptr_t top)
 {
     uintptr_t page = ((top + 4095) & ~(uintptr_t)4095);
 
-    if (!pool_base || top < pool_base || top > pool_top) {
+    if (!sp->pool_base || top < sp->pool_base || top > sp->pool_top) {
         return;
     }
     /* hand the pages back zeroed, as a fresh pool would have them */
-    if (pool_high > top) {
-        memset((void *)top, 0, (page < pool_high ? page : pool_high) - top);
-        if (pool_high > page) {
-            madvise((void *)page, pool_high - page, MADV_DONTNEED);
+    if (sp->pool_high > top) {
+        memset((void *)top, 0, (page < sp->pool_high ? page : sp->pool_high) - top);
+        if (sp->pool_high > page) {
+            madvise((void *)page, sp->pool_high - page, MADV_DONTNEED);
         }
     }
-    pool_top = pool_high = top;
+    sp->pool_top = sp->pool_high = top;
 }
 
 static void *block_alloc(size_t n)
@@ -94,23 +117,23 @@ static void *block_alloc(size_t n)
     uintptr_t start;
 
     space_init();
-    if (!pool_base) {
+    if (!sp->pool_base) {
         return calloc(1, n);
     }
-    start = pool_top;
-    if (n > pool_end - start || pool_end - start - n < REGION_GAP + 16) {
+    start = sp->pool_top;
+    if (n > sp->pool_end - start || sp->pool_end - start - n < REGION_GAP + 16) {
         return NULL;
     }
-    pool_top = (start + n + REGION_GAP + 15) & ~(uintptr_t)15;
-    if (pool_top > pool_high) {
-        pool_high = pool_top;
+    sp->pool_top = (start + n + REGION_GAP + 15) & ~(uintptr_t)15;
+    if (sp->pool_top > sp->pool_high) {
+        sp->pool_high = sp->pool_top;
     }
     return (void *)start;   /* zero: fresh or rewound pages */
 }
 
 static void block_free(void *p)
 {
-    if (!pool_base) {
+    if (!sp->pool_base) {
         free(p);
     }
     /* pool blocks are not reused before the pool is rewound */
@@ -239,7 +262,7 @@ gpointer g_realloc(gpointer mem, gsize n_bytes)
     if (n_bytes > MAX_HEAP_BLOCK) {
         iovconf_fatal("failed to allocate %zu bytes", n_bytes);
     }
-    if (pool_base) {   /* a new block, as the port's heap does it */
+    if (sp->pool_base) {   /* a new block, as the port's heap does it */
         p = block_alloc(n_bytes);
         if (!p) {
             iovconf_fatal("failed to allocate %zu bytes", n_bytes);
@@ -344,7 +367,7 @@ void iovconf_heap_mark(void)
 
     forget_mark();
     space_init();
-    mark.top = pool_top;
+    mark.top = sp->pool_top;
     mark.stats = stats;
     mark.n = n_blocks;
     mark.blocks = malloc((n_blocks ? n_blocks : 1) * sizeof(*mark.blocks));
@@ -388,7 +411,7 @@ void iovconf_heap_back(void)
         memcpy((void *)mark.blocks[i].addr, mark.bytes[i], mark.blocks[i].size);
     }
     stats = mark.stats;
-    if (pool_base) {
+    if (sp->pool_base) {
         iovconf_heap_rewind(mark.top);
     }
 }
