@@ -18,13 +18,17 @@ def git(repo: Path, *args: str) -> str:
 
 
 def history(repo: Path, versions: Sequence[tuple[str, str]]) -> list[str]:
-    """A repository at ``repo`` with one commit per (message, text of util/iov.c); the commit ids."""
+    """A repository at ``repo`` with one commit per (message, text of util/iov.c); the commit ids.
+    Each commit also adds its message to ``NEWS``, so one may leave iov.c as it was (a commit
+    elsewhere in the tree)."""
     (repo / "util").mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
     commits = []
     for message, text in versions:
         (repo / IN_REPO).write_text(text)
-        git(repo, "add", IN_REPO)
+        with (repo / "NEWS").open("a") as news:
+            news.write(message + "\n")
+        git(repo, "add", IN_REPO, "NEWS")
         git(repo, "commit", "-q", "-m", message)
         commits.append(git(repo, "rev-parse", "HEAD").strip())
     return commits
