@@ -168,9 +168,10 @@ def _sides(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _title(args: argparse.Namespace) -> str:
+    """What the summary says was compared."""
     if args.command == "diff":
-        return f"`{shown(args, 'old', args.old)}` -> `{shown(args, 'new', args.new)}`"
-    return f"`{shown(args, 'c_source', args.c_source or 'reference_c/iov.c')}` against the port"
+        return f"`{_shown_side(args, 'before')}` -> `{_shown_side(args, 'after')}`"
+    return f"`{_shown_side(args, 'after')}` against the port"
 
 
 def _only_changed(args: argparse.Namespace, named: list[str]) -> int | str | None:
@@ -190,7 +191,7 @@ def _only_changed(args: argparse.Namespace, named: list[str]) -> int | str | Non
         try:
             read_source(path)
         except CSourceError as exc:
-            print(f"--only changed: cannot read the functions of {path}: {exc}")
+            print(f"--only changed: cannot read the functions of {_shown_side(args, side)}: {exc}")
             # under --bisect, the side that changes from commit to commit may simply not build
             builds = side == "before" or not getattr(args, "bisect", False) or _builds(path, args)
             return EXIT_USAGE if builds else DOES_NOT_BUILD
@@ -217,6 +218,7 @@ def _only_changed(args: argparse.Namespace, named: list[str]) -> int | str | Non
 
 
 def _shown_side(args: argparse.Namespace, side: str) -> str:
+    """The source ``before`` or ``after`` the change (see :func:`_sides`), as the user spelt it."""
     if args.command == "diff":
         name = "old" if side == "before" else "new"
         return shown(args, name, getattr(args, name))
@@ -254,13 +256,16 @@ def _write_empty(args: argparse.Namespace) -> None:
 
 
 def _builds(path: str, args: argparse.Namespace) -> bool:
-    """Whether ``path`` builds in the flavour the command uses (a cached build is found at once)."""
+    """Whether ``path`` builds in the flavours the command uses: its assert mode's, and the UB
+    oracle's (``sanitize``).  Those are the builds the command makes next: the cache is keyed by
+    content, so nothing is built twice."""
     from reference_c import BuildError
     from reference_c.build import build
     from reference_c.csource import CSourceError
 
     try:
-        build(path, getattr(args, "assert_mode", "trap"))
+        for flavour in dict.fromkeys((getattr(args, "assert_mode", "trap"), "sanitize")):
+            build(path, flavour)
     except (BuildError, CSourceError) as exc:
         print(f"{path} does not build: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         return False

@@ -146,10 +146,12 @@ def render(
     replay = str(_field(record, "replay"))
     counts = [f"**{len(failed)} changed**" if failed else "nothing changed", f"{len(same)} same"]
     counts += [f"{len(other)} other"] if other else []
-    seed, profile = _field(record, "seed", None), _field(record, "profile")
+    counts = counts if functions else ["nothing judged"]
+    seed = _field(record, "seed", None)
+    how = [f"profile {_field(record, 'profile')}", *([f"seed {seed}"] if seed is not None else [])]
     head = [
         f"### iovconf {_field(record, 'command')}: {title}",
-        f"{', '.join(counts)} (profile {profile}, seed {seed}; exit {_field(record, 'exit_status')})",
+        f"{', '.join(counts)} ({', '.join(how)}; exit {_field(record, 'exit_status')})",
         *notes,
     ]
 

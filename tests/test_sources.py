@@ -125,15 +125,7 @@ def test_the_cli_reads_sources_from_stdin_a_pipe_and_git(repo: tuple[Path, list[
     """Without a build: --only changed finds that the sources define the same functions, so
     the command judges nothing and says so (exit 0)."""
     path, _ = repo
-    r = subprocess.run(
-        [sys.executable, "-m", "harness", "diff", "-", f"HEAD:./{IN_REPO}", "--only", "changed"],
-        input=DROPS_LAST,
-        cwd=path,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), IOVCONF_NO_DB="1"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = harness("diff", "-", f"HEAD:./{IN_REPO}", "--only", "changed", cwd=path, stdin=DROPS_LAST)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"no function changed from - -> HEAD:./{IN_REPO}" in r.stdout
     # <(git show ...) is a /dev/fd pipe: refused as "not a file" before, read now
