@@ -25,10 +25,11 @@ from rich.table import Table
 import pyimpl
 from pyimpl.ctable import BY_NAME
 
-from . import export, inflight
+from . import export, inflight, review
 from . import sites as sites_mod
 from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
 from .case import case_to_json
+from .exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
 from .expected import Expected
 from .findings import not_judged, show_differences, show_notes, show_unjudged
 from .functions_in_source import in_source
@@ -36,13 +37,11 @@ from .outcome import generalise
 from .report import load_case, replay_case_json, write_report
 from .results import HOW, FunctionResult, describe_case
 
-EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
-
-
 #: the environment variables the harness reads (shown by --help)
 ENVIRONMENT = """\
 environment:
-  IOVCONF_C_SOURCE      C file standing in for reference_c/iov.c when --c-source is not given
+  IOVCONF_C_SOURCE      C source standing in for reference_c/iov.c when --c-source is not given
+                        (a path, -, REV:PATH or a pipe, as --c-source)
   IOVCONF_CACHE_DIR     where C builds are cached (default ~/.cache/iovconf)
   IOVCONF_CACHE_KEEP    builds kept per flavour when old ones are evicted (default 16)
   IOVCONF_CACHE_MAX_AGE_DAYS  builds unused this long are evicted (default 30)
@@ -54,6 +53,10 @@ environment:
   HYPOTHESIS_PROFILE    not read by the harness commands (their settings come from --profile);
                         the test suite reads it (see --iovconf-profile in pytest --help)
 """
+
+
+#: what a run that judged no case says (exit 2: nothing judged is not a pass; skip under --bisect)
+NOTHING = "NOTHING JUDGED: no case of any selected function was judged, which is not a pass (exit 2)"
 
 
 def jobs_count(text: str) -> int:
@@ -78,6 +81,15 @@ def _profiles_help() -> str:
     return "how hard to try: " + "; ".join(rows) + " (default: %(default)s)"
 
 
+#: the forms a C source argument takes (harness.sources)
+SOURCE_SPEC = "a path, - (standard input), REV:PATH (a git object of the current repository) or a pipe"
+#: --only of run and diff
+ONLY_HELP = (
+    "comma-separated C function names; 'changed': the functions whose code differs (diff: OLD against "
+    "NEW; run: the C source against the original) and every function that calls them"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m harness",
@@ -96,8 +108,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--profile", choices=sorted(PROFILES), default="default", help=_profiles_help())
-    run.add_argument("--only", help="comma-separated C function names")
-    run.add_argument("--c-source", help="another iov.c to compare against (default: reference_c/iov.c)")
+    run.add_argument("--only", help=ONLY_HELP)
+    run.add_argument(
+        "--c-source", help=f"another iov.c to compare against: {SOURCE_SPEC} (default: the original)"
+    )
     run.add_argument("--seed", type=int, help="campaign seed (printed when not given)")
     run.add_argument(
         "--assert-mode",
@@ -162,9 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     lst.add_argument("--examples", type=int, default=10, help="cases per function of the sample")
     dif = sub.add_parser("diff", help="C against C: which functions changed behaviour from OLD to NEW")
-    dif.add_argument("old", help="the iov.c before the change")
-    dif.add_argument("new", help="the iov.c after it")
-    dif.add_argument("--only", help="comma-separated C function names")
+    dif.add_argument("old", help=f"the iov.c before the change: {SOURCE_SPEC}")
+    dif.add_argument("new", help="the iov.c after it (the same forms)")
+    dif.add_argument("--only", help=ONLY_HELP)
     dif.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="how hard to look")
     dif.add_argument("--seed", type=int, help="campaign seed (printed when not given)")
     dif.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
@@ -183,6 +197,8 @@ def _parser() -> argparse.ArgumentParser:
     revs.add_argument(
         "--discover", action="store_true", help="print the known differences the harness finds, as TOML"
     )
+    for command in (run, dif):
+        review.add_arguments(command)  # --bisect, --summary
     for command in (run, dif, revs):
         command.add_argument("--json", metavar="FILE", help="also write the results as JSON")
         command.add_argument("--junitxml", metavar="FILE", help="also write the results as JUnit XML")
@@ -216,7 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("--non-strict", action="store_true", help="--library: time on Memory(strict=False)")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")
     rep.add_argument("file")
-    rep.add_argument("--c-source", help="override the C source named in the reproducer")
+    rep.add_argument("--c-source", help=f"override the C source named in the reproducer: {SOURCE_SPEC}")
     return p
 
 
@@ -224,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
-        return EXIT_USAGE if exc.code else EXIT_AGREE
+        return review.parse_failed(argv, exc.code)  # 2 (128 under --bisect); 0 for --help
+    # source specs and --only changed resolved, then the command; --bisect maps its exit status
+    return review.run(args, _dispatch)
+
+
+def _dispatch(args: argparse.Namespace) -> int | str:
     if hasattr(args, "handler"):  # commands that live in their own modules (mutate, coverage)
         return int(args.handler(args))
     if args.command == "run":
@@ -324,7 +345,7 @@ def _shard(text: str | None, engine: str) -> tuple[int, int] | str | None:
     return int(k), int(n)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int | str:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     funcs = _selected(args.only)
     if isinstance(funcs, str):
@@ -385,8 +406,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
-        f"seed {seed}, C source {c_source or 'reference_c/iov.c'} ({args.assert_mode} mode), jobs {args.jobs}"
-        + (", strict asserts" if args.strict_asserts else "")
+        f"seed {seed}, C source {review.shown(args, 'c_source', c_source or 'reference_c/iov.c')} "
+        f"({args.assert_mode} mode), jobs {args.jobs}" + (", strict asserts" if args.strict_asserts else "")
     )
     for name, proto in found.respelt.items():
         console.print(
@@ -442,15 +463,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unjudged:
         console.print("functions not judged:")
     rows += show_unjudged(console, unjudged, "-")
+    judged_nothing = False
     if failures or any(u.red for u in unjudged):
         status = EXIT_DIFFER
     elif errors:
         status = EXIT_USAGE
     elif total == 0:
-        console.print(
-            "NOTHING JUDGED: no case of any selected function was judged, which is not a pass (exit 2)"
-        )
-        status = EXIT_USAGE
+        console.print(NOTHING)
+        status, judged_nothing = EXIT_USAGE, True
     else:
         status = EXIT_AGREE
     if c_source is None:  # what `harness list` shows: the last run on the original here
@@ -468,7 +488,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = export.Record("run", replay_cmd, seed, profile.name, status, elapsed, c_source or "", rows)
     record.shard = args.shard or ""
     export.write(record, args.json, args.junitxml)
-    return status
+    review.finish(args, record)  # --summary
+    return NOTHING_JUDGED if judged_nothing else status
 
 
 def _run_rows(r: FunctionResult, scripts: dict[tuple[str, str, str], str]) -> list[export.Row]:
@@ -524,7 +545,7 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
         "db",
         "shard",
     ):
-        value = getattr(args, flag)
+        value = review.replayed(args, flag, getattr(args, flag))  # a source: a form that reads it again
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     if args.strict_asserts != (args.c_source is None):  # not what the source alone implies
@@ -725,7 +746,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay_case_json(case_to_json(case), args.c_source or c_source, old_source)
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
+def cmd_diff(args: argparse.Namespace) -> int | str:
     """Which functions changed behaviour from OLD to NEW, each distinct change with its smallest case."""
     from .revisions import diff
 
@@ -746,7 +767,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
             return EXIT_USAGE
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
-    console.print(f"iovconf diff: {args.old} -> {args.new}, profile {args.profile}, seed {seed}")
+    old_shown, new_shown = review.shown(args, "old", args.old), review.shown(args, "new", args.new)
+    console.print(f"iovconf diff: {old_shown} -> {new_shown}, profile {args.profile}, seed {seed}")
     report_dir = Path(args.report)
     old, new = str(Path(args.old).resolve()), str(Path(args.new).resolve())
     start = time.perf_counter()
@@ -775,7 +797,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         rows.append(export.Row("diff", name, "note", difference=protos, kind="prototype respelt"))
     cases = {d.func: d.cases for d in found.functions}
     unjudged = not_judged(found.selected, found.found, expected, cases)
-    table = Table(title=f"{Path(args.old).name} -> {Path(args.new).name}")
+    table = Table(title=f"{old_shown} -> {new_shown}")
     for col in ("function", "verdict", "cases", "changes"):
         table.add_column(col)
     for d in found.functions:
@@ -806,7 +828,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     detail,
                     script,
                     red,
-                    case_json=c.case_json or "",
+                    case_json=c.case_json or "",  # the change's case itself (--summary shows it as C)
                 )
             )
     changed = [d for d in found.functions if d.status == "changed"]
@@ -816,16 +838,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
         f"{len(unjudged)} not judged ({len(red_unjudged)} of them a difference) ({elapsed:.0f}s)"
     )
     judged = sum(d.cases for d in found.functions)
+    judged_nothing = False
     if changed or red_unjudged:
         status = EXIT_DIFFER
     elif any(d.status == "error" for d in found.functions):
         status = EXIT_USAGE
     elif judged == 0:
-        console.print("NOTHING JUDGED: no case of any selected function was judged: not a pass (exit 2)")
-        status = EXIT_USAGE
+        console.print(NOTHING)
+        status, judged_nothing = EXIT_USAGE, True
     else:
         status = EXIT_AGREE
-    replay = ["python", "-m", "harness", "diff", old, new, "--profile", args.profile, "--seed", str(seed)]
+    replay = ["python", "-m", "harness", "diff", review.replayed(args, "old", old)]
+    replay += [review.replayed(args, "new", new), "--profile", args.profile, "--seed", str(seed)]
     for flag in ("only", "expect_diff", "jobs"):
         if getattr(args, flag) is not None:
             replay += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
@@ -833,7 +857,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         replay.append("--strict-asserts")
     record = export.Record("diff", shlex.join(replay), seed, args.profile, status, elapsed, new, rows)
     export.write(record, args.json, args.junitxml)
-    return status
+    review.finish(args, record)  # --summary
+    return NOTHING_JUDGED if judged_nothing else status
 
 
 def _as_found(console: Console) -> Callable[[Job, int, FunctionResult | None], None]:

@@ -5,7 +5,9 @@ every pytest run in that environment loads it (with ``PYTEST_DISABLE_PLUGIN_AUTO
 set, ask for it with ``-p iovconf``).  It adds:
 
 - ``--c-source=PATH`` (or ``$IOVCONF_C_SOURCE``): the C file standing in for
-  ``reference_c/iov.c``; ``--assert-mode trap|abort``.  pytest-xdist workers inherit both.
+  ``reference_c/iov.c``, or ``REV:PATH`` (a git object) or a pipe (``<(git show ...)``),
+  read once (``harness.sources``); ``--assert-mode trap|abort``.  pytest-xdist workers
+  inherit both (a worker gets the file the controller read).
   Write the ``=`` form for a path outside the project: pytest picks its rootdir and
   config file from the command line before any plugin can say that the word after
   ``--c-source`` is an option's value, so ``--c-source /elsewhere/iov.c`` makes it root
@@ -127,11 +129,35 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile(resolve_profile(wanted))
     c_source = config.getoption("--c-source")
     if c_source:
-        path = (config.invocation_params.dir / c_source).resolve()
-        if not path.is_file():
-            raise pytest.UsageError(f"--c-source: {c_source} is not a file")
-        config.option.c_source = str(path)
-        _warn_if_rooted_at(config, path)
+        config.option.c_source = _c_source_path(config, c_source)
+        spelled = config.invocation_params.dir / c_source
+        if spelled.is_file():
+            _warn_if_rooted_at(config, spelled.resolve())
+
+
+#: the key of the resolved source in an xdist worker's input
+WORKER_SOURCE = "iovconf_c_source"
+
+
+def _c_source_path(config: pytest.Config, spec: str) -> str:
+    """A real file with the source ``spec`` names (``harness.sources``: a path, ``REV:PATH`` or a
+    pipe; not ``-``, which is pytest's).  A worker takes the controller's: a pipe reads once."""
+    given = getattr(config, "workerinput", {}).get(WORKER_SOURCE)
+    if given:
+        return str(given)
+    from .sources import SourceError, resolve
+
+    try:
+        return resolve(spec, "--c-source", cwd=config.invocation_params.dir, allow_stdin=False).path
+    except SourceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's: the controller sets up a worker
+def pytest_configure_node(node: Any) -> None:
+    c_source = node.config.getoption("--c-source")
+    if c_source:
+        node.workerinput[WORKER_SOURCE] = c_source
 
 
 def _warn_if_rooted_at(config: pytest.Config, c_source: Path) -> None:

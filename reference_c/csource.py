@@ -14,6 +14,13 @@ original files.  The normal build never defines IOVCONF_PARSE.
 Listed: every function defined in the source (public and static) and every
 function defined in one of our shim headers (the static inlines of
 ``qemu/iov.h``); the asserts are those of the source itself.
+
+Each definition also gets a fingerprint (``SourceInfo.fingerprints``): a hash of
+pycparser's regenerated text of it, so comments, whitespace, line moves and the
+spelling of an assert's stringified expression leave it unchanged, together
+with the text of every top-level declaration of the source it names (a typedef,
+a struct, a variable).  Two sources whose definitions of a function have the same
+fingerprint compile it to the same code (``harness diff --only changed``).
 """
 
 from __future__ import annotations
@@ -106,6 +113,9 @@ class SourceInfo:
     #: function -> the functions of this translation unit it calls directly, or
     #: whose address it passes on (the qsort comparators of qemu_iovec_clone)
     calls: dict[str, frozenset[str]]
+    #: function -> the sha256 of its code (see the module docstring): equal when only
+    #: comments, whitespace, line positions or assert spelling differ
+    fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def callers(self, name: str) -> frozenset[str]:
         """Every function that reaches ``name`` through ``calls``, transitively."""
@@ -241,9 +251,68 @@ def _references(fd: Any, names: set[str]) -> frozenset[str]:
     return frozenset((used & names) - declared)
 
 
+class _CodeText(c_generator.CGenerator):  # type: ignore[misc]
+    """C text with the parse-mode assert's arguments (the stringified expression and the
+    line: spelling and position, not code) left out; the asserted expression stays."""
+
+    def visit_FuncCall(self, n: Any) -> str:
+        if isinstance(n.name, c_ast.ID) and n.name.name == ASSERT_SITE:
+            return f"{ASSERT_SITE}()"
+        return str(super().visit_FuncCall(n))
+
+
+def _declared_names(ext: Any) -> set[str]:
+    """The names a top-level declaration of the source defines: a variable or typedef
+    name, a struct/union/enum tag with its body, an enumerator; none for a prototype."""
+    if isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
+        return set()
+    names = {str(ext.name)} if getattr(ext, "name", None) else set()
+    for n in _walk(ext):
+        if isinstance(n, c_ast.Struct | c_ast.Union) and n.name and n.decls is not None:
+            names.add(str(n.name))
+        elif isinstance(n, c_ast.Enum) and n.values is not None:
+            names |= {str(e.name) for e in n.values.enumerators}
+            if n.name:
+                names.add(str(n.name))
+    return names
+
+
+def _used_names(fd: Any) -> set[str]:
+    """Every identifier, type name and tag a definition mentions."""
+    used: set[str] = set()
+    for n in _walk(fd):
+        if isinstance(n, c_ast.ID):
+            used.add(str(n.name))
+        elif isinstance(n, c_ast.IdentifierType):
+            used |= {str(name) for name in n.names}
+        elif isinstance(n, c_ast.Struct | c_ast.Union | c_ast.Enum) and n.name:
+            used.add(str(n.name))
+    return used
+
+
+def _fingerprints(tree: Any, defs: list[tuple[Any, CFunc]], source_name: str) -> dict[str, str]:
+    """Each definition's fingerprint: its code text and that of the source's top-level
+    declarations it names (a changed struct changes the functions that use it)."""
+    gen = _CodeText()
+    declared: dict[str, list[str]] = {}
+    for ext in tree.ext:
+        if not isinstance(ext, c_ast.FuncDef) and _origin(str(ext.coord.file), source_name) == SOURCE_ORIGIN:
+            text = str(gen.visit(ext))
+            for name in _declared_names(ext):
+                declared.setdefault(name, []).append(text)
+    out = {}
+    for fd, f in defs:
+        h = hashlib.sha256(str(gen.visit(fd)).encode())
+        for name in sorted(_used_names(fd) & declared.keys()):
+            for text in declared[name]:
+                h.update(f"\0{name}\0{text}".encode())
+        out[f.name] = h.hexdigest()
+    return out
+
+
 def _analyse(
     text: str, path: Path
-) -> tuple[dict[str, CFunc], tuple[AssertSite, ...], dict[str, frozenset[str]]]:
+) -> tuple[dict[str, CFunc], tuple[AssertSite, ...], dict[str, frozenset[str]], dict[str, str]]:
     try:
         tree = c_parser.CParser().parse(text, path.name)
     except c_parser.ParseError as e:
@@ -270,7 +339,7 @@ def _analyse(
         ordinal = seen.get((func, expr), 0)
         seen[(func, expr)] = ordinal + 1
         asserts.append(AssertSite(func, expr, line, ordinal))
-    return functions, tuple(asserts), calls
+    return functions, tuple(asserts), calls, _fingerprints(tree, defs, path.name)
 
 
 _CACHE: dict[str, SourceInfo] = {}
@@ -290,7 +359,13 @@ def read_source(path: str | os.PathLike[str]) -> SourceInfo:
     key = _cache_key(source)
     info = _CACHE.get(key)
     if info is None:
-        functions, asserts, calls = _analyse(preprocess(p), p)
-        info = SourceInfo(p, hashlib.sha256(source).hexdigest(), functions, asserts, calls)
+        functions, asserts, calls, fingerprints = _analyse(preprocess(p), p)
+        info = SourceInfo(p, hashlib.sha256(source).hexdigest(), functions, asserts, calls, fingerprints)
         _CACHE[key] = info
-    return dataclasses.replace(info, path=p, functions=dict(info.functions), calls=dict(info.calls))
+    return dataclasses.replace(
+        info,
+        path=p,
+        functions=dict(info.functions),
+        calls=dict(info.calls),
+        fingerprints=dict(info.fingerprints),
+    )

@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def harness(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the harness on ``args`` in ``cwd``, without an example database, with ``env`` added."""
+    """Run the harness on ``args`` in ``cwd``, without an example database, with ``env`` added
+    (and ``stdin`` as its standard input)."""
     env = dict(os.environ, IOVCONF_NO_DB="1", PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
@@ -22,4 +23,5 @@ def harness(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )

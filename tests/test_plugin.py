@@ -100,7 +100,13 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return project, changed
 
 
-def run_host(project: Path, *args: str, expect_profile: str | None = None, **env: str) -> tuple[str, Path]:
+def run_host(
+    project: Path,
+    *args: str,
+    expect_profile: str | None = None,
+    pass_fds: tuple[int, ...] = (),
+    **env: str,
+) -> tuple[str, Path]:
     """pytest in the host project (no -p: the entry point brings the plugin); its output and JUnit
     XML.  The host's test expects ``expect_profile``, by default the one Hypothesis itself loads
     in that environment: the plugin must leave it as it is."""
@@ -119,6 +125,7 @@ def run_host(project: Path, *args: str, expect_profile: str | None = None, **env
         capture_output=True,
         text=True,
         timeout=600,
+        pass_fds=pass_fds,
     )
     text = out.stdout + out.stderr
     assert out.returncode == 1, text  # the differential test fails: the source was changed
@@ -170,3 +177,20 @@ def test_with_autoload_disabled_the_plugin_is_asked_for_by_name(host: tuple[Path
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     assert Path(reproducer_properties(junit)["iovconf_reproducer"]).is_file()
+
+
+def test_a_pipe_is_read_once_and_xdist_workers_get_what_was_read(host: tuple[Path, Path]) -> None:
+    """``--c-source=<(git show ...)`` is a /dev/fd pipe that only the process pytest started has,
+    and only once: the controller reads it, and its worker (which has no such descriptor) runs
+    against the same bytes."""
+    project, changed = host
+    read_end, write_end = os.pipe()
+    os.write(write_end, changed.read_bytes())  # a pipe holds 64 KiB; iov.c is smaller
+    os.close(write_end)
+    try:
+        text, junit = run_host(project, f"--c-source=/dev/fd/{read_end}", "-n", "1", pass_fds=(read_end,))
+    finally:
+        os.close(read_end)
+    assert "result of call 1" in text
+    script = Path(reproducer_properties(junit)["iovconf_reproducer"])
+    assert f"/dev/fd/{read_end}" not in script.read_text()  # the reproducer names the copy, not the pipe
