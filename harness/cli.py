@@ -230,6 +230,20 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("--entries", help="--library: entry counts, comma-separated (default: 1,16,256,1024)")
     ben.add_argument("--budget", type=float, default=0.05, help="--library: CPU seconds per cell and side")
     ben.add_argument("--non-strict", action="store_true", help="--library: time on Memory(strict=False)")
+    ben.add_argument(
+        "--diff",
+        action="store_true",
+        help="what harness diff costs beside harness run on the same functions and profile (CPU and wall)",
+    )
+    ben.add_argument(
+        "--functions",
+        default="iov_to_buf_full;iov_copy;qemu_iovec_concat;qemu_iovec_compare;qemu_iovec_clone",
+        help="--diff: groups of functions (';' between groups, ',' within one), each timed on its own",
+    )
+    ben.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="--diff: the profile")
+    ben.add_argument("--seed", type=int, default=1, help="--diff: the seed of both commands")
+    ben.add_argument("--jobs", type=jobs_count, default=2, help="--diff: worker processes of both")
+    ben.add_argument("--c-source", help="--diff: the NEW source (default: the original with a comment added)")
     rep = sub.add_parser("replay", help="re-run a reproducer (.py) or case (.json)")
     rep.add_argument("file")
     rep.add_argument("--c-source", help=f"override the C source named in the reproducer: {SOURCE_SPEC}")
@@ -275,6 +289,14 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.diff:
+        from .bench_diff import main as diff_main
+
+        groups = [g.strip() for g in args.functions.split(";") if g.strip()]
+        out = "bench_diff.json" if args.out is None else args.out
+        return diff_main(
+            groups, args.profile, args.seed, args.jobs, args.c_source, Path(out) if out else None
+        )
     if not args.library:
         from .bench import main as bench_main
 
