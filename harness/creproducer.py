@@ -15,6 +15,10 @@ errno and text written.  It compares as it goes and exits
 
 Its guard bytes are poisoned for ASan when it is built with ``-fsanitize=address``.
 
+:func:`c_program` keeps it under PROGRAM_LIMIT bytes: long bytes are written and
+checked compactly (``harness.compact``), and a value still too long to spell out is
+checked by block CRCs, named in the program's header and its notes.
+
 :func:`write_c_support` copies the files it needs (the C source as ``iov.c``, ``shim.h``,
 ``include/``, ``shim/``) into a sibling directory named by their hash, so a reproducer and
 that directory work wherever they are copied together; the build line in the program's
@@ -645,18 +649,6 @@ class CProgram:
 
     text: str
     notes: tuple[str, ...] = ()
-
-
-def c_reproducer(
-    case: Case,
-    c_source: str | None,
-    title: str = "",
-    name: str = "repro.c",
-    support: str | None = None,
-    fields: Sequence[str] = (),
-) -> str:
-    """The C program text for ``case`` (see :func:`c_program`)."""
-    return c_program(case, c_source, title, name, support, fields).text
 
 
 def c_program(
