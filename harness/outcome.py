@@ -229,8 +229,14 @@ def _bytes_sentence(o: Observed, va: bytes, vb: bytes, names: tuple[str, str]) -
     return f"{_where(o, k)}: {names[0]} {_around(va, k)} vs {names[1]} {_around(vb, k)}; {extent}"
 
 
+def _n_lines(n: int) -> str:
+    return f"{n} line{'' if n == 1 else 's'}"
+
+
 def _lines(text: str) -> list[str]:
-    return text.splitlines()
+    """The lines of a text as C writes them: ended by "\\n" (the last maybe not)."""
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") or not text else lines
 
 
 def _text_sentence(label: str, ta: str, tb: str, names: tuple[str, str]) -> str:
@@ -239,7 +245,7 @@ def _text_sentence(label: str, ta: str, tb: str, names: tuple[str, str]) -> str:
     k = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
     if k == len(la) == len(lb):  # the same lines: only the line ends differ
         return (
-            f"{label}: the same {len(la)} lines, ended otherwise: {names[0]} {_cut(repr(ta[-40:]))} "
+            f"{label}: the same {_n_lines(len(la))}, ended otherwise: {names[0]} {_cut(repr(ta[-40:]))} "
             f"vs {names[1]} {_cut(repr(tb[-40:]))}"
         )
     width = max(len(n) for n in names)
@@ -250,9 +256,9 @@ def _text_sentence(label: str, ta: str, tb: str, names: tuple[str, str]) -> str:
         return f"\n    {side:>{width}} {i + 1:>{number}} | {shown}"
 
     counts = (
-        f"{len(la)} lines each"
+        f"{_n_lines(len(la))} each"
         if len(la) == len(lb)
-        else f"{names[0]} wrote {len(la)} lines, {names[1]} {len(lb)}"
+        else f"{names[0]} wrote {_n_lines(len(la))}, {names[1]} {len(lb)}"
     )
     out = f"{label}: line {k + 1} differs ({counts})"
     if k:
@@ -273,10 +279,10 @@ def _observation_sentence(oa: Observed, ob: Observed, names: tuple[str, str]) ->
     if isinstance(va, str) and isinstance(vb, str) and ("\n" in va or "\n" in vb):
         return _text_sentence(oa.label, va, vb, names)
     if isinstance(va, str) and isinstance(vb, str) and max(len(va), len(vb)) > VALUE_LIMIT:
-        k = _first_byte(va.encode(), vb.encode())
         ea, eb = va.encode(), vb.encode()
+        k = _first_byte(ea, eb)
         return (
-            f"{oa.label}: character {k} differs: {names[0]} {_cut(repr(ea[max(k - 20, 0) : k + 40]))} "
+            f"{oa.label}: byte {k} differs: {names[0]} {_cut(repr(ea[max(k - 20, 0) : k + 40]))} "
             f"vs {names[1]} {_cut(repr(eb[max(k - 20, 0) : k + 40]))}"
         )
     return f"{oa.label}: {names[0]} {_cut(repr(va))} vs {names[1]} {_cut(repr(vb))}"

@@ -124,6 +124,15 @@ def test_a_text_one_side_ends_early_is_named_at_the_line_it_lacks() -> None:
     assert "(no such line)" in sentence
 
 
+def test_texts_with_the_same_lines_ended_otherwise_say_so() -> None:
+    port = Outcome((Returned(None),), (Observed("text of out", "p: 0000:  01\n"),))
+    c = Outcome((Returned(None),), (Observed("text of out", "p: 0000:  01"),))
+    (sentence,) = differences(port, c)
+    assert sentence.startswith("text of out: the same 1 line, ended otherwise")
+    empty = Outcome((Returned(None),), (Observed("text of out", ""),))
+    assert differences(port, empty)[0].startswith("text of out: line 1 differs (pyimpl wrote 1 line, C 0)")
+
+
 def test_huge_values_make_bounded_sentences() -> None:
     """1 MiB regions differing in three bytes, a field only one side has and 100 other differing
     fields: every sentence is at most SENTENCE_LIMIT characters, the count is exact, and past
