@@ -15,6 +15,10 @@ errno and text written.  It compares as it goes and exits
 
 Its guard bytes are poisoned for ASan when it is built with ``-fsanitize=address``.
 
+:func:`c_program` keeps it under PROGRAM_LIMIT bytes: long bytes are written and
+checked compactly (``harness.compact``), and a value still too long to spell out is
+checked by block CRCs, named in the program's header and its notes.
+
 :func:`write_c_support` copies the files it needs (the C source as ``iov.c``, ``shim.h``,
 ``include/``, ``shim/``) into a sibling directory named by their hash, so a reproducer and
 that directory work wherever they are copied together; the build line in the program's
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,7 @@ from pyimpl.structs import IOVEC_SIZE
 from reference_c.build import SHIM_FILES
 
 from .case import GUARD_BYTE, Case, Sock, Stream
+from .compact import BLOCK, C_HELPERS, block_crcs, c_string, progressions, statements_within
 from .outcome import AssertFailed, GLibFatal, Result, Returned, TimedOut, Undefined
 from .regions import c_pointer
 
@@ -45,6 +51,16 @@ SUPPORT_FILES = tuple(f for f in SHIM_FILES if f != "shim/batch.c")
 
 #: exit statuses of a reproducer
 AGREE, DIFFER, UNDECIDED = 0, 1, 3
+
+#: the most a reproducer program may take (bytes): checks of long values give way to CRCs to stay under
+PROGRAM_LIMIT = 100_000
+#: what each long value's checks may take, tried in turn until the program fits (a value whose
+#: rebuilt bytes or text would take more is checked by the CRC-32 of its blocks instead)
+VALUE_BUDGETS = (16_000, 4_000, 1_000, 0)
+#: values this short are always spelt out
+SHORT_VALUE = 64
+#: arena bytes the program prints at its end
+DUMP_BYTES = 4096
 
 
 def _source(c_source: str | None) -> Path:
@@ -110,19 +126,7 @@ def port_outcome(case: Case) -> Expected:
 
 
 def _cstr(text: str) -> str:
-    out = []
-    for ch in text.encode():
-        if ch in (0x22, 0x5C):
-            out.append("\\" + chr(ch))
-        elif 0x20 <= ch < 0x7F and ch != 0x3F:  # '?' escaped: no trigraphs
-            out.append(chr(ch))
-        else:
-            out.append(f"\\{ch:03o}")
-    return '"' + "".join(out) + '"'
-
-
-def _bytes_literal(data: bytes) -> str:
-    return '"' + "".join(f"\\x{b:02x}" for b in data) + '"'
+    return c_string(text.encode())
 
 
 def _u64(value: int) -> str:
@@ -137,18 +141,62 @@ def _value(ctype: str, arg: Any) -> str:
     return f"({ctype}){arg}" + ("ULL" if isinstance(arg, int) and arg > 0x7FFFFFFF else "")
 
 
+def _ptr_parts(norm: Any) -> tuple[str, int, int] | None:
+    """(kind, a, b) of ``check_ptr`` for the port's normalised pointer ``norm``; None if not checkable."""
+    if norm == 0 or norm is None:
+        return ("P_NULL", 0, 0)
+    if isinstance(norm, tuple) and norm and norm[0] in ("arena", "wild"):
+        return ("P_ARENA", int(norm[1]), 0)
+    if isinstance(norm, tuple) and norm and norm[0] == "heap":
+        return ("P_HEAP", int(norm[1]), int(norm[2]))
+    if isinstance(norm, tuple) and norm and norm[0] == "abs":
+        return ("P_ABS", int(norm[1]), 0)
+    return None
+
+
+def _ll(value: int) -> str:
+    """An integer as C's long long (values past it modulo 2**64, as check_ptr compares them)."""
+    return f"{value}LL" if 0 <= value < 1 << 31 else f"(long long){_u64(value)}"
+
+
 def _ptr_check(what: str, expr: str, norm: Any) -> str | None:
     """A check that pointer ``expr`` is what the port's normalised pointer ``norm`` names."""
-    if norm == 0 or norm is None:
-        return f"check_ptr({_cstr(what)}, (const void *)({expr}), P_NULL, 0, 0);"
-    if isinstance(norm, tuple) and norm and norm[0] in ("arena", "wild"):
-        return f"check_ptr({_cstr(what)}, (const void *)({expr}), P_ARENA, {int(norm[1])}LL, 0);"
-    if isinstance(norm, tuple) and norm and norm[0] == "heap":
-        block, offset = int(norm[1]), int(norm[2])
-        return f"check_ptr({_cstr(what)}, (const void *)({expr}), P_HEAP, {block}LL, {offset}LL);"
-    if isinstance(norm, tuple) and norm and norm[0] == "abs":
-        return f"check_ptr({_cstr(what)}, (const void *)({expr}), P_ABS, (long long){_u64(norm[1])}, 0);"
-    return None
+    parts = _ptr_parts(norm)
+    if parts is None:
+        return None
+    kind, a, b = parts
+    return f"check_ptr({_cstr(what)}, (const void *)({expr}), {kind}, {_ll(a)}, {_ll(b)});"
+
+
+def _entries_checks(name: str, array: str, entries: list[Any]) -> list[str]:
+    """Checks of the iovec entries ``name[0..]`` at ``array`` against the port's (base, len)
+    values: one ``check_iovecs`` call per run of entries that step evenly."""
+    items: list[tuple[object, tuple[int, ...]]] = []
+    for value in entries:
+        base, n = value
+        parts = _ptr_parts(base)
+        if parts is None:
+            items.append((("?", base), (0, 0, 0)))
+        else:
+            items.append((parts[0], (parts[1], parts[2], int(n))))
+    lines: list[str] = []
+    for run in progressions(items):
+        if isinstance(run.key, tuple):  # a pointer this program cannot name: say so, entry by entry
+            lines += [
+                f"/* {name}[{i}].iov_base: {entries[i][0]!r}, not checkable here */"
+                for i in range(run.start, run.start + run.count)
+            ]
+            lines += [
+                _int_check(f"{name}[{i}].iov_len", f"({array})[{i}].iov_len", entries[i][1])
+                for i in range(run.start, run.start + run.count)
+            ]
+            continue
+        (a, b, n), (da, db, dn) = run.first, run.step
+        lines.append(
+            f"check_iovecs({_cstr(name)}, {array}, {run.start}, {run.count}, {run.key}, "
+            f"{_ll(a)}, {_ll(da)}, {_ll(b)}, {_ll(db)}, {_u64(n)}, {_u64(dn)});"
+        )
+    return lines
 
 
 def _int_check(what: str, expr: str, value: Any) -> str:
@@ -184,7 +232,6 @@ static void repro_assert_fail(const char *expr, const char *file, unsigned int l
 """
 
 HELPERS = r"""
-#define UNUSED __attribute__((unused))
 enum { P_NULL, P_ARENA, P_HEAP, P_ABS };
 enum { END_RETURNED, END_ASSERT, END_ABORT };
 
@@ -255,35 +302,120 @@ static UNUSED void check_ptr(const char *what, const void *p, int kind, long lon
     }
 }
 
-static UNUSED void check_bytes(const char *what, size_t at, const char *want, size_t n)
+static UNUSED void check_bytes(const char *what, size_t at, const void *wanted, size_t n)
 {
-    size_t i;
+    const unsigned char *want = wanted;
+    size_t first = n, last = 0, count = 0;
 
-    for (i = 0; i < n; i++) {
-        if (A[at + i] != (unsigned char)want[i]) {
-            differ(what, "byte %zu: C %02x, the port %02x (and %zu bytes after it unchecked)",
-                   i, A[at + i], (unsigned char)want[i], n - i - 1);
-            return;
+    for (size_t i = 0; i < n; i++) {
+        if (A[at + i] != want[i]) {
+            first = first < n ? first : i;
+            last = i;
+            count++;
         }
     }
+    if (count) {
+        differ(what, "byte %zu: C %02x, the port %02x (%zu of %zu bytes differ, the last at byte %zu)",
+               first, A[at + first], want[first], count, n, last);
+    }
+}
+
+/* the line number of byte at of text (from 1), and where that line starts */
+static UNUSED size_t line_of(const char *text, size_t at, size_t *start)
+{
+    size_t line = 1;
+
+    *start = 0;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            line++;
+            *start = i + 1;
+        }
+    }
+    return line;
+}
+
+static UNUSED int line_length(const char *text, size_t len, size_t start)
+{
+    const char *end = memchr(text + start, '\n', len - start);
+
+    return (int)(end ? (size_t)(end - (text + start)) : len - start);
 }
 
 static UNUSED void check_text(const char *what, const char *got, size_t len,
                                                 const char *want, size_t n)
 {
-    if (len != n || memcmp(got, want, n) != 0) {
-        differ(what, "C wrote %zu bytes, the port %zu; C's text:\n%.*s", len, n, (int)len, got);
+    size_t k = 0, start;
+    size_t line;
+
+    while (k < len && k < n && got[k] == want[k]) {
+        k++;
+    }
+    if (len == n && k == n) {
+        return;
+    }
+    line = line_of(got, k, &start);
+    differ(what, "line %zu differs (C wrote %zu bytes, the port %zu):\n    C:        %.*s\n"
+           "    the port: %.*s", line, len, n, start < len ? line_length(got, len, start) : 0, got + start,
+           start < n ? line_length(want, n, start) : 0, want + start);
+}
+
+/* got[0..got_len) against the port's want_len bytes, known by the CRC-32 of each block bytes */
+static UNUSED void check_blocks(const char *what, const unsigned char *got, size_t got_len,
+                                size_t want_len, const uint32_t *crcs, size_t block, int text)
+{
+    for (size_t at = 0; at < want_len; at += block) {
+        size_t n = want_len - at < block ? want_len - at : block;
+
+        if (at + n > got_len || repro_crc32(got + at, n) != crcs[at / block]) {
+            if (text) {
+                size_t start, line = line_of((const char *)got, at < got_len ? at : got_len, &start);
+
+                differ(what, "C's text (%zu bytes, the port's %zu) differs in its bytes %zu to %zu (by "
+                       "their CRC-32), from its line %zu:\n    C: %.*s", got_len, want_len, at, at + n,
+                       line, start < got_len ? line_length((const char *)got, got_len, start) : 0,
+                       (const char *)got + start);
+            } else {
+                differ(what, "bytes %zu to %zu differ from the port's (by their CRC-32)", at, at + n);
+            }
+            return;
+        }
+    }
+    if (got_len != want_len) {
+        differ(what, "C has %zu bytes, the port %zu", got_len, want_len);
+    }
+}
+
+/* entries start..start+count of v: base (kind, a + i * da, b + i * db), length len + i * dlen */
+static UNUSED void check_iovecs(const char *name, const struct iovec *v, size_t start, size_t count,
+                                int kind, long long a, long long da, long long b, long long db,
+                                unsigned long long len, unsigned long long dlen)
+{
+    char what[160];
+
+    for (size_t i = 0; i < count; i++) {
+        snprintf(what, sizeof(what), "%s[%zu].iov_base", name, start + i);
+        check_ptr(what, v[start + i].iov_base, kind,
+                  (long long)((unsigned long long)a + i * (unsigned long long)da),
+                  (long long)((unsigned long long)b + i * (unsigned long long)db));
+        snprintf(what, sizeof(what), "%s[%zu].iov_len", name, start + i);
+        check_u64(what, v[start + i].iov_len, len + i * dlen);
     }
 }
 
 static void dump_arena(void)
 {
-    for (size_t i = 0; i < sizeof(A); i += 16) {
+    size_t shown = sizeof(A) < DUMP_BYTES ? sizeof(A) : DUMP_BYTES;
+
+    for (size_t i = 0; i < shown; i += 16) {
         printf("%06zx:", i);
-        for (size_t j = i; j < i + 16 && j < sizeof(A); j++) {
+        for (size_t j = i; j < i + 16 && j < shown; j++) {
             printf(" %02x", A[j]);
         }
         printf("\n");
+    }
+    if (shown < sizeof(A)) {
+        printf("... and %zu more bytes\n", sizeof(A) - shown);
     }
 }
 """
@@ -336,16 +468,87 @@ def _return_checks(k: int, fn: Any, value: Any) -> list[str]:
     return lines
 
 
-def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str, int]) -> list[str]:
-    """Checks of the final state against the port's observations; unknown labels are listed."""
-    lines: list[str] = []
+@dataclass
+class _Checks:
+    """The final-state checks of a program, and what they had to leave to CRCs."""
+
+    lines: list[str]
+    notes: list[str]
+    scratch: int  # bytes of the scratch array W that rebuilt values need
+
+
+def _bytes_check(label: str, at: int, value: bytes, budget: int, checks: _Checks) -> None:
+    """Check the bytes at ``A + at`` against ``value``: spelt out if short, else rebuilt in W by
+    compact statements, else (past ``budget`` characters) by the CRC-32 of each BLOCK bytes."""
+    out = checks.lines
+    if len(value) <= SHORT_VALUE:
+        out.append(f"check_bytes({_cstr(label)}, {at}, {c_string(value)}, {len(value)});")
+        return
+    rebuilt = statements_within("W", value, budget) if budget else None
+    if rebuilt is not None:
+        checks.scratch = max(checks.scratch, len(value))
+        out += [f"/* {_comment(label)}: the port's {len(value)} bytes, rebuilt in W */", *rebuilt]
+        out.append(f"check_bytes({_cstr(label)}, {at}, W, {len(value)});")
+        return
+    name = f"crc{len(checks.notes)}"
+    out += _crc_table(name, value)
+    out.append(f"check_blocks({_cstr(label)}, A + {at}, {len(value)}, {len(value)}, {name}, {BLOCK}, 0);")
+    checks.notes.append(_crc_note(label, len(value)))
+
+
+def _text_check(label: str, stream: str, text: str, budget: int, checks: _Checks) -> None:
+    """Check the text written to ``stream`` against ``text``: spelt out a line of C per line of
+    text, or (past ``budget`` characters) by the CRC-32 of each BLOCK bytes."""
+    want = text.encode()
+    out = checks.lines
+    out.append(f"fflush(stream_{stream});")
+    literal = [c_string(line) for line in want.splitlines(keepends=True)] or ['""']
+    if len(want) <= SHORT_VALUE or sum(len(x) + 12 for x in literal) <= budget:
+        out.append(f"check_text({_cstr(label)}, text_{stream}, len_{stream},")
+        out += [f"           {x}" for x in literal]
+        out.append(f"           , {len(want)});")
+        return
+    name = f"crc{len(checks.notes)}"
+    out += _crc_table(name, want)
+    out.append(
+        f"check_blocks({_cstr(label)}, (const unsigned char *)text_{stream}, len_{stream}, {len(want)}, "
+        f"{name}, {BLOCK}, 1);"
+    )
+    checks.notes.append(_crc_note(label, len(want)))
+
+
+def _crc_table(name: str, value: bytes) -> list[str]:
+    crcs = [f"{c:#010x}u" for c in block_crcs(value)]
+    rows = [", ".join(crcs[k : k + 8]) for k in range(0, len(crcs), 8)]
+    return [f"static const uint32_t {name}[] = {{", *[f"    {r}," for r in rows], "};"]
+
+
+def _crc_note(label: str, n: int) -> str:
+    return (
+        f"{label} ({n} bytes) is checked by the CRC-32 of each {BLOCK} bytes, not byte by byte: "
+        f"too long to spell out in a program kept under {PROGRAM_LIMIT // 1000} KB"
+    )
+
+
+def _comment(text: str) -> str:
+    """``text`` as it may stand inside a C comment."""
+    return text.replace("*/", "* /").replace("/*", "/ *")
+
+
+def _observation_checks(
+    case: Case, observed: dict[str, Any], offsets: dict[str, int], budget: int
+) -> _Checks:
+    """Checks of the final state against the port's observations; unknown labels are listed.
+    A long value's checks take at most ``budget`` characters (else it is checked by CRCs)."""
+    checks = _Checks([], [], 0)
+    lines = checks.lines
     known: set[str] = set()
 
     def bytes_check(label: str, at: int) -> None:
         value = observed.get(label)
         if isinstance(value, bytes):
             known.add(label)
-            lines.append(f"check_bytes({_cstr(label)}, {at}, {_bytes_literal(value)}, {len(value)});")
+            _bytes_check(label, at, value, budget, checks)
 
     def check(label: str, expr: str, kind: str) -> None:
         if label not in observed:
@@ -354,14 +557,24 @@ def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str,
         known.add(label)
         if kind == "ptr":
             made = _ptr_check(label, expr, value)
-            lines.append(made or f"/* {label}: {value!r}, not checkable here */")
+            lines.append(made or f"/* {_comment(label)}: {_comment(repr(value))}, not checkable here */")
         elif kind == "entry" and isinstance(value, tuple):
             base, n = value
             made = _ptr_check(f"{label}.iov_base", f"({expr}).iov_base", base)
-            lines.append(made or f"/* {label}.iov_base: {base!r}, not checkable here */")
+            lines.append(
+                made or f"/* {_comment(label)}.iov_base: {_comment(repr(base))}, not checkable here */"
+            )
             lines.append(_int_check(f"{label}.iov_len", f"({expr}).iov_len", n))
         elif isinstance(value, int):
             lines.append(_int_check(label, expr, value))
+
+    def entries(name: str, array: str, count: int | None) -> None:
+        """``name[0..]`` (``count`` of them, or as many as the port observed)."""
+        found: list[Any] = []
+        while (count is None or len(found) < count) and f"{name}[{len(found)}]" in observed:
+            found.append(observed[f"{name}[{len(found)}]"])
+        known.update(f"{name}[{i}]" for i in range(len(found)))
+        lines.extend(_entries_checks(name, array, found))
 
     bytes_check("guard before the first region", 0)
     for r in case.regions:
@@ -369,8 +582,7 @@ def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str,
         if r.kind == "data":
             bytes_check(f"bytes of {r.name}", offsets[r.name])
         elif r.kind == "iovs":
-            for i in range(r.size // IOVEC_SIZE):
-                check(f"{r.name}[{i}]", f"((struct iovec *){at})[{i}]", "entry")
+            entries(r.name, f"(const struct iovec *){at}", r.size // IOVEC_SIZE)
         elif r.kind == "qiov":
             q = f"((QEMUIOVector *){at})"
             if observed.get(f"{r.name}.iov") == "&local_iov":
@@ -385,10 +597,7 @@ def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str,
             check(f"{r.name}.nalloc", f"{q}->nalloc", "int")
             check(f"{r.name}.local_iov.iov_base", f"{q}->local_iov.iov_base", "ptr")
             check(f"{r.name}.size", f"{q}->size", "int")
-            i = 0
-            while f"{r.name}.iov[{i}]" in observed:
-                check(f"{r.name}.iov[{i}]", f"{q}->iov[{i}]", "entry")
-                i += 1
+            entries(f"{r.name}.iov", f"{q}->iov", None)
         elif r.kind == "undo":
             u = f"((IOVDiscardUndo *){at})"
             check(f"{r.name}.modified_iov", f"{u}->modified_iov", "ptr")
@@ -419,16 +628,11 @@ def _observation_checks(case: Case, observed: dict[str, Any], offsets: dict[str,
         label = f"text of {stream}"
         if isinstance(observed.get(label), str):
             known.add(label)
-            want = observed[label].encode()
-            lines += [
-                f"fflush(stream_{stream});",
-                f"check_text({_cstr(label)}, text_{stream}, len_{stream}, {_cstr(observed[label])}, "
-                f"{len(want)});",
-            ]
+            _text_check(label, stream, observed[label], budget, checks)
     for label in observed:
         if label not in known:
-            lines.append(f"/* not checked here: {label} */")
-    return lines
+            lines.append(f"/* not checked here: {_comment(label)} */")
+    return checks
 
 
 def _source_prelude(c_source: str | None) -> list[str]:
@@ -439,21 +643,69 @@ def _source_prelude(c_source: str | None) -> list[str]:
     return build.source_prelude(build.header_overrides(build.plan(_source(c_source), "abort").contents))
 
 
-def c_reproducer(
-    case: Case, c_source: str | None, title: str = "", name: str = "repro.c", support: str | None = None
-) -> str:
-    """The C program text for ``case``: ``name`` is its file name, ``support`` the directory of its
-    support files beside it (see :func:`write_c_support`; default: their hashed name)."""
-    from pyimpl.ctable import BY_NAME
+@dataclass(frozen=True)
+class CProgram:
+    """A reproducer's text, and what it could not check byte by byte (or fit), in sentences."""
 
+    text: str
+    notes: tuple[str, ...] = ()
+
+
+def c_program(
+    case: Case,
+    c_source: str | None,
+    title: str = "",
+    name: str = "repro.c",
+    support: str | None = None,
+    fields: Sequence[str] = (),
+) -> CProgram:
+    """The C program for ``case``: ``name`` is its file name, ``support`` the directory of its
+    support files beside it (see :func:`write_c_support`; default: their hashed name),
+    ``title`` and ``fields`` (every differing field) go in its header.  It is kept under
+    PROGRAM_LIMIT bytes: long values are written compactly, and checked by CRCs when even that
+    is too long (each one named in its notes); only initial contents too large to carry
+    leave it longer, and a note says so."""
     support = support or support_name(c_source)
     expected = port_outcome(case)
-    offsets, parts, total = case.layout()
-    uses_sockets = any(isinstance(a, Sock) for c in case.calls for a in c.args)
-    streams = {a.name: f"stream_{a.name}" for c in case.calls for a in c.args if isinstance(a, Stream)}
+    offsets = case.layout()[0]
+    for budget in VALUE_BUDGETS:
+        checks = (
+            _Checks([], [], 0)
+            if expected.error
+            else _observation_checks(case, expected.observed, offsets, budget)
+        )
+        body = _body(case, c_source, expected, checks)
+        notes = list(checks.notes)
+        text = _header(c_source, title, name, support, fields, notes) + body
+        if len(text.encode()) <= PROGRAM_LIMIT:
+            break
+    else:
+        notes.append(
+            f"this program takes {len(text.encode()) // 1000} KB, past the {PROGRAM_LIMIT // 1000} KB "
+            "reproducers are kept under: the case's initial contents do not compress"
+        )
+        text = _header(c_source, title, name, support, fields, notes) + body
+    return CProgram(text, tuple(notes))
+
+
+def _header(
+    c_source: str | None, title: str, name: str, support: str, fields: Sequence[str], notes: Sequence[str]
+) -> str:
+    """The program's opening comment: what it reproduces, how to build it, what it left out."""
+    first, *more = _comment(title[:2000]).splitlines() or [""]
     out = [
-        f"/* iovconf C reproducer{': ' + title if title else ''}",
+        f"/* iovconf C reproducer{': ' + first if first else ''}",
+        *[f" *   {line}" for line in more],
         f" * C source: {_source(c_source)}",
+    ]
+    if fields:
+        out += [" *", " * Every field that differed:"]
+        for sentence in fields:
+            lines = _comment(sentence).splitlines()
+            out += [f" *   - {lines[0]}", *[f" *     {line}" for line in lines[1:]]]
+    for note in notes:
+        out += [" *", f" * NOTE: {_comment(note)}"]
+    out += [
         " *",
         " * Build and run it from the directory holding this file and its support files (the C",
         f" * source as iov.c and our shims, in {support}/):",
@@ -466,6 +718,19 @@ def c_reproducer(
         " * 1 C differs (each difference printed); 3 cannot tell (undefined behaviour, or sockets);",
         " * killed by a signal: C crashed.",
         " */",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks) -> str:
+    """Everything after the header: the arena, the checks, the calls."""
+    from pyimpl.ctable import BY_NAME
+
+    offsets, parts, total = case.layout()
+    uses_sockets = any(isinstance(a, Sock) for c in case.calls for a in c.args)
+    streams = {a.name: f"stream_{a.name}" for c in case.calls for a in c.args if isinstance(a, Stream)}
+    out = [
         PRELUDE.strip("\n"),
         *_source_prelude(c_source),
         '#include "iov.c"',
@@ -473,11 +738,15 @@ def c_reproducer(
         "",
         f"static unsigned char A[{total}] __attribute__((aligned(16)));",
         *[f"#define OFF_{n} {off}" for n, off in offsets.items()],
+        "#define UNUSED __attribute__((unused))",
+        f"static UNUSED unsigned char W[{max(checks.scratch, 1)}];  /* the port's bytes of a long value */",
+        f"#define DUMP_BYTES {DUMP_BYTES}",
         "",
     ]
     for s in streams.values():
         base = s.removeprefix("stream_")
         out += [f"static FILE *{s};", f"static char *text_{base};", f"static size_t len_{base};"]
+    out.append(C_HELPERS.strip("\n"))
     out.append(HELPERS.strip("\n"))
     results = expected.results
     n_made = len(results)
@@ -489,7 +758,7 @@ def c_reproducer(
     if expected.error:
         out.append(f"    /* the port raised {expected.error}: nothing to check */")
     else:
-        out += [f"    {line}" for line in _observation_checks(case, expected.observed, offsets)]
+        out += [f"    {line}" for line in checks.lines]
     out += ["}", ""]
     out += [
         "static void repro_end(int how) __attribute__((noreturn));",

@@ -217,23 +217,60 @@ def _transfer(draw: st.DrawFn, func: str, direction: str | None = None, max_n: i
 # -- iov_hexdump ---------------------------------------------------------------------------------
 #: byte counts and limits around the 0x10000 line where QEMU 6.x cuts the offset to 5 characters
 BIG_DUMP = (0xFFF0, 0xFFFF, 0x10000, 0x10001, 0x1000F, 0x10010, 0x10011, 0x10020)
+#: how a hexdump case is drawn: a small layout (a few short entries, in every arrangement), or
+#: one buffer cut into up to three entries; Hypothesis shrinks a failing case towards "small"
+DUMP_SHAPES = ("small",) * 7 + ("buffer",) * 2
+#: the longest buffer drawn short of the edge (256 lines)
+LONG_DUMP = 0x1000
+
+
+def dump_size(draw: st.DrawFn) -> int:
+    """A buffer's size: up to LONG_DUMP, or (one time in four) one of BIG_DUMP.  The short size
+    is drawn first and the edge after it, so Hypothesis can turn the edge off and keep a short
+    size that still fails.  Measured with ``hypothesis.find`` over 30 seeds on conditions a
+    bug might set (a second line, a fifth line, 300 bytes), the minimal case was the short
+    one in 25 to 29 of them; drawing the edge first, in 5 of 12."""
+    n = draw(st.integers(0, LONG_DUMP))
+    if draw(st.integers(0, 3)) == 3:
+        return BIG_DUMP[draw(st.integers(0, len(BIG_DUMP) - 1))]
+    return n
+
+
+#: a buffer's bytes: this drawn stretch over and over (shrinks to b"": all zero)
+_TILE = st.binary(max_size=48)
+
+
+def tiled(tile: bytes, size: int) -> bytes:
+    """``size`` bytes of ``tile`` over and over (zeros if ``tile`` is empty)."""
+    if not tile:
+        return bytes(size)
+    return (tile * (size // len(tile) + 1))[:size]
 
 
 @st.composite
 def _hexdump(draw: st.DrawFn) -> Case:
+    """iov_hexdump of a small layout, or of one buffer (up to 256 lines, or around the 0x10000
+    edge) cut into up to three entries.  Every size, cut and byte is drawn so that it shrinks:
+    a failing case keeps only the lines and the bytes it needs (zeros elsewhere)."""
     b = IOBuilder()
-    if chance(draw, 1, 10):
-        size = draw(st.sampled_from(BIG_DUMP))
-        data = b.pattern(size, draw(st.integers(0, 255)))
+    shape = draw(st.sampled_from(DUMP_SHAPES))
+    if shape == "small":
+        c = Drawn(draw, DRAWN)
+        v = vectors(c, b, 6, spare=draw(st.integers(0, 1)))
+        limit = c.amount(v.boundaries(), "limit") if c.flag("a boundary") else c.integer(0, 40, "limit")
+    else:
+        size = dump_size(draw)
+        data = b.data(tiled(draw(_TILE), size))
         cuts = sorted(draw(st.lists(st.integers(0, size), max_size=2)))
         bounds = [0, *cuts, size]
         entries: list[tuple[Arg, int]] = [(data + lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
         v = _vectors(b, data, entries)
-        limit = draw(st.one_of(st.sampled_from(BIG_DUMP), st.sampled_from(HUGE), st.integers(0, 40)))
-    else:
-        c = Drawn(draw, DRAWN)
-        v = vectors(c, b, 6, spare=draw(st.integers(0, 1)))
-        limit = c.amount(v.boundaries(), "limit") if c.flag("a boundary") else c.integer(0, 40, "limit")
+        # no limit first (the whole dump), then a limit around the edges, or a short one
+        limit = draw(
+            st.one_of(
+                st.sampled_from(HUGE), st.integers(0, size + 1), st.sampled_from(BIG_DUMP), st.integers(0, 40)
+            )
+        )
     cnt = Drawn(draw, DRAWN).count(len(v.entries), label="iov_cnt")
     b.call("iov_hexdump", v.array, cnt, Stream("out"), draw(st.sampled_from(PREFIXES)), limit)
     return b.case()

@@ -1,10 +1,13 @@
-"""What a run of a case shows, as typed records, and how to name the first difference of two.
+"""What a run of a case shows, as typed records, and how to name what differs between two.
 
 A call ends in exactly one :data:`Result`: it returned, a C ``assert`` failed, the
 port found undefined behaviour, GLib aborted, the C code crashed, it hung, or the
 function is missing from the C source.  An :class:`Outcome` is the result of each
 call made, then every :class:`Observed` fact (bytes, fields, heap, errno, sockets,
-text) in a fixed order, so two outcomes compare item by item.
+text) in a fixed order, so two outcomes compare item by item; :func:`differences`
+names every field that differs, each in one bounded sentence (a region's first differing
+byte with its neighbours, a text's first differing line with its neighbours, never the
+whole value), and :func:`first_difference` the first of them.
 
 An assert is identified by what it is: (function, expression, ordinal among that
 function's asserts with the same expression).  Its line and file are shown, never
@@ -13,8 +16,11 @@ compared, so a source whose lines moved is judged on behaviour.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 
@@ -149,6 +155,8 @@ class Outcome:
 
 
 def _first_byte(a: bytes, b: bytes) -> int:
+    """The index of the first byte where ``a`` and ``b`` differ (the shorter one's length if
+    one is a prefix of the other)."""
     n = min(len(a), len(b))
     if a[:n] == b[:n]:
         return n
@@ -172,28 +180,170 @@ def _where(o: Observed, k: int) -> str:
     return f"{o.label} byte {k}"
 
 
-def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> str | None:
-    """A sentence naming the first thing that differs between two outcomes, or None."""
+#: the longest sentence :func:`differences` writes: values are cut to fit, never the field's name
+SENTENCE_LIMIT = 800
+#: the longest value (or line of text) a sentence shows
+VALUE_LIMIT = 120
+#: how many differing fields :func:`differences` names before it says how many more there are
+FIELD_LIMIT = 40
+#: bytes shown before and after the first differing byte of a byte string
+BYTES_BEFORE, BYTES_AFTER = 4, 7
+
+
+def _cut(text: str, limit: int = VALUE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    """A value as a sentence shows it: bytes in hex, text by its first line, both with their length."""
+    if isinstance(value, bytes):
+        more = f"... ({len(value)} bytes)" if len(value) > 16 else ""
+        return (value[:16].hex() or "(none)") + more
+    if isinstance(value, str) and (len(value) > VALUE_LIMIT or "\n" in value.rstrip("\n")):
+        first = value.split("\n", 1)[0]
+        return f"{_cut(repr(first))} ... ({value.count(chr(10))} lines, {len(value)} characters)"
+    return _cut(repr(value))
+
+
+def _around(data: bytes, k: int) -> str:
+    """The bytes around ``k`` in hex, byte ``k`` in brackets ("[end]" past the last)."""
+    lo = max(k - BYTES_BEFORE, 0)
+    before = ("... " if lo else "") + data[lo:k].hex(" ")
+    at = f"[{data[k : k + 1].hex()}]" if k < len(data) else "[end]"
+    after = data[k + 1 : k + 1 + BYTES_AFTER].hex(" ") + (" ..." if len(data) > k + 1 + BYTES_AFTER else "")
+    return " ".join(part for part in (before, at, after) if part)
+
+
+def _bytes_sentence(o: Observed, va: bytes, vb: bytes, names: tuple[str, str]) -> str:
+    """The first differing byte with a few bytes around it, and how many bytes differ in all."""
+    k = _first_byte(va, vb)
+    n = min(len(va), len(vb))
+    xor = (int.from_bytes(va[:n], "big") ^ int.from_bytes(vb[:n], "big")).to_bytes(n, "big")
+    differing = n - xor.count(0) + abs(len(va) - len(vb))
+    if len(va) != len(vb):
+        extent = f"{differing} bytes differ ({names[0]} has {len(va)} bytes, {names[1]} {len(vb)})"
+    elif differing == 1:
+        extent = f"1 of {n} bytes differs"
+    else:
+        extent = f"{differing} of {n} bytes differ, the last at byte {len(xor.rstrip(bytes(1))) - 1}"
+    return f"{_where(o, k)}: {names[0]} {_around(va, k)} vs {names[1]} {_around(vb, k)}; {extent}"
+
+
+def _n_lines(n: int) -> str:
+    return f"{n} line{'' if n == 1 else 's'}"
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a text as C writes them: ended by "\\n" (the last maybe not)."""
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") or not text else lines
+
+
+def _text_sentence(label: str, ta: str, tb: str, names: tuple[str, str]) -> str:
+    """The first differing line of two texts, on both sides, with a line of context around it."""
+    la, lb = _lines(ta), _lines(tb)
+    k = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
+    if k == len(la) == len(lb):  # the same lines: only the line ends differ
+        return (
+            f"{label}: the same {_n_lines(len(la))}, ended otherwise: {names[0]} {_cut(repr(ta[-40:]))} "
+            f"vs {names[1]} {_cut(repr(tb[-40:]))}"
+        )
+    width = max(len(n) for n in names)
+    number = len(str(k + 2))
+
+    def show(side: str, lines: list[str], i: int) -> str:
+        shown = _cut(repr(lines[i])) if i < len(lines) else "(no such line)"
+        return f"\n    {side:>{width}} {i + 1:>{number}} | {shown}"
+
+    counts = (
+        f"{_n_lines(len(la))} each"
+        if len(la) == len(lb)
+        else f"{names[0]} wrote {_n_lines(len(la))}, {names[1]} {len(lb)}"
+    )
+    out = f"{label}: line {k + 1} differs ({counts})"
+    if k:
+        out += show("both", la, k - 1)
+    for i in (k, k + 1):
+        if i < len(la) or i < len(lb):
+            if i > k and i < len(la) and i < len(lb) and la[i] == lb[i]:
+                out += show("both", la, i)
+                continue
+            out += show(names[0], la, i) + show(names[1], lb, i)
+    return out
+
+
+def _observation_sentence(oa: Observed, ob: Observed, names: tuple[str, str]) -> str:
+    va, vb = oa.value, ob.value
+    if isinstance(va, bytes) and isinstance(vb, bytes):
+        return _bytes_sentence(oa, va, vb, names)
+    if isinstance(va, str) and isinstance(vb, str) and ("\n" in va or "\n" in vb):
+        return _text_sentence(oa.label, va, vb, names)
+    if isinstance(va, str) and isinstance(vb, str) and max(len(va), len(vb)) > VALUE_LIMIT:
+        ea, eb = va.encode(), vb.encode()
+        k = _first_byte(ea, eb)
+        return (
+            f"{oa.label}: byte {k} differs: {names[0]} {_cut(repr(ea[max(k - 20, 0) : k + 40]))} "
+            f"vs {names[1]} {_cut(repr(eb[max(k - 20, 0) : k + 40]))}"
+        )
+    return f"{oa.label}: {names[0]} {_cut(repr(va))} vs {names[1]} {_cut(repr(vb))}"
+
+
+def _sentences(a: Outcome, b: Outcome | None, names: tuple[str, str]) -> Iterator[str]:
+    """One sentence per differing result and observation, in the outcomes' order (unbounded)."""
+    if b is None:
+        last = a.last
+        yield (
+            f"result of call {len(a.results)}: {names[0]} {last.show() if last else 'made no call'} vs "
+            f"{names[1]} not compared (a claim of undefined behaviour is for the sanitizers to confirm)"
+        )
+        return
     for i in range(max(len(a.results), len(b.results))):
         ra = a.results[i] if i < len(a.results) else NotReached()
         rb = b.results[i] if i < len(b.results) else NotReached()
         if ra != rb:
-            return f"result of call {i + 1}: {names[0]} {ra.show()} vs {names[1]} {rb.show()}"
-    for oa, ob in zip(a.observations, b.observations, strict=False):
-        if oa.label != ob.label:
-            return f"observed {oa.label} in {names[0]} but {ob.label} in {names[1]}"
-        if oa.value != ob.value:
-            va, vb = oa.value, ob.value
-            if isinstance(va, bytes) and isinstance(vb, bytes):
-                k = _first_byte(va, vb)
-                return (
-                    f"{_where(oa, k)}: {names[0]} {va[k : k + 8].hex() or '(none)'} "
-                    f"vs {names[1]} {vb[k : k + 8].hex() or '(none)'}"
-                )
-            return f"{oa.label}: {names[0]} {va!r} vs {names[1]} {vb!r}"
-    if len(a.observations) != len(b.observations):
-        return f"observations: {names[0]} has {len(a.observations)}, {names[1]} {len(b.observations)}"
-    return None
+            yield (
+                f"result of call {i + 1}: {names[0]} {_cut(ra.show(), SENTENCE_LIMIT // 2 - 40)} "
+                f"vs {names[1]} {_cut(rb.show(), SENTENCE_LIMIT // 2 - 40)}"
+            )
+    oa_all, ob_all = a.observations, b.observations
+    la, lb = [o.label for o in oa_all], [o.label for o in ob_all]
+    opcodes: Sequence[tuple[str, int, int, int, int]] = [("equal", 0, len(la), 0, len(lb))]
+    if la != lb:  # a field only one side has (a vector with more entries): line the others up
+        opcodes = SequenceMatcher(None, la, lb, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            for oa, ob in zip(oa_all[i1:i2], ob_all[j1:j2], strict=True):
+                if oa.value != ob.value:
+                    yield _cut(_observation_sentence(oa, ob, names), SENTENCE_LIMIT)
+            continue
+        for side, only in ((names[0], oa_all[i1:i2]), (names[1], ob_all[j1:j2])):
+            for o in only:
+                yield _cut(f"{o.label}: only {side} has it ({_short(o.value)})", SENTENCE_LIMIT)
+
+
+def differences(
+    a: Outcome, b: Outcome | None, names: tuple[str, str] = ("pyimpl", "C"), limit: int = FIELD_LIMIT
+) -> list[str]:
+    """Every differing field of two outcomes, one sentence each (at most SENTENCE_LIMIT
+    characters), in the outcomes' order: each call's result, then each observation (a region's
+    bytes: the first differing byte with a few around it and how many differ in all; a text:
+    its first differing line on both sides with a line of context).  After ``limit`` sentences
+    one more says how many fields were left out.  ``b`` None: ``a`` claimed undefined behaviour,
+    which the oracle judges, not a comparison."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit!r}")
+    found = _sentences(a, b, names)
+    out = list(itertools.islice(found, limit))
+    more = sum(1 for _ in found)
+    if more:
+        out.append(f"... and {more} more differing field{'s' if more > 1 else ''}")
+    return out
+
+
+def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> str | None:
+    """A sentence naming the first thing that differs between two outcomes, or None
+    (``differences(a, b, names)[0]``)."""
+    return next(_sentences(a, b, names), None)
 
 
 def differences(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> list[str]:

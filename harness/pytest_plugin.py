@@ -228,8 +228,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if failure is None:
         return
     from .case import case_to_json
-    from .report import write_report
+    from .judge import Discrepancy
+    from .outcome import differences
+    from .report import format_fields, write_report
 
+    fields: list[str] = []
+    if isinstance(failure, Discrepancy):
+        ours, theirs = failure.outcomes
+        if ours is not None and theirs is not None:
+            fields = differences(ours, theirs, failure.names)
     config = item.config
     directory = config.invocation_params.dir / config.getoption("--iovconf-reports")
     script = write_report(
@@ -239,10 +246,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         case_to_json(failure.case),
         failure.case.describe(),
         config.getoption("--c-source"),
+        fields=fields,
     )
     script = script.resolve()
     c_file, text = script.with_suffix(".c"), script.with_suffix(".txt")
-    report.sections.append(("iovconf reproducer", f"{script} (and {c_file}, report {text})"))
+    listed = f"\n{format_fields(fields)}" if fields else ""
+    report.sections.append(("iovconf reproducer", f"{script} (and {c_file}, report {text}){listed}"))
     # junitxml writes a test's user_properties with its teardown report, made from the item's list
     for prop in (
         ("iovconf_difference", failure.difference),

@@ -29,6 +29,7 @@ from pyimpl.structs import (
     write_qiov,
 )
 
+from .compact import progressions, statements
 from .outcome import Observed
 
 
@@ -104,6 +105,15 @@ def c_pointer(arg: Any) -> str:
     return f"(void *)(uintptr_t){arg:#x}" if arg else "NULL"
 
 
+def _u64(value: int) -> str:
+    """An integer as C's unsigned long long (negative ones modulo 2**64)."""
+    return f"{value & ((1 << 64) - 1):#x}ULL"
+
+
+#: entries in a row that step evenly and that a reproducer initialises with a loop, not one by one
+LOOP_AT_LEAST = 4
+
+
 def _short(data: bytes) -> str:
     return data.hex() if len(data) <= 32 else data[:32].hex() + f"...({len(data)} bytes)"
 
@@ -146,10 +156,7 @@ class DataKind(RegionKind):
         return [Observed(f"bytes of {region.name}", snapshot, "bytes", region.name)]
 
     def c_init(self, region: Region, at: str) -> list[str]:
-        if not region.init:
-            return []
-        literal = "".join(f"\\x{b:02x}" for b in region.init)
-        return [f'memcpy({at}, "{literal}", {len(region.init)});']
+        return statements(at, region.init)
 
     def describe(self, region: Region) -> str:
         return _short(region.init)
@@ -174,10 +181,26 @@ class IovsKind(RegionKind):
         return [Observed(f"{region.name}[{i}]", (place.norm(b), n)) for i, (b, n) in enumerate(entries)]
 
     def c_init(self, region: Region, at: str) -> list[str]:
-        return [
-            f"((struct iovec *){at})[{i}] = (struct iovec){{ {c_pointer(b)}, {n}ULL }};"
-            for i, (b, n) in enumerate(region.init)
-        ]
+        # keyed by the region a base points into ("" for a literal address)
+        items = [(b.region, (b.offset, n)) if isinstance(b, Ref) else ("", (b, n)) for b, n in region.init]
+        lines: list[str] = []
+        for run in progressions(items):
+            if run.count < LOOP_AT_LEAST:
+                lines += [
+                    f"((struct iovec *){at})[{i}] = (struct iovec){{ {c_pointer(b)}, {n}ULL }};"
+                    for i, (b, n) in enumerate(region.init[run.start : run.start + run.count], run.start)
+                ]
+                continue
+            (b0, n0), (db, dn) = run.first, run.step
+            if run.key:
+                base = f"(void *)(A + OFF_{run.key} + {b0} + (long long)i * {db})"
+            else:
+                base = f"(void *)(uintptr_t)({_u64(b0)} + (unsigned long long)i * {_u64(db)})"
+            lines.append(
+                f"for (size_t i = 0; i < {run.count}; i++) ((struct iovec *){at})[{run.start} + i] = "
+                f"(struct iovec){{ {base}, (size_t)({_u64(n0)} + (unsigned long long)i * {_u64(dn)}) }};"
+            )
+        return lines
 
     def describe(self, region: Region) -> str:
         init = region.init

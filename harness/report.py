@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from .case import Case, case_from_json
 
+#: the most any report file may take (bytes): the .txt, the .py and the .c reproducer
+REPORT_LIMIT = 100_000
+#: the case JSON a .py reproducer holds as it is; a longer one is held compressed
+PLAIN_CASE_LIMIT = 60_000
+#: what the .txt gives the case listing and the first difference at most
+DETAIL_LIMIT, DIFFERENCE_LIMIT = 40_000, 4_000
+
 REPRO_TEMPLATE = '''#!/usr/bin/env python3
 """iovconf reproducer for {func}: {difference}
-
+{fields}
 Rebuilds the exact case below and runs it in the pure-Python port (or, if
 OLD_SOURCE is set, in the C built from it) and in the C built from C_SOURCE, then
-prints both outcomes and the first difference.
+prints both outcomes and every field that differs.
 Run it from an iovconf checkout (python {name}) or with `python -m harness replay {name}`.
 Exit status: 0 if the two sides agree now, 1 if they still differ.
 """
@@ -21,9 +31,7 @@ Exit status: 0 if the two sides agree now, 1 if they still differ.
 C_SOURCE = {c_source!r}
 OLD_SOURCE = {old_source!r}
 
-CASE = r"""
-{case_json}
-"""
+{case}
 
 if __name__ == "__main__":
     import sys
@@ -35,6 +43,62 @@ if __name__ == "__main__":
     raise SystemExit(replay_case_json(CASE, C_SOURCE, OLD_SOURCE))
 '''
 
+#: how a .py reproducer holds its case: as it is, or compressed (zlib, then base64)
+PLAIN_CASE = 'CASE = r"""\n{}\n"""'
+ZLIB_CASE = '''import base64
+import zlib
+
+CASE_ZLIB = """
+{}
+"""
+CASE = zlib.decompress(base64.b64decode(CASE_ZLIB)).decode()'''
+#: a case too big even compressed is kept beside the reproducer, in a file of this name
+SIDE_CASE = """from pathlib import Path
+
+CASE_FILE = "{}"
+CASE = (Path(__file__).resolve().parent / CASE_FILE).read_text()"""
+
+
+def cut(text: str, limit: int, what: str = "characters") -> str:
+    """``text``, or its start and a line saying how much was cut to keep it under ``limit``."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 80] + f"\n[... {len(text) - limit + 80} more {what} cut: reports are kept short]"
+
+
+def format_fields(fields: Sequence[str], indent: str = "  ") -> str:
+    """Every differing field (harness.outcome.differences), one item each, for the terminal and
+    the .txt alike; empty when there are none."""
+    if not fields:
+        return ""
+    items = []
+    for sentence in fields:
+        first, *rest = sentence.splitlines() or [""]
+        items.append(f"{indent}- {first}" + "".join(f"\n{indent}  {line}" for line in rest))
+    return "every differing field:\n" + "\n".join(items)
+
+
+def _docstring_text(text: str) -> str:
+    """``text`` as it may stand in a (non-raw) docstring: every backslash doubled, no triple quote."""
+    return text.replace("\\", "\\\\").replace('"""', "'''")
+
+
+def _case_block(case_json: str, directory: Path, stem: str) -> tuple[str, str]:
+    """How the .py holds ``case_json`` (plain, compressed, or in a side file), and a note on it."""
+    if len(case_json) <= PLAIN_CASE_LIMIT:
+        return PLAIN_CASE.format(case_json), ""
+    packed = base64.b64encode(zlib.compress(case_json.encode(), 9)).decode()
+    if len(packed) <= REPORT_LIMIT - 20_000:
+        lines = "\n".join(packed[k : k + 76] for k in range(0, len(packed), 76))
+        return ZLIB_CASE.format(lines), ""
+    side = f"{stem}.case.json"
+    (directory / side).write_text(case_json)
+    note = (
+        f"the case is {len(case_json) // 1000} KB of JSON ({len(packed) // 1000} KB compressed): too large "
+        f"for the reproducer, it is kept beside it in {side}"
+    )
+    return SIDE_CASE.format(side), note
+
 
 def write_report(
     directory: Path,
@@ -44,34 +108,54 @@ def write_report(
     detail: str,
     c_source: str | None,
     old_source: str | None = None,
+    fields: Sequence[str] = (),
 ) -> Path:
     """Write ``<func>-<hash>.txt``, the reproducers ``<func>-<hash>.py`` and ``<func>-<hash>.c``
-    (with the C files it needs in ``iovconf-c-<hash>/`` beside it); returns the ``.py`` script."""
+    (with the C files it needs in ``iovconf-c-<hash>/`` beside it); returns the ``.py`` script.
+
+    ``fields``: every differing field (harness.outcome.differences), listed in the .txt and in
+    the reproducers' headers.  Each file stays under REPORT_LIMIT bytes: long texts are cut
+    with a line saying so, a long case is compressed, and what the .c checks by CRC instead of
+    byte by byte is named in the .txt."""
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(case_json.encode()).hexdigest()[:10]
     stem = f"{func}-{digest}"
     script = directory / f"{stem}.py"
+    difference = cut(difference, DIFFERENCE_LIMIT)
+    listed = format_fields(fields)
+    case_block, case_note = _case_block(case_json, directory, stem)
     script.write_text(
         REPRO_TEMPLATE.format(
             func=func,
-            difference=difference.replace('"""', "'''"),
+            difference=_docstring_text(difference),
+            fields=f"\n{_docstring_text(listed)}\n" if listed else "",
             name=script.name,
             c_source=c_source,
             old_source=old_source,
-            case_json=case_json,
+            case=case_block,
         )
     )
-    from .creproducer import build_command, c_reproducer, write_c_support
+    from .creproducer import build_command, c_program, write_c_support
 
     support = write_c_support(directory, c_source)
     c_name = f"{stem}.c"
-    (directory / c_name).write_text(
-        c_reproducer(case_from_json(case_json), c_source, f"{func}: {difference}", c_name, support.name)
+    program = c_program(
+        case_from_json(case_json), c_source, f"{func}: {difference}", c_name, support.name, fields
     )
-    (directory / f"{stem}.txt").write_text(
-        f"function: {func}\nfirst difference: {difference}\nC source: {c_source or 'reference_c/iov.c'}\n"
-        f"case:\n{detail}\nreproducer: {script} (C alone: {c_name}, with {support.name}/ beside it;\n"
+    (directory / c_name).write_text(program.text)
+    notes = [n for n in (case_note, *program.notes) if n]
+    head = f"function: {func}\nfirst difference: {difference}\n"
+    if listed:
+        head += listed + "\n"
+    tail = (
+        f"reproducer: {script} (C alone: {c_name}, with {support.name}/ beside it;\n"
         f"  build and run it in {directory}: {build_command(c_name, support.name)})\n"
+        + "".join(f"note: {n}\n" for n in notes)
+    )
+    source = f"C source: {c_source or 'reference_c/iov.c'}\n"
+    room = REPORT_LIMIT - len((head + source + tail).encode()) - 200
+    (directory / f"{stem}.txt").write_text(
+        f"{head}{source}case:\n{cut(detail, max(min(room, DETAIL_LIMIT), 1000))}\n{tail}"
     )
     return script
 
@@ -81,11 +165,22 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
     for a C-against-C reproducer, the old source."""
     text = path.read_text()
     if path.suffix == ".py":
-        m = re.search(r'^CASE = r"""\n(.*?)\n"""', text, re.S | re.M)
-        if not m:
-            raise ValueError(f"{path}: no CASE in this reproducer")
-        return case_from_json(m.group(1)), _named(text, "C_SOURCE"), _named(text, "OLD_SOURCE")
+        return case_from_json(_script_case(path, text)), _named(text, "C_SOURCE"), _named(text, "OLD_SOURCE")
     return case_from_json(text), None, None
+
+
+def _script_case(path: Path, text: str) -> str:
+    """The case JSON a reproducer holds, in any of the ways write_report holds it."""
+    m = re.search(r'^CASE = r"""\n(.*?)\n"""', text, re.S | re.M)
+    if m:
+        return m.group(1)
+    m = re.search(r'^CASE_ZLIB = """\n(.*?)\n"""', text, re.S | re.M)
+    if m:
+        return zlib.decompress(base64.b64decode(m.group(1))).decode()
+    m = re.search(r'^CASE_FILE = "(.*)"$', text, re.M)
+    if m:
+        return (path.parent / m.group(1)).read_text()
+    raise ValueError(f"{path}: no CASE in this reproducer")
 
 
 def _named(text: str, name: str) -> str | None:
@@ -102,6 +197,7 @@ def replay_case_json(case_json: str, c_source: str | None, old_source: str | Non
     import reference_c
 
     from .judge import CCrashed, Discrepancy, Judge
+    from .outcome import differences
     from .worlds import CWorld, PyWorld, World
 
     case = case_from_json(case_json)
@@ -115,6 +211,9 @@ def replay_case_json(case_json: str, c_source: str | None, old_source: str | Non
             if o is not None:
                 print(f"{name}: {'; '.join(r.show() for r in o.results)}")
         print(f"DIFFERENT: {d.difference}")
+        ours, theirs = d.outcomes
+        if ours is not None and theirs is not None:
+            print(format_fields(differences(ours, theirs, d.names)))
         return 1
     except CCrashed as crash:
         print(f"DIFFERENT: {crash.what}: {crash.difference}")
