@@ -18,7 +18,7 @@ from . import export
 from .expected import Expected
 from .functions_in_source import InSource
 from .outcome import rank
-from .report import write_report
+from .report import format_fields, write_report
 from .results import Finding, FunctionResult, dedupe
 
 __all__ = ["Unjudged", "not_judged", "show_differences", "show_notes", "show_unjudged"]
@@ -103,14 +103,15 @@ def show_differences(
     shown: list[Shown] = []
     for r, f in pairs:
         assert f.case_json is not None
-        script = write_report(report_dir, r.func, f.difference, f.case_json, f.detail, c_source, old_source)
+        script = write_report(
+            report_dir, r.func, f.difference, f.case_json, f.detail, c_source, old_source, fields=f.fields
+        )
         also = f"; also found by the {', '.join(f.also_found_by)} engine" if f.also_found_by else ""
         head = headline(r, f) if headline is not None else _headline(r, f)
         lines = [f"\n{head} ({r.engine} engine{also}): {f.kind}{f' ({f.where})' if f.where else ''}"]
         lines.append(f"  {f.difference}")
         if len(f.fields) > 1:
-            lines.append("  every field that differs:")
-            lines += [f"    - {text}" for text in f.fields]
+            lines.append("  " + format_fields(f.fields, "    "))
         lines += [f"case:\n{f.detail}", f"reproducer: {script}  (python -m harness replay {script})"]
         if trailer:
             lines.append(trailer)

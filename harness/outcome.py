@@ -346,13 +346,6 @@ def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl",
     return next(_sentences(a, b, names), None)
 
 
-def differences(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl", "C")) -> list[str]:
-    """Every field that differs between two outcomes, one sentence each (the first is
-    :func:`first_difference`'s)."""
-    first = first_difference(a, b, names)
-    return [first] if first is not None else []
-
-
 #: the kinds of difference, as a reviewer reads them, the most telling first: a change of
 #: behaviour (what a call returns, whether it aborts, what it leaves in memory, the heap and
 #: errno) comes before a refuted UB claim, and every kind before a note
@@ -449,13 +442,3 @@ def kind_of_difference(a: Outcome, b: Outcome | None, strict_asserts: bool = Tru
     if len(a.observations) != len(b.observations):
         return "something else", "observations"
     return note or ("something else", "")
-
-
-def signature(difference: str) -> str:
-    """What kind of difference a sentence names, without values, region numbers or positions:
-    two reports of one function with the same signature are the same bug (found twice)."""
-    head, _, rest = difference.partition(": ")
-    if head.startswith("result of call"):
-        sides = rest.split(" vs ", 1)
-        return "result: " + " vs ".join(" ".join(s.split()[1:2]) for s in sides)
-    return re.sub(r"\d+", "#", head)
