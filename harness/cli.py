@@ -34,7 +34,7 @@ from .expected import Expected
 from .findings import not_judged, show_differences, show_notes, show_unjudged
 from .functions_in_source import in_source
 from .outcome import generalise
-from .report import load_case, replay_case_json, write_report
+from .report import load_case, replay_case_json, strict_asserts_named, write_report
 from .results import HOW, FunctionResult, describe_case
 
 #: the environment variables the harness reads (shown by --help)
@@ -468,9 +468,9 @@ def cmd_run(args: argparse.Namespace) -> int | str:
         if ub_cases:
             failures += _ub_campaign(console, ub_cases, seed, c_source, report_dir)
     replay_cmd = _replay_command(args, seed)
-    shown = show_differences(
-        console, results, report_dir, c_source, trailer=f"the whole run again: {replay_cmd}"
-    )
+    again = f"the whole run again: {replay_cmd}"
+    strict = args.strict_asserts
+    shown = show_differences(console, results, report_dir, c_source, trailer=again, strict_asserts=strict)
     failures += len(shown)
     rows = show_notes(console, results, lambda r: r.engine)
     errors = [r for r in results if r.error]
@@ -765,7 +765,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return replay_case_json(case_to_json(case), args.c_source or c_source, old_source)
+    return replay_case_json(
+        case_to_json(case), args.c_source or c_source, old_source, strict_asserts_named(path)
+    )
 
 
 def cmd_diff(args: argparse.Namespace) -> int | str:
@@ -811,7 +813,13 @@ def cmd_diff(args: argparse.Namespace) -> int | str:
         return EXIT_USAGE
     elapsed = time.perf_counter() - start
     shown = show_differences(
-        console, found.results, report_dir, new, old, headline=lambda r, f: f"CHANGED {r.func}"
+        console,
+        found.results,
+        report_dir,
+        new,
+        old,
+        headline=lambda r, f: f"CHANGED {r.func}",
+        strict_asserts=args.strict_asserts,
     )
     rows = show_notes(console, found.results, lambda r: "diff")
     for name, protos in found.found.respelt.items():

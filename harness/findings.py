@@ -95,6 +95,7 @@ def show_differences(
     old_source: str | None = None,
     headline: Callable[[FunctionResult, Finding], str] | None = None,
     trailer: str = "",
+    strict_asserts: bool | None = None,
 ) -> list[Shown]:
     """Print every distinct difference of ``results`` (the most telling first, across
     functions), each with every field that differs, its case and its reproducer (written)."""
@@ -104,7 +105,15 @@ def show_differences(
     for r, f in pairs:
         assert f.case_json is not None
         script = write_report(
-            report_dir, r.func, f.difference, f.case_json, f.detail, c_source, old_source, fields=f.fields
+            report_dir,
+            r.func,
+            f.difference,
+            f.case_json,
+            f.detail,
+            c_source,
+            old_source,
+            fields=f.fields,
+            strict_asserts=strict_asserts,
         )
         also = f"; also found by the {', '.join(f.also_found_by)} engine" if f.also_found_by else ""
         head = headline(r, f) if headline is not None else _headline(r, f)

@@ -30,6 +30,8 @@ Exit status: 0 if the two sides agree now, 1 if they still differ.
 
 C_SOURCE = {c_source!r}
 OLD_SOURCE = {old_source!r}
+# two aborts of a call agree only if by the same assert (as the run that wrote this judged)
+STRICT_ASSERTS = {strict!r}
 
 {case}
 
@@ -40,7 +42,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from harness.report import replay_case_json
 
-    raise SystemExit(replay_case_json(CASE, C_SOURCE, OLD_SOURCE))
+    raise SystemExit(replay_case_json(CASE, C_SOURCE, OLD_SOURCE, STRICT_ASSERTS))
 '''
 
 #: how a .py reproducer holds its case: as it is, or compressed (zlib, then base64)
@@ -109,6 +111,7 @@ def write_report(
     c_source: str | None,
     old_source: str | None = None,
     fields: Sequence[str] = (),
+    strict_asserts: bool | None = None,
 ) -> Path:
     """Write ``<func>-<hash>.txt``, the reproducers ``<func>-<hash>.py`` and ``<func>-<hash>.c``
     (with the C files it needs in ``iovconf-c-<hash>/`` beside it); returns the ``.py`` script.
@@ -132,6 +135,7 @@ def write_report(
             name=script.name,
             c_source=c_source,
             old_source=old_source,
+            strict=strict_asserts_of(c_source, old_source) if strict_asserts is None else strict_asserts,
             case=case_block,
         )
     )
@@ -190,10 +194,33 @@ def _named(text: str, name: str) -> str | None:
     return str(m.group(1).strip()[1:-1])
 
 
-def replay_case_json(case_json: str, c_source: str | None, old_source: str | None = None) -> int:
+def strict_asserts_of(c_source: str | None, old_source: str | None = None) -> bool:
+    """Whether aborts are told apart by their assert when nothing says otherwise: for the port
+    against the original iov.c, which it must mirror assert for assert (``harness run``)."""
+    from reference_c import DEFAULT_SOURCE
+
+    return old_source is None and (
+        c_source is None or Path(c_source).resolve() == Path(DEFAULT_SOURCE).resolve()
+    )
+
+
+def strict_asserts_named(path: Path) -> bool | None:
+    """The STRICT_ASSERTS a reproducer script names, if it names one."""
+    m = (
+        re.search(r"^STRICT_ASSERTS = (True|False)$", path.read_text(), re.M)
+        if path.suffix == ".py"
+        else None
+    )
+    return None if m is None else m.group(1) == "True"
+
+
+def replay_case_json(
+    case_json: str, c_source: str | None, old_source: str | None = None, strict_asserts: bool | None = None
+) -> int:
     """Judge a case again, exactly as a campaign does (the same judge step, UB claims checked
     by the oracle); print both outcomes.  0 when they agree, 1 when not.  With ``old_source``
-    the port's place is taken by the C built from it (a C-against-C reproducer)."""
+    the port's place is taken by the C built from it (a C-against-C reproducer).
+    ``strict_asserts`` None: as :func:`strict_asserts_of` says."""
     import reference_c
 
     from .judge import CCrashed, Discrepancy, Judge
@@ -202,7 +229,10 @@ def replay_case_json(case_json: str, c_source: str | None, old_source: str | Non
 
     case = case_from_json(case_json)
     port: World = PyWorld() if old_source is None else CWorld(reference_c.load(old_source), "OLD")
-    judge = Judge(port, CWorld(reference_c.load(c_source), "C" if old_source is None else "NEW"))
+    strict = strict_asserts_of(c_source, old_source) if strict_asserts is None else strict_asserts
+    judge = Judge(
+        port, CWorld(reference_c.load(c_source), "C" if old_source is None else "NEW"), strict_asserts=strict
+    )
     print(f"case ({case.func}):\n{case.describe()}")
     try:
         outcome = judge.check(case)
