@@ -355,28 +355,30 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def _tally(mine: list[tuple[dict[str, Any], dict[str, Any]]], klass: str, expect_red: bool) -> str:
+    """Of the patches of ``klass`` expecting red (or green): how many were, and (red) how many
+    showed a real cause first; "" when there are none."""
+    group = [j for r, j in mine if r["class"] == klass and r["expect_red"] == expect_red]
+    if not group:
+        return ""
+    if not expect_red:
+        return f"{sum(j['exit_status'] == 0 for j in group)}/{len(group)}"
+    red = sum(j["exit_status"] == 1 for j in group)
+    first = sum(j["verdict"] == "ok" for j in group)
+    return f"{red}/{len(group)}, real cause first {first}/{len(group)}"
+
+
 def summarise(results: list[dict[str, Any]], modes: tuple[str, ...]) -> dict[str, Any]:
     """Counts and times per command: refactors green, bugs red, real cause first, upstream."""
     counts: dict[str, Any] = {}
     for mode in modes:
         mine = [(r, r["modes"][mode]) for r in results if mode in r["modes"]]
-
-        def tally(klass: str, expect_red: bool, mine: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
-            group = [(r, j) for r, j in mine if r["class"] == klass and r["expect_red"] == expect_red]
-            if not group:
-                return ""
-            if not expect_red:
-                return f"{sum(j['exit_status'] == 0 for _, j in group)}/{len(group)}"
-            red = sum(j["exit_status"] == 1 for _, j in group)
-            first = sum(j["verdict"] == "ok" for _, j in group)
-            return f"{red}/{len(group)} red, real cause first {first}/{len(group)}"
-
         times = [j["seconds"] for _, j in mine]
         counts[mode] = {
-            "refactors green": tally("refactor", False, mine),
-            "bugs red": tally("bug", True, mine),
-            "upstream without causes green": tally("upstream", False, mine),
-            "upstream with causes red": tally("upstream", True, mine),
+            "refactors green": _tally(mine, "refactor", False),
+            "bugs red": _tally(mine, "bug", True),
+            "upstream without causes green": _tally(mine, "upstream", False),
+            "upstream with causes red": _tally(mine, "upstream", True),
             "met expectation": f"{sum(j['verdict'] == 'ok' for _, j in mine)}/{len(mine)}",
             "median seconds": round(_median(times), 1),
             "total seconds": round(sum(times), 1),

@@ -313,7 +313,7 @@ def test_the_counts_follow_the_verdicts() -> None:
     ]
     counts = rp.summarise(results, rp.MODES)
     assert counts["run"]["refactors green"] == "1/2"
-    assert counts["run"]["bugs red"] == "2/3 red, real cause first 1/3"
+    assert counts["run"]["bugs red"] == "2/3, real cause first 1/3"
     assert counts["run"]["met expectation"] == "2/5"
     assert (counts["run"]["median seconds"], counts["run"]["total seconds"]) == (30, 150)
 
