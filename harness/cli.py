@@ -31,7 +31,7 @@ from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
 from .case import case_to_json
 from .exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
 from .expected import Expected
-from .findings import not_judged, show_differences, show_notes, show_unjudged
+from .findings import not_judged, ranked, show_differences, show_notes, show_unjudged
 from .functions_in_source import in_source
 from .outcome import generalise
 from .report import load_case, replay_case_json, strict_asserts_named, write_report
@@ -507,6 +507,7 @@ def cmd_run(args: argparse.Namespace) -> int | str:
         )
         for name, proto in found.respelt.items()
     ]
+    rows = ranked(rows)
     record = export.Record("run", replay_cmd, seed, profile.name, status, elapsed, c_source or "", rows)
     record.shard = args.shard or ""
     export.write(record, args.json, args.junitxml)
@@ -885,7 +886,7 @@ def cmd_diff(args: argparse.Namespace) -> int | str:
             replay += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     if args.strict_asserts:
         replay.append("--strict-asserts")
-    record = export.Record("diff", shlex.join(replay), seed, args.profile, status, elapsed, new, rows)
+    record = export.Record("diff", shlex.join(replay), seed, args.profile, status, elapsed, new, ranked(rows))
     export.write(record, args.json, args.junitxml)
     review.finish(args, record)  # --summary
     return NOTHING_JUDGED if judged_nothing else status

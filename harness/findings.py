@@ -21,7 +21,13 @@ from .outcome import rank
 from .report import format_fields, write_report
 from .results import Finding, FunctionResult, dedupe
 
-__all__ = ["Unjudged", "not_judged", "show_differences", "show_notes", "show_unjudged"]
+__all__ = ["Unjudged", "not_judged", "ranked", "show_differences", "show_notes", "show_unjudged"]
+
+
+def ranked(rows: Sequence[export.Row]) -> list[export.Row]:
+    """A command's rows in the order it tells them: the red ones first, the most telling kind
+    first (as the terminal shows them), then the rest as they came."""
+    return sorted(rows, key=lambda r: (not r.red, rank(r.kind) if r.red else 0))
 
 
 @dataclass(frozen=True)
