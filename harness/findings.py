@@ -14,6 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pyimpl.ctable import BY_NAME
+
 from . import export
 from .expected import Expected
 from .functions_in_source import InSource
@@ -47,15 +49,17 @@ def not_judged(
     and every function only the source has."""
     out: list[Unjudged] = []
     for func in selected:
+        # a static helper is not observable from outside the file: a change of its prototype,
+        # or its removal, is spelling; what it does shows through its callers, judged
+        helper = " (a static helper: judged through its callers)" if _static(func) else ""
         if func in found.missing:
             why = expected.missing.get(func)
-            out.append(
-                Unjudged(func, "missing", f"not in the C source{f' (listed: {why})' if why else ''}", not why)
-            )
+            said = "not in the C source" + (f" (listed: {why})" if why else helper)
+            out.append(Unjudged(func, "missing", said, not why and not helper))
         elif func in found.changed:
             why = expected.changed.get(func)
-            said = f"another prototype: {found.changed[func]}" + (f" (listed: {why})" if why else "")
-            out.append(Unjudged(func, "changed prototype", said, not why))
+            said = f"another prototype: {found.changed[func]}" + (f" (listed: {why})" if why else helper)
+            out.append(Unjudged(func, "changed prototype", said, not why and not helper))
         elif func in found.later:
             out.append(
                 Unjudged(
@@ -71,6 +75,11 @@ def not_judged(
         for f in found.added
     ]
     return out
+
+
+def _static(func: str) -> bool:
+    row = BY_NAME.get(func)
+    return row is not None and row.kind == "static"
 
 
 def show_unjudged(console: Console, unjudged: Sequence[Unjudged], group: str) -> list[export.Row]:
