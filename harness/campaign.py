@@ -35,7 +35,7 @@ from pyimpl.hooks import observing_asserts
 from . import inflight
 from .case import Case, case_to_json
 from .expected import Expected
-from .judge import CCrashed, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
+from .judge import CCrashed, CHung, Discrepancy, Judge, PortHung, Tally, describe_failure, discrepancy_in
 from .outcome import differences, rank
 from .results import HOW, Finding, FunctionResult
 from .strategies import STRATEGIES
@@ -152,7 +152,7 @@ def finding_of(exc: BaseException, how: str) -> Finding | None:
     if isinstance(exc, Discrepancy):
         kind, where = exc.kind, exc.where
     else:
-        kind, where = ("a hang" if isinstance(exc, PortHung) else "a crash"), ""
+        kind, where = ("a hang" if isinstance(exc, PortHung | CHung) else "a crash"), ""
     return Finding(
         difference,
         kind,

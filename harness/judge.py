@@ -139,6 +139,16 @@ class CCrashed(BaseException):
         self.difference = difference
 
 
+class CHung(CCrashed):
+    """The C side did not return within its CPU-time limit on ``case`` where the port did.
+
+    Like a crash it ends the campaign at once: every case that hangs costs the whole limit,
+    so neither shrinking it nor looking for more of its kind is affordable.
+    """
+
+    what = "C hung"
+
+
 class PortHung(CCrashed):
     """The port did not return within the harness's time limit on ``case``.
 
@@ -293,6 +303,9 @@ class Judge:
                 if theirs.crashed is not None:
                     self.tainted_by = case
                     raise CCrashed(case, difference)
+                if isinstance(theirs.last, TimedOut):
+                    self.tainted_by = case  # left by a CPU-time trap mid-call: not trusted
+                    raise CHung(case, difference)
                 kind, where = kind_of_difference(ours, behaviour)
                 if self.expected is not None and self.expected.accept(case.func, kind, where, difference):
                     self.accepted = difference
@@ -421,6 +434,7 @@ def discrepancy_in(exc: BaseException) -> Discrepancy | None:
 
 __all__ = [
     "CCrashed",
+    "CHung",
     "Discrepancy",
     "Note",
     "discrepancy",

@@ -347,16 +347,17 @@ def first_difference(a: Outcome, b: Outcome, names: tuple[str, str] = ("pyimpl",
 
 
 #: the kinds of difference, as a reviewer reads them, the most telling first: a change of
-#: behaviour (what a call returns, whether it aborts, what it leaves in memory, the heap and
-#: errno) comes before a refuted UB claim, and every kind before a note
+#: behaviour (what a call returns, whether it aborts, what it allocates, what it leaves in
+#: memory, errno) comes before a refuted UB claim, and every kind before a note; heap use
+#: before memory, since an allocation more or less moves every heap pointer stored after it
 KINDS = (
     "a crash",
     "a different value",
     "an assert became a return",
     "a return became an assert",
     "a different assert",
-    "different memory",
     "different heap use",
+    "different memory",
     "a different errno",
     "a different fatal error",
     "a hang",
@@ -432,13 +433,13 @@ def kind_of_difference(a: Outcome, b: Outcome | None, strict_asserts: bool = Tru
         if Missing in pair:
             return "missing", where
         return "something else", where
-    for oa, ob in zip(a.observations, b.observations, strict=False):
-        if oa != ob:
-            if oa.label.startswith("heap"):
-                return "different heap use", oa.label
-            if oa.label == "errno":
-                return "a different errno", oa.label
-            return "different memory", oa.label
+    differing = [oa.label for oa, ob in zip(a.observations, b.observations, strict=False) if oa != ob]
+    # more or fewer allocations move every heap pointer stored after them: the heap is the cause
+    heap = next((label for label in differing if label.startswith("heap")), None)
+    if heap is not None:
+        return "different heap use", heap
+    for label in differing:
+        return ("a different errno" if label == "errno" else "different memory"), label
     if len(a.observations) != len(b.observations):
         return "something else", "observations"
     return note or ("something else", "")
