@@ -6,9 +6,11 @@ One build = one directory in the cache holding a copy of the chosen C source
 build log and the extension module.  The directory name carries the flavour
 and the cache key; the key is the sha256 of everything that goes into the
 build (C source bytes, every shim file, the generated texts, the compiler
-flags, the flavour, the Python ABI tag, the cffi version, and the compiler
-with its version: ``gcc --version``'s first line, so a compiler upgrade
-rebuilds instead of loading objects the new compiler never made).
+flags, the flavour, the Python ABI tag, the cffi version, the compiler with
+its version: ``gcc --version``'s first line, so a compiler upgrade rebuilds
+instead of loading objects the new compiler never made, and the environment
+variables the compile reads: :data:`BUILD_ENVIRONMENT`, so a build made with
+``CFLAGS=-fsanitize=...`` is never served to a plain run, nor the reverse).
 
 The cache lives in ``$IOVCONF_CACHE_DIR`` or ``~/.cache/iovconf``.  A build runs
 in a temporary sibling directory under a file lock and is renamed into place,
@@ -30,6 +32,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -411,6 +414,33 @@ def _source_info(path: Path) -> SourceInfo:
 
 # -- planning and caching -----------------------------------------------------
 
+#: The environment variables that change the binary a build makes, each keyed when set (set and
+#: empty is not unset to setuptools).  setuptools' ``customize_compiler`` (cffi compiles through
+#: it) puts ``CC``, ``CFLAGS`` and ``CPPFLAGS`` on every compile and link line, and ``LDSHARED``
+#: (the link command, else Python's with ``$CC`` in place of its compiler) and ``LDFLAGS`` on the
+#: link line; the ``CPP``, ``CXX``, ``AR``, ``ARFLAGS`` and ``RANLIB`` it also reads name tools
+#: this build never runs (no preprocessing step, no C++, no static library).  The rest are the
+#: compiler's own: gcc and clang search ``CPATH`` and ``C_INCLUDE_PATH`` for headers and
+#: ``LIBRARY_PATH`` for libraries, and gcc finds its parts through ``GCC_EXEC_PREFIX`` and
+#: ``COMPILER_PATH``.
+BUILD_ENVIRONMENT = (
+    "CC",
+    "CFLAGS",
+    "CPPFLAGS",
+    "LDSHARED",
+    "LDFLAGS",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "LIBRARY_PATH",
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+)
+
+
+def build_environment() -> dict[str, str]:
+    """The variables of :data:`BUILD_ENVIRONMENT` set in this process's environment."""
+    return {name: os.environ[name] for name in BUILD_ENVIRONMENT if name in os.environ}
+
 
 def compiler_command() -> str:
     """The C compiler cffi's build runs: ``$CC`` as setuptools honours it, else Python's own."""
@@ -422,17 +452,19 @@ _COMPILER_VERSIONS: dict[str, str] = {}
 
 def compiler_version(cc: str | None = None) -> str:
     """The first line ``CC --version`` prints (e.g. ``gcc (Debian 12.2.0-14) 12.2.0``), once per
-    process; ``unknown (...)`` when it cannot run (the build itself will then say why)."""
+    process and compiler command; ``unknown (...)`` when it cannot run (the build itself will then
+    say why).  The whole command is asked, not its first word: for ``ccache gcc`` that is gcc's
+    version (ccache passes ``--version`` through), which ``ccache --version`` is not."""
     cc = cc or compiler_command()
     found = _COMPILER_VERSIONS.get(cc)
     if found is None:
-        argv = cc.split()
         try:
+            argv = shlex.split(cc)
             out = subprocess.run(
-                [argv[0], "--version"], capture_output=True, text=True, timeout=60, check=False
+                [*argv, "--version"], capture_output=True, text=True, timeout=60, check=False
             )
             found = (out.stdout.strip().splitlines() or [f"unknown (exit {out.returncode})"])[0]
-        except (OSError, subprocess.SubprocessError, IndexError) as e:
+        except (OSError, subprocess.SubprocessError, ValueError) as e:  # ValueError: bad quoting
             found = f"unknown ({type(e).__name__})"
         _COMPILER_VERSIONS[cc] = found
     return found
@@ -461,6 +493,8 @@ class Plan:
     cflags: tuple[str, ...]
     ldflags: tuple[str, ...]
     key: str
+    #: the variables of :data:`BUILD_ENVIRONMENT` set when it was planned (part of the key)
+    environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def source_sha256(self) -> str:
@@ -514,6 +548,8 @@ def plan(source_path: str | os.PathLike[str], flavour: str = "trap") -> Plan:
     feed("cffi", cffi.__version__.encode())
     feed("cc", compiler_command().encode())
     feed("cc --version", compiler_version().encode())
+    environment = tuple(sorted(build_environment().items()))
+    feed("environment", json.dumps(environment).encode())
     return Plan(
         path,
         source,
@@ -525,6 +561,7 @@ def plan(source_path: str | os.PathLike[str], flavour: str = "trap") -> Plan:
         cflags,
         ldflags,
         h.hexdigest(),
+        environment,
     )
 
 
@@ -618,6 +655,7 @@ def build(source_path: str | os.PathLike[str] | None = None, flavour: str = "tra
                 "abi": abi_tag(),
                 "compiler": compiler_command(),
                 "compiler_version": compiler_version(),
+                "environment": dict(p.environment),
                 "seconds": round(seconds, 3),
             }
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
