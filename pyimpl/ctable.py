@@ -141,11 +141,11 @@ def compatible(prototype: str, other: str) -> bool:
     int``, ``size_t`` for ``unsigned long``)."""
     ret, name, params = parse_prototype(prototype)
     ret2, name2, params2 = parse_prototype(other)
+    types = [canonical_type(p.ctype) for p in params]
     return (
         name == name2
         and canonical_type(ret) == canonical_type(ret2)
-        and len(params) == len(params2)
-        and all(canonical_type(p.ctype) == canonical_type(q.ctype) for p, q in zip(params, params2, strict=True))
+        and types == [canonical_type(q.ctype) for q in params2]
     )
 
 
