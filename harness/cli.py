@@ -45,6 +45,8 @@ environment:
   IOVCONF_CACHE_DIR     where C builds are cached (default ~/.cache/iovconf)
   IOVCONF_CACHE_KEEP    builds kept per flavour when old ones are evicted (default 16)
   IOVCONF_CACHE_MAX_AGE_DAYS  builds unused this long are evicted (default 30)
+  CC, CFLAGS, CPPFLAGS, LDFLAGS, LDSHARED (and gcc's CPATH, ...)  read by the C build, and part of
+                        its cache key (reference_c.build.BUILD_ENVIRONMENT)
   IOVCONF_DB            the example database when --db is not given (a directory, redis://HOST:PORT,
                         github:OWNER/REPO, readonly:SPEC, SPEC+SPEC or none; default .hypothesis/iovconf)
   IOVCONF_NO_DB         set: no example database (the same as --db none)
