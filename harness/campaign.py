@@ -334,6 +334,7 @@ def run_exhaustive(
         return len(result.findings) >= MAX_FINDINGS or seen[0] >= MAX_FAILING_CASES
 
     seen = [0]
+    judge.recheck_refuted = False  # the first case of a refuted claim is the one kept
     try:
         exhaustive.check_function(
             func,
@@ -359,7 +360,7 @@ def run_exhaustive(
 #: the exhaustive engine stops looking once it holds this many distinct differences of a
 #: function, or has judged this many failing cases (each one decoded in full)
 MAX_FINDINGS = 8
-MAX_FAILING_CASES = 2000
+MAX_FAILING_CASES = 500
 
 
 def run_stateful(

@@ -208,6 +208,10 @@ class Judge:
         self.ub_verdicts: dict[tuple[str, str], bool] = {}
         #: what the batches of this judge share (harness.batch), made by the first one
         self.batch_tables: Any = None
+        #: whether a claim of a (function, kind) pair whose claim was refuted is checked again
+        #: (Hypothesis needs it to shrink; an engine that keeps only the first case of each
+        #: difference, the exhaustive one, does not, and saves a sanitizer run per claim)
+        self.recheck_refuted = True
 
     @property
     def names(self) -> tuple[str, str]:
@@ -326,7 +330,8 @@ class Judge:
         key = (case.func, kind)
         if tally is not None:
             tally.ub[kind] += 1
-        if self.ub_verdicts.get(key) is True:
+        settled = self.ub_verdicts.get(key)
+        if settled is True or (settled is False and not self.recheck_refuted):
             return
         confirmation = self.oracle.confirm(case, kind)
         self.ub_verdicts[key] = confirmation.confirmed
