@@ -23,7 +23,6 @@ This module is never imported by the harness itself.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -48,8 +47,19 @@ settings.register_profile(
 settings.load_profile("iovconf-fuzz")
 
 
-@functools.cache
+#: each function's judge: one a driver chose (``harness fuzz``: its own build, in-flight record
+#: and strictness), else the default one, made on first use
+JUDGES: dict[str, Judge] = {}
+
+
 def _judge(func: str) -> Judge:
+    judge = JUDGES.get(func)
+    if judge is None:
+        judge = JUDGES[func] = _default_judge(func)
+    return judge
+
+
+def _default_judge(func: str) -> Judge:
     import reference_c
     from reference_c.revisions import revision
 
