@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -198,20 +199,25 @@ def _judge(c_source: str | None, flavour: str, strict: bool, inflight: str | Non
     return make_judge(config, (PyWorld(), CWorld(reference), None))
 
 
-def _target(func: str, judge: Judge, database: str) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
-    """(the fuzz target's ``fuzz_one_input``, the ``hypothesis`` engine's test's) for ``func``.
+def _fuzz_targets(database: str) -> ModuleType:
+    """``harness.fuzz_targets``, which opens the database ``$IOVCONF_DB`` names when it is
+    imported: this one."""
+    os.environ["IOVCONF_DB"] = database
+    os.environ.pop("IOVCONF_NO_DB", None)
+    from . import fuzz_targets
 
-    ``harness.fuzz_targets`` opens the database ``$IOVCONF_DB`` names when it is imported."""
+    return fuzz_targets
+
+
+def _target(func: str, judge: Judge, database: str) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
+    """(the fuzz target's ``fuzz_one_input``, the ``hypothesis`` engine's test's) for ``func``."""
     from hypothesis import settings
 
     from .campaign import hypothesis_test
     from .database import keyed, open_database
     from .judge import Tally
 
-    os.environ["IOVCONF_DB"] = database
-    os.environ.pop("IOVCONF_NO_DB", None)
-    from . import fuzz_targets
-
+    fuzz_targets = _fuzz_targets(database)
     fuzz_targets.JUDGES[func] = judge
     target = getattr(fuzz_targets, f"test_{func}")
     run_test = keyed(
@@ -284,16 +290,17 @@ def run_standalone(func: str, libfuzzer_args: list[str]) -> None:
     source is ``$IOVCONF_C_SOURCE`` (default the original), the database ``$IOVCONF_DB``
     (default ``.hypothesis/iovconf``); a failing input raises, which atheris reports and
     libFuzzer saves as a crash."""
+    flavour = "fuzz" if fuzz_compiler() else "trap"
+    atheris = start(flavour)  # first: nothing of the port imported before it is instrumented
     from .database import spec_from_env
     from .strategies import STRATEGIES
 
     if func not in STRATEGIES:
         raise SystemExit(f"harness.libfuzzer: no fuzz target for {func!r} (known: {', '.join(STRATEGIES)})")
-    flavour = "fuzz" if fuzz_compiler() else "trap"
-    atheris = start(flavour)
-    source = os.environ.get("IOVCONF_C_SOURCE") or None
+    database = spec_from_env()
+    source = _fuzz_targets(database).default_source(func)
     judge = _judge(source, flavour, source is None, None)
-    fuzz_input, run_input = _target(func, judge, spec_from_env())
+    fuzz_input, run_input = _target(func, judge, database)
 
     def one_input(data: bytes) -> None:
         try:
@@ -307,18 +314,22 @@ def run_standalone(func: str, libfuzzer_args: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "--job":
+    if argv == ["--list"]:  # the fuzzers there are (.clusterfuzzlite/build.sh makes one of each)
+        from .strategies import STRATEGIES
+
+        print("\n".join(STRATEGIES))
+    elif len(argv) == 2 and argv[0] == "--job":
         run_job(Job.read(Path(argv[1])))
     elif argv and not argv[0].startswith("-"):
         run_standalone(argv[0], argv[1:])
     else:
         print(
-            "usage: python -m harness.libfuzzer FUNC [libFuzzer options]  (or --job JOB.json, as harness "
-            "fuzz runs it)",
+            "usage: python -m harness.libfuzzer FUNC [libFuzzer options] | --list  (or --job JOB.json, "
+            "as harness fuzz runs it)",
             file=sys.stderr,
         )
         return 2
-    return 0  # not reached: libFuzzer ends the process
+    return 0  # --list (otherwise not reached: libFuzzer ends the process)
 
 
 if __name__ == "__main__":
