@@ -70,11 +70,7 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
     p.add_argument("--jobs", type=jobs_type, default=1, help="fuzzer processes at a time (a number or auto)")
     p.add_argument("--seed", type=int, help="libFuzzer's seeds derive from it (printed when not given)")
     p.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
-    p.add_argument(
-        "--db",
-        help="the example database: a directory (default .hypothesis/iovconf), redis://HOST:PORT, "
-        "github:OWNER/REPO[/ARTIFACT], readonly:SPEC, SPEC+SPEC, or none (env IOVCONF_DB)",
-    )
+    p.add_argument("--db", help="the example database, as run's --db (env IOVCONF_DB)")
     p.set_defaults(handler=cmd_fuzz)
 
 
