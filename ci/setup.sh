@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install iovconf with its test, bench and dev extras into it
-# (the suite type-checks the library API with mypy, and draws the library bench with matplotlib).
+# Create .venv (if needed) and install iovconf with its test, bench, dev and fuzz extras into it
+# (the suite type-checks the library API with mypy, draws the library bench with matplotlib and
+# fuzzes through atheris, whose wheel bundles libFuzzer).
 # Needs only Python >= 3.11 with pip and venv, and a C compiler (gcc) for the reference build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,11 +10,21 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test,bench,dev]'
+.venv/bin/python -m pip install --quiet -e '.[test,bench,dev,fuzz]'
+SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+apt_install() {  # a Debian package, when apt-get is there (the index refreshed only if it must be)
+    command -v apt-get >/dev/null 2>&1 || return 0
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$1" >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq >/dev/null 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$1" >/dev/null; }
+}
 # The Redis example-database test starts its own redis-server (Debian package redis-server).
-if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-    SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
-    $SUDO apt-get install -y -qq redis-server >/dev/null 2>&1 \
-        || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq redis-server >/dev/null; }
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
     $SUDO service redis-server stop >/dev/null 2>&1 || true  # the test runs its own, on a free port
+fi
+# harness fuzz instruments C for libFuzzer with clang (-fsanitize=fuzzer-no-link); gcc stays the
+# compiler of every other build. Without clang, harness fuzz runs on the port's coverage alone.
+if ! command -v clang >/dev/null 2>&1; then
+    apt_install clang || echo "ci/setup.sh: clang not installed: harness fuzz will not instrument C" >&2
 fi

@@ -206,6 +206,18 @@ def run_hypothesis(
 ) -> FunctionResult:
     """The Hypothesis campaign for one function, one case per example; a failure ends it, shrunk."""
     tally = Tally()
+    test = hypothesis_test(func, judge, tally, on_case)
+    return _hypothesis_result(
+        func, "hypothesis", config, tally, test, config.profile.examples, HOW["hypothesis"]
+    )
+
+
+def hypothesis_test(
+    func: str, judge: Judge, tally: Tally, on_case: Callable[[int], None] | None = None
+) -> Any:
+    """The Hypothesis engine's test of one function (a ``@given`` test, before its settings and
+    its key, :func:`harness.database.keyed` with engine ``hypothesis``): ``harness fuzz`` saves
+    what it finds under this test's key too, so that ``run`` replays it."""
 
     def agrees(case: Case) -> None:
         judge.check(case, tally)
@@ -214,10 +226,7 @@ def run_hypothesis(
 
     # its own name gives each function its own entries in the example database
     agrees.__name__ = agrees.__qualname__ = f"agrees_{func}"
-    test = given(CAMPAIGNS[func])(agrees)
-    return _hypothesis_result(
-        func, "hypothesis", config, tally, test, config.profile.examples, HOW["hypothesis"]
-    )
+    return given(CAMPAIGNS[func])(agrees)
 
 
 def _hypothesis_result(

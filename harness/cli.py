@@ -51,6 +51,7 @@ environment:
                         github:OWNER/REPO, readonly:SPEC, SPEC+SPEC or none; default .hypothesis/iovconf)
   IOVCONF_NO_DB         set: no example database (the same as --db none)
   IOVCONF_FUZZ_EXAMPLES examples per function of the fuzz targets (pytest --pyargs harness.fuzz_targets)
+  IOVCONF_FUZZ_CC       the clang that builds C for harness fuzz (default clang on PATH)
   CI                    set: plain progress lines instead of a live table
   HYPOTHESIS_PROFILE    not read by the harness commands (their settings come from --profile);
                         the test suite reads it (see --iovconf-profile in pytest --help)
@@ -166,10 +167,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
-    from . import coverage, mutate
+    from . import coverage, fuzz, mutate
 
     mutate.add_parser(sub, jobs_count)
     coverage.add_parser(sub, jobs_count)
+    fuzz.add_parser(sub, jobs_count)
     lst = sub.add_parser("list", help="functions covered and assert sites reached")
     lst.add_argument(
         "--sample",

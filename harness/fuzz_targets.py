@@ -18,12 +18,13 @@ database.  Each test keeps its examples under the key Hypothesis computes for it
 (:func:`harness.database.keyed`), so a failure a fuzzer saved is replayed first by
 ``pytest harness/fuzz_targets.py`` on any machine sharing the database.
 
-This module is never imported by the harness itself.
+``harness fuzz`` drives these same tests through libFuzzer (``harness.libfuzzer``, in a
+process of its own per function, which sets its judge in :data:`JUDGES`); no other command
+imports this module, since importing it loads its settings profile.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -48,15 +49,34 @@ settings.register_profile(
 settings.load_profile("iovconf-fuzz")
 
 
-@functools.cache
+#: each function's judge: one a driver chose (``harness fuzz``: its own build, in-flight record
+#: and strictness), else the default one, made on first use
+JUDGES: dict[str, Judge] = {}
+
+
 def _judge(func: str) -> Judge:
+    judge = JUDGES.get(func)
+    if judge is None:
+        judge = JUDGES[func] = _default_judge(func)
+    return judge
+
+
+def _default_judge(func: str) -> Judge:
     import reference_c
+
+    return Judge(PyWorld(), CWorld(reference_c.load(default_source(func))))
+
+
+def default_source(func: str) -> str | None:
+    """The C source ``func`` is judged against unless a driver says otherwise:
+    ``$IOVCONF_C_SOURCE``, else the original (None), or for a function the original lacks
+    (added upstream later) the first shipped revision that has it."""
     from reference_c.revisions import revision
 
     source = os.environ.get("IOVCONF_C_SOURCE") or None
     if source is None and func in ctable.ADDED_UPSTREAM:
         source = str(revision(ctable.BY_NAME[func].source).path)
-    return Judge(PyWorld(), CWorld(reference_c.load(source)))
+    return source
 
 
 def _target(func: str) -> Callable[..., None]:

@@ -74,7 +74,7 @@ SHIM_FILES = (
     "include/qemu/osdep.h",
     "include/qemu/sockets.h",
 )
-FLAVOURS = ("trap", "abort", "sanitize", "coverage")
+FLAVOURS = ("trap", "abort", "sanitize", "coverage", "fuzz")
 
 #: always, after the flavour's flags; -UNDEBUG last of all, because Python's
 #: own CFLAGS carry -DNDEBUG and come first (cffi appends extra_compile_args)
@@ -95,6 +95,9 @@ _FLAVOUR_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("-fsanitize=address,undefined",),
     ),
     "coverage": (("-O0", "-g", "-fwrapv", "--coverage", "-DIOVCONF_COVERAGE"), ("--coverage",)),
+    # clang's libFuzzer counters and comparison hooks on C's branches (harness fuzz builds it
+    # with CC=clang; libFuzzer itself is loaded by atheris before the module)
+    "fuzz": (("-O1", "-g", "-fwrapv", "-fsanitize=fuzzer-no-link"), ("-fsanitize=fuzzer-no-link",)),
 }
 
 
