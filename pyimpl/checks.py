@@ -89,7 +89,7 @@ def where(mem: Memory, addr: int) -> str:
     if region is not None and region.kind == "guard":
         return f"{addr:#x} is inside a guard region"
     if region is None and mem._was_freed(addr):
-        return f"{addr:#x} points into a freed heap block"
+        return f"{addr:#x} points into freed memory (use after free)"
     owner = mem.owner(addr)
     if owner is not None and owner is not mem:
         return f"{addr:#x} belongs to another pyimpl.Memory"
