@@ -49,11 +49,26 @@ class Child:
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(state, *args)`` in the child: its result, or the exception it raised, raised here."""
+        self.start(fn, *args)
+        return self.result()
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Send the child ``fn(state, *args)`` to run while this process goes on; :meth:`result`
+        waits for it."""
         conn = self._conn
         if conn is None:
             raise ChildDied("the child is gone")
         try:
             conn.send((fn, args))
+        except OSError:
+            raise self._death() from None
+
+    def result(self) -> Any:
+        """What the call :meth:`start` sent returned (or the exception it raised, raised here)."""
+        conn = self._conn
+        if conn is None:
+            raise ChildDied("the child is gone")
+        try:
             ok, value = conn.recv()
         except (EOFError, OSError):
             raise self._death() from None
