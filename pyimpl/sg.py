@@ -224,12 +224,13 @@ def _closed(mem: object) -> bool:
 
 class _Buffers:
     """The Python buffers sg mapped into one memory: address, view and the object owning the
-    mapping, sorted by address (what ``buffers()`` slices and ``concat`` depends on)."""
+    mapping (weakly: this index lives as long as the memory, which its objects keep alive),
+    sorted by address (what ``buffers()`` slices and ``concat`` depends on)."""
 
     def __init__(self) -> None:
         self.starts: list[int] = []
         self.views: list[memoryview] = []
-        self.owners: list[_Node] = []
+        self.owners: list[weakref.ref[_Node]] = []
         self.longest = 0  # no buffer starting further before an address holds it
 
     def add(self, addr: int, view: memoryview, owner: _Node) -> None:
@@ -237,12 +238,12 @@ class _Buffers:
         i = bisect.bisect(self.starts, addr)
         self.starts.insert(i, addr)
         self.views.insert(i, view)
-        self.owners.insert(i, owner)
+        self.owners.insert(i, weakref.ref(owner))
 
     def forget(self, addr: int, owner: _Node) -> None:
         i = bisect.bisect_left(self.starts, addr)
         while i < len(self.starts) and self.starts[i] == addr:
-            if self.owners[i] is owner:
+            if self.owners[i]() is owner:
                 del self.starts[i], self.views[i], self.owners[i]
                 return
             i += 1
@@ -270,7 +271,9 @@ class _Buffers:
         found: dict[int, _Node] = {}
         for addr, n in entries:
             for i in self._holding(addr, n):
-                found.setdefault(id(self.owners[i]), self.owners[i])
+                owner = self.owners[i]()
+                if owner is not None:
+                    found.setdefault(id(owner), owner)
         return list(found.values())
 
 
@@ -476,8 +479,8 @@ class IOVector(_Node, Generic[M]):
         return self._size()
 
     def __repr__(self) -> str:
-        if self._closed_as is not None:
-            return f"<IOVector {self._closed_as}>"
+        if self._closed_as is not None or _closed(self.mem):
+            return f"<IOVector {self._closed_as or 'of a closed memory'}>"
         return f"<IOVector {self.count} entries, {self._size()} bytes>"
 
     def entries(self) -> list[tuple[int, int]]:
@@ -796,8 +799,8 @@ class QIOV(_Node, Generic[M]):
         return self.size
 
     def __repr__(self) -> str:
-        if self._closed_as is not None:
-            return f"<QIOV {self._closed_as}>"
+        if self._closed_as is not None or _closed(self.mem):
+            return f"<QIOV {self._closed_as or 'of a closed memory'}>"
         f = read_qiov(self.mem, self.addr)
         return f"<QIOV niov={f.niov} nalloc={f.nalloc} size={f.size}>"
 

@@ -282,3 +282,45 @@ def test_the_harness_memory_still_reuses_what_it_unmaps_as_c_does() -> None:
     a = mem.buffer(32)
     mem.unmap(a)
     assert mem.buffer(32) == a
+
+
+def test_objects_dropped_unclosed_are_collected_with_their_memory() -> None:
+    """What sg keeps per memory (its index of mapped buffers) does not keep the memory alive:
+    vectors made on their own memory and dropped leave nothing behind."""
+    import gc
+
+    gc.collect()
+    before = len(pyimpl.Memory._live)
+    for _ in range(30):
+        q = sg.QIOV([bytearray(4), bytearray(4)])
+        q.slice(0, 6)
+        sg.IOVector([bytearray(3)]).copy()
+    del q
+    gc.collect()
+    assert len(pyimpl.Memory._live) <= before + 1
+
+
+def closing_the_c_memory_under_live_objects(state: dict[str, Any], side: str) -> list[Any]:
+    kw = side_kwargs(side)
+    chain = [bytearray(b"abcd")]
+    v = sg.IOVector(chain, **kw)
+    q = sg.QIOV([bytearray(b"efgh")], **kw)
+    with v.discarded(front=1) as mid:
+        kw["mem"].close()
+        seen = [outcome(mid.read), outcome(v.read), outcome(lambda: q.to_bytes()), repr(v), repr(q)]
+    v.close()  # nothing left to free: the memory freed it all
+    q.destroy()
+    return [*seen, bytes(chain[0])]
+
+
+def test_objects_of_a_closed_c_memory_raise_and_touch_nothing() -> None:
+    """``CMemory.close()`` frees everything the memory holds; sg's objects on it then raise
+    instead of reaching into freed C memory (the discarded() block's undo included)."""
+    assert on("reference_c", closing_the_c_memory_under_live_objects) == [
+        ("ValueError", "vector: its memory is closed"),
+        ("ValueError", "vector: its memory is closed"),
+        ("ValueError", "qiov: its memory is closed"),
+        "<IOVector of a closed memory>",
+        "<QIOV of a closed memory>",
+        b"abcd",
+    ]
