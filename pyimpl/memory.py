@@ -221,16 +221,13 @@ class Memory:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._spans: list[Span] = []
-        k = Memory._ranges
-        for _ in range(RANGES):  # the next range no live memory holds (the first, as a rule)
-            k = k % RANGES + 1
-            if k not in Memory._live:
-                break
-        Memory._ranges = k
         #: this memory's own address range: [base, base + RANGE_SIZE)
-        self.base = Memory._ranges * RANGE_SIZE
-        Memory._live[Memory._ranges] = self
+        self.base = self._claim_range()
         self._next = self.base + FIRST_ADDRESS
+        # strict: where the zone of regions and the heap's end (a zone used up moves on to a
+        # range of its own, so addresses are never reused however long the memory lives)
+        self._next_end = self.base + HEAP_OFFSET
+        self._heap_end = self.base + RANGE_SIZE
         #: where the first arena goes (``arena_at``: mirroring another memory's addresses)
         self._arena_at = arena_at
         #: the heap's top: blocks are placed here, as the C shim's pool places them
@@ -252,6 +249,17 @@ class Memory:
         #: the C ``errno`` of this process model (set by the socket functions)
         self.errno = 0
         self._forget_hits()
+
+    def _claim_range(self) -> int:
+        """Take the next range no live memory holds (the first, as a rule): its base address."""
+        k = Memory._ranges
+        for _ in range(RANGES):
+            k = k % RANGES + 1
+            if k not in Memory._live:
+                break
+        Memory._ranges = k
+        Memory._live[k] = self
+        return k * RANGE_SIZE
 
     def _forget_hits(self) -> None:
         """Empty the last-region caches (a region went away, or none was hit yet).
@@ -313,12 +321,23 @@ class Memory:
         """Put a region at the next free address (the heap's own top for heap blocks)."""
         if kind == "heap":
             start = self._heap_next
+            if self.strict and start + len(view) > self._heap_end:
+                base = self._claim_range()
+                start, self._heap_end = base + HEAP_OFFSET, base + RANGE_SIZE
             self._heap_next = (start + len(view) + REGION_GAP + 15) & ~15
         else:
-            start = self._next
+            start = self._room(len(view))
             self._next = (start + len(view) + REGION_GAP + 15) & ~15
         self._insert(Region(start, view, kind, serial))
         return start
+
+    def _room(self, n: int) -> int:
+        """Where the next region of ``n`` bytes goes (strict: in a new range once this one's
+        zone of regions is used up)."""
+        if self.strict and self._next + n > self._next_end:
+            base = self._claim_range()
+            self._next, self._next_end = base + FIRST_ADDRESS, base + HEAP_OFFSET
+        return self._next
 
     def map(self, buffer: Buffer, *, kind: str = "map", readonly: bool = False) -> int:
         """Map a writable Python buffer (bytearray, writable memoryview, mmap, array, numpy
@@ -340,7 +359,7 @@ class Memory:
         if self._arena_at:  # the address the other memory's arena has
             base, self._arena_at = self._arena_at, 0
         else:
-            base = self._next
+            base = self._room(total)
             self._next = (base + total + REGION_GAP + 15) & ~15
         offset = 0
         for size, guard in parts:

@@ -324,3 +324,23 @@ def test_objects_of_a_closed_c_memory_raise_and_touch_nothing() -> None:
         "<QIOV of a closed memory>",
         b"abcd",
     ]
+
+
+def test_a_strict_memory_that_used_up_its_range_moves_on_to_another() -> None:
+    """However long it lives: once the zone of its regions (or its heap) is used up, a strict
+    memory takes a fresh range of addresses for the next ones, still its own."""
+    mem = pyimpl.Memory()
+    first = mem.buffer(16)
+    mem._next = mem._next_end - 8  # as after some hundred million buffers
+    nxt = mem.buffer(16)
+    assert nxt // pyimpl.memory.RANGE_SIZE != first // pyimpl.memory.RANGE_SIZE
+    assert pyimpl.Memory.owner(nxt) is mem and mem.read(nxt, 16) == bytes(16)
+    mem._heap_next = mem._heap_end - 8
+    block = mem.g_malloc(32)
+    assert pyimpl.Memory.owner(block) is mem and block // pyimpl.memory.RANGE_SIZE not in (
+        first // pyimpl.memory.RANGE_SIZE,
+        nxt // pyimpl.memory.RANGE_SIZE,
+    )
+    arr = mem.buffer(16)  # and the port works across its ranges
+    pyimpl.write_iovecs(mem, arr, [(first, 16)])
+    assert pyimpl.iov_to_buf(mem, arr, 1, 0, block, 16) == 16
