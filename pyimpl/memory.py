@@ -202,9 +202,9 @@ class Memory:
         anything is written or allocated.
 
         A strict memory also never hands out an address range twice in its lifetime (a
-        region unmapped or a heap block freed leaves its addresses unused: the range is
-        2**40 bytes), so a stale pointer leads to freed memory, a use after free, and never
-        to another object's bytes.
+        region unmapped or a heap block freed leaves its addresses unused; a range of 2**40
+        used up, it takes another), so a stale pointer leads to freed memory, a use after
+        free, and never to another object's bytes.
 
         ``strict=False`` (what the harness uses) checks only the C types: the call then runs
         exactly as C would, stores and all, and the first access outside a live object
