@@ -251,9 +251,9 @@ class Memory:
         self._forget_hits()
 
     def _claim_range(self) -> int:
-        """Take the next range no live memory holds (the first, as a rule): its base address."""
+        """Take a range of addresses for this memory: its base address."""
         k = Memory._ranges
-        for _ in range(RANGES):
+        for _ in range(RANGES):  # the next range no live memory holds (the first, as a rule)
             k = k % RANGES + 1
             if k not in Memory._live:
                 break
