@@ -89,7 +89,7 @@ def where(mem: Memory, addr: int) -> str:
     if region is not None and region.kind == "guard":
         return f"{addr:#x} is inside a guard region"
     if region is None and mem._was_freed(addr):
-        return f"{addr:#x} points into a freed heap block"
+        return f"{addr:#x} points into freed memory (use after free)"
     owner = mem.owner(addr)
     if owner is not None and owner is not mem:
         return f"{addr:#x} belongs to another pyimpl.Memory"
@@ -195,15 +195,16 @@ def _window(
     return pieces
 
 
-def _extent(q: memoryview, count: int, offset: int, nbytes: int) -> tuple[int, int, int] | None:
-    """The walk of :func:`_window` done at C speed, for the usual case: (lowest address, end,
-    bytes) of its pieces, when every entry it takes holds bytes and no address wraps; None
-    otherwise (the caller then walks entry by entry, which names what is wrong)."""
+def _spread(q: memoryview, count: int, offset: int, nbytes: int) -> tuple[list[int], list[int]] | None:
+    """The walk of :func:`_window` done at C speed, for the usual case: the (bases, ends) of its
+    pieces ([], [] when none holds a byte), when every entry it takes holds bytes and no
+    address wraps; None otherwise (the caller then walks entry by entry, which names what is
+    wrong)."""
     lens = q[1 : 2 * count : 2].tolist()
     starts = list(accumulate(lens, initial=0))  # starts[i]: where entry i begins in the vector
     size = starts[-1]
     if nbytes == 0 or offset >= size:
-        return 0, 0, 0  # no piece holds a byte
+        return [], []  # no piece holds a byte
     end = min(offset + nbytes, size)
     first = bisect.bisect_right(starts, offset) - 1  # the entry holding byte offset
     last = bisect.bisect_left(starts, end) - 1  # the entry holding byte end - 1
@@ -214,10 +215,23 @@ def _extent(q: memoryview, count: int, offset: int, nbytes: int) -> tuple[int, i
     ends = list(map(operator.add, bases, taken))
     ends[-1] -= starts[last + 1] - end
     bases[0] += offset - starts[first]
-    lo, hi = min(bases), max(ends)
-    if hi > SIZE_MAX:
+    if max(ends) > SIZE_MAX:
         return None  # an address wraps: entry by entry
-    return lo, hi, end - offset
+    return bases, ends
+
+
+def _regions(mem: Memory, spread: tuple[list[int], list[int]]) -> frozenset[int] | None:
+    """The starts of the regions the pieces lie in, when each lies inside one live region
+    (entries in separate buffers: :meth:`Memory.pieces`); None otherwise."""
+    bases, ends = spread
+    found = mem.pieces(bases, list(map(operator.sub, ends, bases)))
+    return None if found is None else found[1]
+
+
+def _start(mem: Memory, addr: int) -> int | None:
+    """The start of the live region holding ``addr``, if any."""
+    span = mem._holding(addr)
+    return None if span is None else span[0]
 
 
 def _in_one(mem: Memory, lo: int, hi: int) -> bool:
@@ -276,18 +290,26 @@ def _copy(
     not overlap the array, which the call reads as it goes."""
     q = _array(mem, vec, count_name, iov, count)
     array = (iov, iov + IOVEC_SIZE * max(count, 0))
-    fast = None if q is None else _extent(q, count, offset, nbytes)
-    if fast is not None:  # every piece in one region, apart from buf and, if written, the array
-        lo, hi, total = fast
-        written = (lo, hi) if to_vectors else (buf, buf + total)
-        if (
-            _in_one(mem, lo, hi)
-            and _in_one(mem, buf, buf + total)
-            and buf + total <= SIZE_MAX
-            and _apart(lo, hi, buf, buf + total)
-            and _apart(*written, *array)
-        ):
-            return
+    spread = None if q is None else _spread(q, count, offset, nbytes)
+    if spread is not None and spread[0]:
+        bases, ends = spread
+        lo, hi, total = min(bases), max(ends), sum(ends) - sum(bases)
+        if _in_one(mem, buf, buf + total) and buf + total <= SIZE_MAX:
+            written = (lo, hi) if to_vectors else (buf, buf + total)
+            # every piece in one region, apart from buf and, if written, the array
+            if _in_one(mem, lo, hi) and _apart(lo, hi, buf, buf + total) and _apart(*written, *array):
+                return
+            # or each in a region of its own (separate buffers): none in buf's region (so no
+            # memcpy overlaps) and, if written, none in the array's
+            regions = _regions(mem, spread)
+            if (
+                regions is not None
+                and _start(mem, buf) not in regions
+                and (_start(mem, iov) not in regions if to_vectors else _apart(buf, buf + total, *array))
+            ):
+                return
+    elif spread is not None:
+        return  # no piece holds a byte: nothing is copied
     pieces = _window(mem, vec, q, count, offset, nbytes, "copies")
     total = sum(n for _, _, n in pieces)
     if total:
@@ -321,10 +343,15 @@ def _fill(
     """iov_memset, or the socket functions: the pieces of the entries, which a write must not
     lay over the array the call reads as it goes."""
     q = _array(mem, vec, count_name, iov, count)
-    fast = None if q is None else _extent(q, count, offset, nbytes)
-    if fast is not None:
-        lo, hi, _ = fast
+    spread = None if q is None else _spread(q, count, offset, nbytes)
+    if spread is not None:
+        if not spread[0]:
+            return  # no piece holds a byte
+        lo, hi = min(spread[0]), max(spread[1])
         if _in_one(mem, lo, hi) and (not writes or _apart(lo, hi, iov, iov + IOVEC_SIZE * count)):
+            return
+        regions = _regions(mem, spread)  # separate buffers: none in the array's region
+        if regions is not None and (not writes or _start(mem, iov) not in regions):
             return
     pieces = _window(mem, vec, q, count, offset, nbytes, verb)
     if writes:
@@ -555,8 +582,10 @@ def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> None
         return  # the assert fires first
     words, k = mem.iovecs(iov, niov)
     if k and offset + bytes_ <= sum(words[1 : 2 * k : 2]):  # the walk stays in the first k entries
-        fast = _extent(words, k, offset, bytes_)
-        if fast is not None and _in_one(mem, fast[0], fast[1]):
+        spread = _spread(words, k, offset, bytes_)
+        if spread is not None and (
+            not spread[0] or _in_one(mem, min(spread[0]), max(spread[1])) or _regions(mem, spread) is not None
+        ):
             return
     at, current, k = _skip(mem, "qiov->iov", iov, offset)
     checker = _Pieces(mem, "qiov->iov", "reads")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import operator
+import os
 import socket
 from array import array
 from bisect import bisect_left, bisect_right
@@ -172,16 +173,19 @@ def _bulk_copy(
     """The memcpy calls of iov_from_buf_full (``to_vectors``) or iov_to_buf_full, done in a
     loop of slice copies, when none can fault or overlap and none writes what the walk still
     loads (the array); False (nothing done) otherwise."""
-    region = _one_region(mem, addrs, lengths)
     total = sum(lengths)
     flat = mem._holding(buf)
-    if region is None or flat is None or buf + total > flat[1]:
+    if flat is None or buf + total > flat[1]:
         return False
+    if not to_vectors and buf < iov + IOVEC_SIZE * count and iov < buf + total:
+        return False  # the copies would write the array the walk still loads
+    region = _one_region(mem, addrs, lengths)
+    if region is None:
+        return _copy_pieces(mem, iov, addrs, lengths, flat, buf, to_vectors)
     span, lo, hi, run = region
     if lo < buf + total and buf < hi:
         return False  # some piece may overlap its part of buf: memcpy's checks decide
-    written = (lo, hi) if to_vectors else (buf, buf + total)
-    if written[0] < iov + IOVEC_SIZE * count and iov < written[1]:
+    if to_vectors and lo < iov + IOVEC_SIZE * count and iov < hi:
         return False
     v0, _, vview = span
     pos = buf - flat[0]
@@ -202,6 +206,37 @@ def _bulk_copy(
         for a, n in zip(addrs, lengths, strict=True):
             a -= v0
             fview[pos : pos + n] = vview[a : a + n]
+            pos += n
+    return True
+
+
+def _copy_pieces(
+    mem: Memory, iov: int, addrs: list[int], lengths: list[int], flat: Span, buf: int, to_vectors: bool
+) -> bool:
+    """:func:`_bulk_copy` for pieces in several regions (entries in separate buffers, as
+    ``pyimpl.sg`` maps them): each piece a view of its region (:meth:`Memory.pieces`), used
+    when ``buf``'s region holds no piece (so no memcpy overlaps) and, where the pieces are
+    written, the array's region holds none (the walk loads what it loaded).  The copies run
+    in the loop's order, so pieces that alias each other end as C leaves them."""
+    found = mem.pieces(addrs, lengths)
+    if found is None:
+        return False
+    views, regions = found
+    if flat[0] in regions:
+        return False
+    if to_vectors:
+        array = mem._holding(iov)
+        if array is not None and array[0] in regions:
+            return False
+    pos = buf - flat[0]
+    fview = flat[2]
+    if to_vectors:
+        for view, n in zip(views, lengths, strict=True):
+            view[:] = fview[pos : pos + n]
+            pos += n
+    else:
+        for view, n in zip(views, lengths, strict=True):
+            fview[pos : pos + n] = view
             pos += n
     return True
 
@@ -306,6 +341,9 @@ def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, byt
                 view[a : a + n] = pattern[:n]
             _assert(True, "offset == 0", "iov_memset", 78)
             return sum(lengths)
+    elif addrs and max(lengths) <= CHUNK and _fill_pieces(mem, iov, addrs, lengths, fillc):
+        _assert(True, "offset == 0", "iov_memset", 78)
+        return sum(lengths)
     d_lo, d_hi = 1, 0  # empty: no address is in it, not even NULL
     d_view = fill = _NO_VIEW  # fill: (unsigned char) fillc, as many as a fast memset needs
     while (offset or done < bytes_) and i < iov_cnt:
@@ -331,11 +369,28 @@ def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, byt
     return done
 
 
+def _fill_pieces(mem: Memory, iov: int, addrs: list[int], lengths: list[int], fillc: int) -> bool:
+    """The memsets of iov_memset for pieces in several regions, each at most CHUNK bytes
+    (:func:`_copy_pieces`' way): done when the array's region holds no piece."""
+    found = mem.pieces(addrs, lengths)
+    if found is None:
+        return False
+    views, regions = found
+    array = mem._holding(iov)
+    if array is not None and array[0] in regions:
+        return False
+    pattern = memoryview(bytes([fillc & 0xFF]) * max(lengths))
+    for view, n in zip(views, lengths, strict=True):
+        view[:] = pattern[:n]
+    return True
+
+
 @cfunction
 def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
     """iov.c:82 — the sum of the lengths, modulo 2**64."""
-    length = 0
-    for i in range(iov_cnt):
+    words, k = mem.iovecs(iov, iov_cnt)  # the lengths in the array's region, loaded at once
+    length = size_t(sum(words[1 : 2 * k : 2].tolist()))
+    for i in range(k, iov_cnt):
         length = size_t(length + _len(mem, _at(iov, i)))
     return length
 
@@ -357,7 +412,12 @@ def _transfer(mem: Memory, sockfd: int, flags: int, iov: int, iov_cnt: int, do_s
         mem.errno = _errno.EBADF
         return -1
     try:
+        blocking = os.get_blocking(sockfd)
         sock = socket.socket(fileno=sockfd)
+        # the call as the kernel makes it: the descriptor's own mode, no Python timeout (a
+        # socket object made from an fd takes socket.getdefaulttimeout(), and with it
+        # O_NONBLOCK, which setblocking gives back)
+        sock.setblocking(blocking)
     except OSError as exc:
         mem.errno = exc.errno or _errno.EBADF
         return -1
@@ -711,6 +771,10 @@ def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool
         if max(lengths) <= ZEROS_SIZE:
             pieces = zip(addrs, lengths, strict=True)
             return all(ZEROS.startswith(view[a - v0 : a - v0 + n]) for a, n in pieces)
+    elif addrs and max(lengths) <= ZEROS_SIZE:  # in several regions: none faults, as above
+        found = mem.pieces(addrs, lengths)
+        if found is not None:
+            return all(map(ZEROS.startswith, found[0]))
     lo, hi, view = 1, 0, _NO_VIEW
     j = 0
     while bytes_:

@@ -60,12 +60,17 @@ MAX_HEAP_BLOCK = 1 << 32
 RECORD_BYTES = 64 << 10
 _RECORD_HEAD = struct.Struct("<QQQ")
 
+#: how many walks :meth:`Memory.pieces` remembers (each its views of the pieces)
+PIECES_REMEMBERED = 64
+
 #: blocks at least this large are anonymous mmaps: zero pages cost nothing until touched
 LAZY_BLOCK = 1 << 20
 
 #: (start, end, view) of a region as the fast paths see it; a guard (never
 #: accessible) is stored with end == start, so no access of n > 0 bytes fits in it
 Span = tuple[int, int, memoryview]
+#: views of the pieces of a walk and the starts of their regions (:meth:`Memory.pieces`)
+Pieces = tuple[list[memoryview], frozenset[int]]
 #: a span no access at any address fits in, not even one of 0 bytes at NULL: the empty cache
 #: entry (the bulk loops of pyimpl.iov test the remembered spans with n >= 0)
 _NO_SPAN: Span = (1, 0, memoryview(bytearray()))
@@ -158,6 +163,18 @@ def writable_view(buffer: Buffer) -> memoryview:
     return view
 
 
+def readonly_view(buffer: Buffer) -> memoryview:
+    """``buffer`` (writable or not) as a memoryview a C function may read through (``map``'s
+    ``readonly=True``, on both sides)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise TypeError(f"buffer: expected a buffer, got {type(buffer).__name__}") from None
+    if not view.c_contiguous:
+        raise ValueError("buffer: must be C-contiguous")
+    return view
+
+
 class Memory:
     """An address space: regions at integer addresses, plus a counted GLib heap."""
 
@@ -184,9 +201,15 @@ class Memory:
         overlap; a violation is a ``ValueError`` naming the argument, raised before
         anything is written or allocated.
 
+        A strict memory also never hands out an address range twice in its lifetime (a
+        region unmapped or a heap block freed leaves its addresses unused; a range of 2**40
+        used up, it takes another), so a stale pointer leads to freed memory, a use after
+        free, and never to another object's bytes.
+
         ``strict=False`` (what the harness uses) checks only the C types: the call then runs
         exactly as C would, stores and all, and the first access outside a live object
-        raises :class:`UndefinedBehaviour` where it happens.
+        raises :class:`UndefinedBehaviour` where it happens.  Its addresses mirror the C
+        arena's: the last region unmapped gives its addresses back, as there.
 
         ``arena_at``/``heap_at`` place the first arena and the heap at given addresses (to
         mirror another memory's); by default both lie in this memory's own range.
@@ -198,21 +221,25 @@ class Memory:
         self._starts: list[int] = []
         self._regions: list[Region] = []
         self._spans: list[Span] = []
-        k = Memory._ranges
-        for _ in range(RANGES):  # the next range no live memory holds (the first, as a rule)
-            k = k % RANGES + 1
-            if k not in Memory._live:
-                break
-        Memory._ranges = k
         #: this memory's own address range: [base, base + RANGE_SIZE)
-        self.base = Memory._ranges * RANGE_SIZE
-        Memory._live[Memory._ranges] = self
+        self.base = self._claim_range()
         self._next = self.base + FIRST_ADDRESS
+        # strict: where the zone of regions and the heap's end (a zone used up moves on to a
+        # range of its own, so addresses are never reused however long the memory lives)
+        self._next_end = self.base + HEAP_OFFSET
+        self._heap_end = self.base + RANGE_SIZE
         #: where the first arena goes (``arena_at``: mirroring another memory's addresses)
         self._arena_at = arena_at
         #: the heap's top: blocks are placed here, as the C shim's pool places them
         self._heap_next = heap_at or self.base + HEAP_OFFSET
         self._freed: dict[int, int] = {}
+        # strict: the stretches of address space whose objects are gone, sorted and merged
+        # (at most one between two live regions), so their number stays bounded
+        self._gone_starts: list[int] = []
+        self._gone_ends: list[int] = []
+        # views of the pieces of a walk, by (addresses, lengths): Memory.pieces
+        self._pieces_seen: dict[tuple[tuple[int, ...], tuple[int, ...]], Pieces] = {}
+        self._pieces_regions: set[int] = set()  # the starts of the regions they lie in
         self._arenas: dict[int, memoryview] = {}
         self._heap_mark: _HeapMark | None = None
         self._serial = 0
@@ -222,6 +249,17 @@ class Memory:
         #: the C ``errno`` of this process model (set by the socket functions)
         self.errno = 0
         self._forget_hits()
+
+    def _claim_range(self) -> int:
+        """Take a range of addresses for this memory: its base address."""
+        k = Memory._ranges
+        for _ in range(RANGES):  # the next range no live memory holds (the first, as a rule)
+            k = k % RANGES + 1
+            if k not in Memory._live:
+                break
+        Memory._ranges = k
+        Memory._live[k] = self
+        return k * RANGE_SIZE
 
     def _forget_hits(self) -> None:
         """Empty the last-region caches (a region went away, or none was hit yet).
@@ -246,26 +284,68 @@ class Memory:
         self._spans.insert(i, span)
 
     def _remove(self, i: int) -> None:
+        region = self._regions[i]
         del self._starts[i]
         del self._regions[i]
         del self._spans[i]
         self._forget_hits()
+        if region.start in self._pieces_regions:
+            self._forget_pieces()
+        if self.strict:
+            self._gone(region.start, region.end)
+
+    def _gone(self, start: int, end: int) -> None:
+        """Strict: remember [start, end) as freed, merged with the freed stretches next to it
+        when no live region lies between them."""
+        starts, ends = self._gone_starts, self._gone_ends
+        i = bisect.bisect(starts, start)
+        if i and self._no_region_in(ends[i - 1], start):
+            i -= 1
+            start = starts[i]
+            end = max(end, ends[i])
+            del starts[i], ends[i]
+        if i < len(starts) and self._no_region_in(end, starts[i]):
+            end = max(end, ends[i])
+            del starts[i], ends[i]
+        starts.insert(i, start)
+        ends.insert(i, max(end, start + 1))  # an empty region's address is freed too
+
+    def _no_region_in(self, lo: int, hi: int) -> bool:
+        return bisect.bisect_left(self._starts, lo) == bisect.bisect_left(self._starts, hi)
+
+    def _forget_pieces(self) -> None:
+        self._pieces_seen.clear()
+        self._pieces_regions.clear()
 
     def _place(self, view: memoryview, kind: str, serial: int = 0) -> int:
         """Put a region at the next free address (the heap's own top for heap blocks)."""
         if kind == "heap":
             start = self._heap_next
+            if self.strict and start + len(view) > self._heap_end:
+                base = self._claim_range()
+                start, self._heap_end = base + HEAP_OFFSET, base + RANGE_SIZE
             self._heap_next = (start + len(view) + REGION_GAP + 15) & ~15
         else:
-            start = self._next
+            start = self._room(len(view))
             self._next = (start + len(view) + REGION_GAP + 15) & ~15
         self._insert(Region(start, view, kind, serial))
         return start
 
-    def map(self, buffer: Buffer, *, kind: str = "map") -> int:
+    def _room(self, n: int) -> int:
+        """Where the next region of ``n`` bytes goes (strict: in a new range once this one's
+        zone of regions is used up)."""
+        if self.strict and self._next + n > self._next_end:
+            base = self._claim_range()
+            self._next, self._next_end = base + FIRST_ADDRESS, base + HEAP_OFFSET
+        return self._next
+
+    def map(self, buffer: Buffer, *, kind: str = "map", readonly: bool = False) -> int:
         """Map a writable Python buffer (bytearray, writable memoryview, mmap, array, numpy
-        array...) zero-copy and return its address."""
-        return self._place(writable_view(buffer).cast("B"), kind)
+        array...) zero-copy and return its address.  ``readonly=True`` also takes read-only
+        buffers (bytes), for what the C code only reads (a ``const void *``): a store into
+        one raises ``TypeError``."""
+        view = readonly_view(buffer) if readonly else writable_view(buffer)
+        return self._place(view.cast("B"), kind)
 
     def map_arena(self, layout: Iterable[tuple[int, bool]]) -> int:
         """Map contiguous zeroed regions (size, is_guard) and return the first address.
@@ -279,7 +359,7 @@ class Memory:
         if self._arena_at:  # the address the other memory's arena has
             base, self._arena_at = self._arena_at, 0
         else:
-            base = self._next
+            base = self._room(total)
             self._next = (base + total + REGION_GAP + 15) & ~15
         offset = 0
         for size, guard in parts:
@@ -300,11 +380,12 @@ class Memory:
 
     def unmap(self, addr: int) -> None:
         """Remove the region starting at ``addr`` (a stack object going out of scope, a buffer
-        no longer needed); the last one placed gives its addresses back."""
+        no longer needed); on a non-strict memory the last one placed gives its addresses back,
+        as the C arena does; a strict memory never reuses them."""
         i = bisect.bisect(self._starts, addr) - 1
         if i < 0 or self._starts[i] != addr or self._regions[i].kind == "heap":
             raise ValueError(f"addr: {addr:#x} does not start a mapped region")
-        if (addr + self._regions[i].size + REGION_GAP + 15) & ~15 == self._next:
+        if not self.strict and (addr + self._regions[i].size + REGION_GAP + 15) & ~15 == self._next:
             self._next = addr
         self._remove(i)
 
@@ -330,7 +411,8 @@ class Memory:
         i = bisect.bisect(self._starts, addr) - 1
         if i < 0 or self._starts[i] != addr or self._regions[i].kind != "heap":
             raise UndefinedBehaviour("invalid-free", f"g_free({addr:#x})")
-        self._freed[addr] = self._regions[i].size
+        if not self.strict:  # (strict: _remove records it)
+            self._freed[addr] = self._regions[i].size
         self._remove(i)
         self.frees += 1
 
@@ -350,7 +432,8 @@ class Memory:
         keep = min(size, old.size)
         new[:keep] = old.view[:keep]
         self._remove(self._starts.index(addr))
-        self._freed[addr] = old.size
+        if not self.strict:
+            self._freed[addr] = old.size
         self.reallocs += 1
         return self._place(new, "heap", old.serial)
 
@@ -385,6 +468,7 @@ class Memory:
         self._freed = dict(mark.freed)
         self._serial, self.allocs, self.reallocs, self.frees, self._heap_next = mark.counters
         self._forget_hits()
+        self._forget_pieces()
 
     def heap_record(self, serial0: int = 0) -> bytes:
         """The live heap blocks as the C shim records them (iovconf_heap_record): for each, by
@@ -481,6 +565,38 @@ class Memory:
                 return view[off : off + (k << 4)].cast("Q"), k
         return _NO_WORDS, 0
 
+    def pieces(self, addrs: list[int], lengths: list[int]) -> Pieces | None:
+        """Views of the ``lengths[i]`` > 0 bytes at each ``addrs[i]`` (the pieces a walk over
+        entries in separate buffers copies, fills or reads), and the starts of the regions
+        they lie in; None when a piece is not inside one live non-guard region (the caller
+        then walks entry by entry and meets the undefined behaviour where C does).
+
+        The answer is remembered for the same pieces until one of those regions goes away,
+        so a walk over the same entries again maps them at once; regions never overlap, so a
+        remembered view is exactly the bytes of its piece while its region lives."""
+        key = (tuple(addrs), tuple(lengths))
+        seen = self._pieces_seen.get(key)
+        if seen is not None:
+            return seen
+        starts, spans = self._starts, self._spans
+        views = []
+        used = set()
+        for a, n in zip(addrs, lengths, strict=True):
+            i = _bisect(starts, a) - 1
+            if i < 0:
+                return None
+            start, end, view = spans[i]
+            if a + n > end:
+                return None
+            a -= start
+            views.append(view[a : a + n])
+            used.add(start)
+        if len(self._pieces_seen) >= PIECES_REMEMBERED:
+            self._forget_pieces()
+        seen = self._pieces_seen[key] = (views, frozenset(used))
+        self._pieces_regions |= used
+        return seen
+
     def _fail(self, addr: int, n: int, what: str) -> NoReturn:
         """Raise the UB of an access of ``n`` bytes at ``addr`` that is not inside one live object."""
         region = self.region_at(addr)
@@ -497,6 +613,9 @@ class Memory:
         return region.view[off : off + n]
 
     def _was_freed(self, addr: int) -> bool:
+        if self.strict:
+            i = bisect.bisect(self._gone_starts, addr) - 1
+            return i >= 0 and addr < self._gone_ends[i]
         return any(start <= addr < start + size for start, size in self._freed.items())
 
     # -- loads and stores, as the C code does them -------------------------

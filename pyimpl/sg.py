@@ -19,23 +19,61 @@ memory of its own::
 
 Buffers are mapped zero-copy (any writable buffer: bytearray, memoryview, mmap, array,
 numpy arrays), so writes through a vector land in them and ``buffers()`` gives
-memoryviews of the entries, ready for ``os.writev`` or ``socket.sendmsg``.  Mappings,
-arrays and structs live in the memory until ``close()`` (or, for the port's own memory
-made when none is given, until the vector goes away).
+memoryviews of the entries, ready for ``os.writev`` or ``socket.sendmsg``.
+
+**One argument contract.**  The layer checks every argument once, before it calls either
+side, so both sides raise the same exception with the same message, naming the parameter:
+counts and offsets are ints (anything ``operator.index`` takes, numpy integers included;
+``bool`` is refused), never negative, never past what the vector holds; what the C code
+would assert (a clone into a short buffer, a compare of vectors of other shapes, a slice
+of more than ``IOV_MAX`` entries) is a ``ValueError`` first.  The calls themselves then run
+unchecked (on the port, as its own nested calls do): the layer has checked all a strict
+memory would.
+
+**Lifetimes.**  Each object knows what it depends on: a ``copy()``, a ``slice()``, a
+``vector()`` view and a ``discarded()`` view depend on the object they were made from; a
+QIOV that took another's entries (``concat``) depends on the objects owning those buffers;
+a ``clone()`` owns its buffer and array and depends on nothing.  ``close()`` (for a QIOV
+also ``destroy()``) closes everything that depends on the object first, then frees what the
+object made (its mapped buffers, arrays and struct); using a closed object is a
+``ValueError`` that touches nothing.  A ``discarded()`` view ends with its block, a
+``vector()`` view when its QIOV adds entries (the array may move), and a QIOV whose entries
+a ``discarded()`` block cuts refuses everything but ``destroy()`` until the block ends.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
+import io
+import operator
 import os
-from collections.abc import Iterable, Iterator
+import select
+import struct
+import sys
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, SupportsIndex, TypeVar, overload
 
 from . import iov as _port
-from .memory import Memory
-from .structs import IOVEC_SIZE, QIOV_SIZE, UNDO_SIZE, MemoryLike, QiovFields, read_iovecs, read_qiov
+from ._cfunc import type_name
+from .iov import STACK_LIMIT
+from .memory import INT_MAX, Memory
+from .structs import (
+    IOV_MAX,
+    IOVEC_SIZE,
+    QIOV_SIZE,
+    SORTELEM_SIZE,
+    UNDO_SIZE,
+    MemoryLike,
+    QiovFields,
+    read_iovecs,
+    read_qiov,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -46,8 +84,14 @@ M = TypeVar("M", bound=MemoryLike)
 C = TypeVar("C", bound=MemoryLike, contravariant=True)  # a library is generic in its memory
 
 
-class _Socket(Protocol):
+class _FileLike(Protocol):
     def fileno(self) -> int: ...
+
+
+#: what ``send``/``recv_into`` take: a socket (or anything with ``fileno()``) or an fd
+Socket = _FileLike | int
+#: what ``readv``/``writev`` take: a file object or an fd
+File = _FileLike | int
 
 
 class Library(Protocol[C]):
@@ -78,89 +122,318 @@ class Library(Protocol[C]):
     def qemu_iovec_destroy(self, mem: C, qiov: int) -> None: ...
 
 
-def _bytes_view(buffer: Buffer, *, writable: bool) -> memoryview:
+# -- the argument contract ----------------------------------------------------------------
+
+
+def _int(name: str, value: object) -> int:
+    """``value`` as an int (``operator.index``: numpy integers too), not a bool."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
+
+
+def _index(name: str, value: object) -> int:
+    """``value`` as a count or offset: an int, not negative."""
+    value = _int(name, value)
+    if value < 0:
+        raise ValueError(f"{name}: {value} is negative")
+    return value
+
+
+def _optional(name: str, value: object) -> int | None:
+    return None if value is None else _index(name, value)
+
+
+def _byte(name: str, value: object) -> int:
+    value = _int(name, value)
+    if not 0 <= value <= 255:
+        raise ValueError(f"{name}: {value} is not a byte (0 to 255)")
+    return value
+
+
+def _offset(size: int, offset: int) -> None:
+    if offset > size:
+        raise ValueError(f"offset: {offset}, but the vector holds {size} bytes")
+
+
+def _rest(size: int, offset: int, n: int | None) -> int:
+    """The bytes from ``offset`` to use: ``n``, or all of them; C asserts past the end, we raise."""
+    _offset(size, offset)
+    rest = size - offset
+    if n is None:
+        return rest
+    if n > rest:
+        where = "" if offset == 0 else f" past offset {offset}"
+        raise ValueError(f"n: {n}, but the vector holds {rest} bytes{where}")
+    return n
+
+
+def _bytes_view(buffer: object, name: str, *, writable: bool) -> memoryview:
     """``buffer`` as a flat view of bytes (numpy arrays and other formats included)."""
     try:
-        view = memoryview(buffer)
+        view = memoryview(buffer)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"buffer: expected a buffer, got {type(buffer).__name__}") from None
+        raise TypeError(f"{name}: expected a buffer, got {type(buffer).__name__}") from None
     if writable and view.readonly:
-        raise TypeError(f"buffer: {type(buffer).__name__} is read-only; a vector maps writable buffers")
+        raise TypeError(f"{name}: {type(buffer).__name__} is read-only; a vector maps writable buffers")
     if not view.c_contiguous:
-        raise ValueError("buffer: must be C-contiguous")
+        raise ValueError(f"{name}: must be C-contiguous")
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
-class _Maps:
-    """The Python buffers a family of vectors mapped into one memory, by address."""
+def _buffer_views(buffers: object) -> list[memoryview]:
+    """Each of ``buffers`` as a writable view, all checked before any is mapped."""
+    try:
+        memoryview(buffers)  # type: ignore[arg-type]
+    except TypeError:
+        pass
+    else:
+        raise TypeError(f"buffers: expected an iterable of buffers, got one {type(buffers).__name__}")
+    if not isinstance(buffers, Iterable):
+        raise TypeError(f"buffers: expected an iterable of buffers, got {type(buffers).__name__}")
+    return [_bytes_view(b, "buffer", writable=True) for b in buffers]
 
-    def __init__(self, mem: MemoryLike) -> None:
-        self.mem = mem
+
+def _library(lib: Any, mem: Any) -> tuple[Any, Any]:
+    """The library and memory an object runs on; a memory of the other side is a TypeError."""
+    if lib is None:
+        if mem is None:
+            return _port, Memory()
+        if not isinstance(mem, Memory):
+            raise TypeError(f"mem: expected pyimpl.Memory, got {type_name(mem)}")
+        return _port, mem
+    if mem is None:
+        raise TypeError(
+            f"mem: required with lib={getattr(lib, '__name__', lib)!r} (e.g. reference_c.memory())"
+        )
+    lib.iov_size(mem, 0, 0)  # the library's own check of its memory (a TypeError, or closed)
+    return lib, mem
+
+
+def _closed(mem: object) -> bool:
+    return bool(getattr(mem, "closed", False))
+
+
+# -- the buffers mapped into a memory ------------------------------------------------------
+
+
+class _Buffers:
+    """The Python buffers sg mapped into one memory: address, view and the object owning the
+    mapping (weakly: this index lives as long as the memory, which its objects keep alive),
+    sorted by address (what ``buffers()`` slices and ``concat`` depends on)."""
+
+    def __init__(self) -> None:
         self.starts: list[int] = []
         self.views: list[memoryview] = []
-        self.owned: list[int] = []  # arrays and structs this family made
-        self.linked: list[_Maps] = []  # other families whose entries this one took (concat)
+        self.owners: list[weakref.ref[_Node]] = []
+        self.longest = 0  # no buffer starting further before an address holds it
 
-    def map(self, buffer: Buffer) -> tuple[int, int]:
-        view = _bytes_view(buffer, writable=True)
-        addr = self.mem.map(view)
+    def add(self, addr: int, view: memoryview, owner: _Node) -> None:
+        self.longest = max(self.longest, len(view))
         i = bisect.bisect(self.starts, addr)
         self.starts.insert(i, addr)
         self.views.insert(i, view)
-        return addr, len(view)
+        self.owners.insert(i, weakref.ref(owner))
 
-    def make(self, size: int) -> int:
-        addr = self.mem.buffer(size)
-        self.owned.append(addr)
-        return addr
+    def forget(self, addr: int, owner: _Node) -> None:
+        i = bisect.bisect_left(self.starts, addr)
+        while i < len(self.starts) and self.starts[i] == addr:
+            if self.owners[i]() is owner:
+                del self.starts[i], self.views[i], self.owners[i]
+                return
+            i += 1
+
+    def _holding(self, addr: int, n: int) -> Iterator[int]:
+        """The indexes of the mapped buffers holding [addr, addr+n) (on the C side one buffer
+        may be mapped twice, or two views of one overlap: all of them)."""
+        i = bisect.bisect(self.starts, addr) - 1
+        while i >= 0 and self.starts[i] >= addr - self.longest:
+            if addr + n <= self.starts[i] + len(self.views[i]):
+                yield i
+            i -= 1
 
     def view(self, addr: int, n: int) -> memoryview:
         """The bytes [addr, addr+n) of one mapped buffer, zero-copy."""
         if n == 0:
-            return memoryview(bytearray())
-        for maps in (self, *self.linked):
-            i = bisect.bisect(maps.starts, addr) - 1
-            if i >= 0:
-                off = addr - maps.starts[i]
-                view = maps.views[i]
-                if off + n <= len(view):
-                    return view[off : off + n]
-        raise ValueError(f"entry: {n} bytes at {addr:#x} are not inside one buffer of this vector")
+            return memoryview(bytearray())  # writable, as every view it gives
+        for i in self._holding(addr, n):
+            off = addr - self.starts[i]
+            return self.views[i][off : off + n]
+        raise ValueError(f"entry: {n} bytes at {addr:#x} are not inside one buffer sg mapped")
 
-    def close(self) -> None:
-        for addr in [*self.starts, *self.owned]:
-            self.mem.unmap(addr)
-        self.starts.clear()
-        self.views.clear()
-        self.owned.clear()
-        self.linked.clear()
+    def owners_of(self, entries: Iterable[tuple[int, int]]) -> list[_Node]:
+        """The objects owning the buffers the entries point into."""
+        found: dict[int, _Node] = {}
+        for addr, n in entries:
+            for i in self._holding(addr, n):
+                owner = self.owners[i]()
+                if owner is not None:
+                    found.setdefault(id(owner), owner)
+        return list(found.values())
 
 
-class _Lent:
-    """A Python buffer lent to the memory for one call (mapped, then unmapped)."""
+_BUFFERS: weakref.WeakKeyDictionary[object, _Buffers] = weakref.WeakKeyDictionary()
 
-    def __init__(self, mem: MemoryLike, data: Buffer, *, writable: bool) -> None:
-        view = _bytes_view(data, writable=False)
-        if view.readonly:
-            if writable:
-                raise TypeError("buf: read-only; pass a bytearray or a writable memoryview")
-            view = memoryview(bytearray(view))  # the C code takes a const void *, a copy will do
-        self.mem, self.view = mem, view
-        self.addr = mem.map(view)
 
-    def __enter__(self) -> _Lent:
-        return self
+def _buffers_of(mem: object) -> _Buffers:
+    index = _BUFFERS.get(mem)
+    if index is None:
+        index = _BUFFERS[mem] = _Buffers()
+    return index
+
+
+class _Trust:
+    """A call the layer has checked: on the port, run as the port's nested calls run (the
+    per-call checks of a strict memory skipped); on another library, a plain call."""
+
+    __slots__ = ("mem",)
+
+    def __init__(self, mem: object) -> None:
+        self.mem = mem if isinstance(mem, Memory) else None
+
+    def __enter__(self) -> None:
+        if self.mem is not None:
+            self.mem.depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        self.mem.unmap(self.addr)
+        if self.mem is not None:
+            self.mem.depth -= 1
 
 
-class IOVector(Generic[M]):
+# -- what every object shares: its lifetime ---------------------------------------------
+
+
+class _Node:
+    """An sg object's place among the others: what it depends on, what depends on it, and the
+    regions it made (unmapped when it is closed)."""
+
+    #: how errors name the object, and what closing it is called
+    _what = "object"
+    _ended = "closed"
+
+    lib: Any
+    mem: Any
+
+    def _setup(self, lib: Any, mem: Any) -> None:
+        self.lib, self.mem = lib, mem
+        self._trust = _Trust(mem)
+        self._buffers = _buffers_of(mem)
+        self._closed_as: str | None = None
+        self._parents: list[_Node] = []
+        self._dependants: list[_Node] = []
+        self._owned: list[int] = []
+        #: open discarded() blocks cutting this object's array
+        self._cuts = 0
+
+    def _depend_on(self, parent: _Node) -> None:
+        if parent is not self and all(p is not parent for p in self._parents):
+            self._parents.append(parent)
+            parent._dependants.append(self)
+
+    def _usable(self, name: str | None = None) -> None:
+        """Raise ValueError (naming the object, or the parameter ``name``) if it is closed."""
+        if self._closed_as is not None:
+            raise ValueError(f"{name or self._what}: {self._closed_as}")
+        if _closed(self.mem):
+            raise ValueError(f"{name or self._what}: its memory is closed")
+
+    def _end(self, reason: str) -> None:
+        """Close this object (``reason``: what later uses are told): what depends on it first,
+        then what it made."""
+        if self._closed_as is not None:
+            return
+        self._closed_as = reason
+        kind = type(self).__name__
+        for d in list(self._dependants):
+            d._end(f"{d._ended} with the {kind} it depends on")
+        self._free()
+        for p in self._parents:
+            p._dependants = [d for d in p._dependants if d is not self]
+        self._parents.clear()
+        self._dependants.clear()
+
+    def _free(self) -> None:
+        """Give back the regions this object mapped or made (not when its memory is closed:
+        then they are gone)."""
+        if not _closed(self.mem):
+            for addr in self._owned:
+                self._buffers.forget(addr, self)
+                self.mem.unmap(addr)
+        self._owned.clear()
+
+    def _map(self, view: memoryview) -> int:
+        """Map a buffer for as long as this object lives."""
+        addr: int = self.mem.map(view)
+        self._owned.append(addr)
+        self._buffers.add(addr, view, self)
+        return addr
+
+    def _make(self, size: int) -> int:
+        """A zeroed region of ``size`` bytes for as long as this object lives."""
+        addr: int = self.mem.buffer(size)
+        self._owned.append(addr)
+        return addr
+
+    def _drop(self, addr: int) -> None:
+        """Give back one region this object made, before it is closed."""
+        self._owned.remove(addr)
+        self.mem.unmap(addr)
+
+
+def _wait(fd: int, writing: bool, deadline: float | None) -> None:
+    """Wait in Python (so Ctrl-C gets through) until ``fd`` is ready; TimeoutError past
+    ``deadline``, as a socket with a timeout raises it."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writing else select.POLLIN)
+    while True:
+        ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+        if poller.poll(ms):
+            return  # ready, or an error or hang-up the call will report
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("timed out")
+
+
+def _socket(sock: object) -> tuple[int, float | None]:
+    """The fd of ``sock`` and how long a call on it may wait (its timeout: None for ever, 0
+    not at all); TLS sockets are refused (the bytes would bypass the encryption)."""
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(sock, ssl.SSLSocket):
+        raise TypeError("sock: an ssl.SSLSocket; sg sends and receives below TLS, which would bypass it")
+    fd = _fd("sock", sock, "a socket, a file object or an fd")
+    gettimeout = getattr(sock, "gettimeout", None)
+    if callable(gettimeout):
+        timeout: float | None = gettimeout()
+    else:
+        timeout = None if os.get_blocking(fd) else 0.0
+    return fd, timeout
+
+
+def _fd(name: str, obj: object, what: str) -> int:
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        fd = obj
+    elif callable(getattr(obj, "fileno", None)):
+        fd = obj.fileno()  # type: ignore[attr-defined]
+    else:
+        raise TypeError(f"{name}: expected {what}, got {type(obj).__name__}")
+    if not isinstance(fd, int) or fd < 0:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+    return fd
+
+
+class IOVector(_Node, Generic[M]):
     """A ``struct iovec`` array over Python buffers, one entry per buffer.
 
     ``len()`` is the total byte count (``iov_size``); offsets and counts are in bytes from
     the start of the vector, as in C.
     """
+
+    _what = "vector"
+    _ended = "closed"
 
     lib: Library[M]
     mem: M
@@ -176,124 +449,235 @@ class IOVector(Generic[M]):
     def __init__(self, buffers: Iterable[Buffer] = (), *, lib: Library[M], mem: M) -> None: ...
 
     def __init__(self, buffers: Iterable[Buffer] = (), *, lib: Any = None, mem: Any = None) -> None:
-        self.lib, self.mem = _library(lib, mem)
-        self._maps = _Maps(self.mem)
-        self._owner = True
-        entries = [self._maps.map(b) for b in buffers]
+        lib, mem = _library(lib, mem)
+        views = _buffer_views(buffers)
+        self._setup(lib, mem)
+        self._owner: _Node = self  # the object whose array this is
+        entries = [(self._map(v), len(v)) for v in views]
         self.count = len(entries)
-        self.array = self._maps.make(IOVEC_SIZE * max(self.count, 1))
-        for i, (addr, n) in enumerate(entries):
-            self.mem.set_u64(self.array + IOVEC_SIZE * i, addr)
-            self.mem.set_u64(self.array + IOVEC_SIZE * i + 8, n)
+        self.array = self._make(IOVEC_SIZE * max(self.count, 1))
+        if entries:
+            flat = [word for entry in entries for word in entry]
+            self.mem.write(self.array, struct.pack(f"<{len(flat)}Q", *flat))
 
     @classmethod
-    def _over(cls, family: IOVector[M] | QIOV[M], array: int, count: int) -> IOVector[M]:
-        """Another vector over ``count`` entries at ``array``, sharing ``family``'s buffers."""
+    def _over(cls, parent: _Node, array: int, count: int, owner: _Node) -> IOVector[M]:
+        """Another vector over ``count`` entries at ``array`` (``owner``'s), depending on ``parent``."""
         v = cls.__new__(cls)
-        v.lib, v.mem, v._maps, v._owner = family.lib, family.mem, family._maps, False
+        v._setup(parent.lib, parent.mem)
+        v._owner = owner
         v.array, v.count = array, count
+        v._depend_on(parent)
         return v
 
+    def _size(self) -> int:
+        with self._trust:
+            return self.lib.iov_size(self.mem, self.array, self.count)
+
     def __len__(self) -> int:
-        return self.lib.iov_size(self.mem, self.array, self.count)
+        self._usable()
+        return self._size()
 
     def __repr__(self) -> str:
-        return f"<IOVector {self.count} entries, {len(self)} bytes>"
-
-    def _rest(self, offset: int, n: int | None) -> int:
-        return _rest(len(self), offset, n)
+        if self._closed_as is not None or _closed(self.mem):
+            return f"<IOVector {self._closed_as or 'of a closed memory'}>"
+        return f"<IOVector {self.count} entries, {self._size()} bytes>"
 
     def entries(self) -> list[tuple[int, int]]:
         """The ``(iov_base, iov_len)`` of each entry, as the array holds them now."""
+        self._usable()
         return read_iovecs(self.mem, self.array, self.count)
 
     def buffers(self) -> list[memoryview]:
         """Each entry's bytes as a memoryview (zero-copy), for ``os.writev``/``socket.sendmsg``."""
-        return [self._maps.view(base, n) for base, n in self.entries()]
+        return [self._buffers.view(base, n) for base, n in self.entries()]
 
+    # -- bytes ------------------------------------------------------------------------------
     def readinto(self, buf: Buffer, offset: int = 0) -> int:
         """Copy up to ``len(buf)`` bytes from ``offset`` into ``buf`` (``iov_to_buf``); the count."""
-        _rest(len(self), offset, None)
-        with _Lent(self.mem, buf, writable=True) as out:
-            return self.lib.iov_to_buf(self.mem, self.array, self.count, offset, out.addr, len(out.view))
+        self._usable()
+        view = _bytes_view(buf, "buf", writable=True)
+        offset = _index("offset", offset)
+        _offset(self._size(), offset)
+        mem = self.mem
+        addr = mem.map(view)
+        try:
+            with self._trust:
+                return self.lib.iov_to_buf(mem, self.array, self.count, offset, addr, len(view))
+        finally:
+            mem.unmap(addr)
 
     def read(self, offset: int = 0, n: int | None = None) -> bytes:
-        """``n`` bytes from ``offset`` (default: to the end), through ``iov_to_buf``."""
-        out = bytearray(self._rest(offset, n))
-        got = self.readinto(out, offset)
-        return bytes(out[:got])
+        """``n`` bytes from ``offset`` (default: to the end), through ``iov_to_buf``, copied once:
+        straight into the bytes object returned."""
+        self._usable()
+        offset = _index("offset", offset)
+        n = _rest(self._size(), offset, _optional("n", n))
+        mem, lib, array, count = self.mem, self.lib, self.array, self.count
+        return _filled(mem, n, lambda addr: lib.iov_to_buf(mem, array, count, offset, addr, n), self._trust)
 
     def write(self, data: Buffer, offset: int = 0) -> int:
         """Copy ``data`` into the vector from ``offset`` (``iov_from_buf``); the count copied."""
-        _rest(len(self), offset, None)
-        with _Lent(self.mem, data, writable=False) as src:
-            return self.lib.iov_from_buf(self.mem, self.array, self.count, offset, src.addr, len(src.view))
+        self._usable()
+        view = _bytes_view(data, "data", writable=False)
+        offset = _index("offset", offset)
+        _offset(self._size(), offset)
+        mem = self.mem
+        addr = mem.map(view, readonly=True)
+        try:
+            with self._trust:
+                return self.lib.iov_from_buf(mem, self.array, self.count, offset, addr, len(view))
+        finally:
+            mem.unmap(addr)
 
     def fill(self, byte: int, offset: int = 0, n: int | None = None) -> int:
         """Set ``n`` bytes from ``offset`` (default: to the end) to ``byte`` (``iov_memset``)."""
-        return self.lib.iov_memset(self.mem, self.array, self.count, offset, byte, self._rest(offset, n))
+        self._usable()
+        byte = _byte("byte", byte)
+        offset = _index("offset", offset)
+        n = _rest(self._size(), offset, _optional("n", n))
+        with self._trust:
+            return self.lib.iov_memset(self.mem, self.array, self.count, offset, byte, n)
 
     def copy(self, offset: int = 0, n: int | None = None) -> IOVector[M]:
-        """A new vector over the same bytes [offset, offset+n) (``iov_copy``: no data copied)."""
-        dst = self._maps.make(IOVEC_SIZE * max(self.count, 1))
-        got = self.lib.iov_copy(
-            self.mem, dst, self.count, self.array, self.count, offset, self._rest(offset, n)
-        )
-        return IOVector._over(self, dst, got)
+        """A new vector over the same bytes [offset, offset+n) (``iov_copy``: no data copied);
+        it depends on this one."""
+        self._usable()
+        offset = _index("offset", offset)
+        n = _rest(self._size(), offset, _optional("n", n))
+        c: IOVector[M] = IOVector._over(self, 0, 0, self)
+        c._owner = c
+        c.array = c._make(IOVEC_SIZE * max(self.count, 1))
+        with self._trust:
+            c.count = self.lib.iov_copy(self.mem, c.array, self.count, self.array, self.count, offset, n)
+        return c
 
-    def send(self, sock: _Socket, offset: int = 0, n: int | None = None) -> int:
-        """Send ``n`` bytes from ``offset`` (``iov_send``): the count sent; ``OSError`` on failure."""
-        ret = self.lib.iov_send(
-            self.mem, sock.fileno(), self.array, self.count, offset, self._rest(offset, n)
-        )
-        return self._transferred(ret)
+    # -- sockets and files ----------------------------------------------------------------------
+    def send(self, sock: Socket, offset: int = 0, n: int | None = None) -> int:
+        """Send up to ``n`` bytes from ``offset`` (``iov_send``) as ``socket.send`` does: wait for
+        the socket to take some (its timeout, then ``TimeoutError``), send what it takes; the
+        count sent.  Its timeout and blocking mode stay as they were."""
+        return self._transfer(sock, offset, n, sending=True, whole=False)
 
-    def recv_into(self, sock: _Socket, offset: int = 0, n: int | None = None) -> int:
-        """Receive up to ``n`` bytes into the vector from ``offset`` (``iov_recv``)."""
-        ret = self.lib.iov_recv(
-            self.mem, sock.fileno(), self.array, self.count, offset, self._rest(offset, n)
-        )
-        return self._transferred(ret)
+    def sendall(self, sock: Socket, offset: int = 0, n: int | None = None) -> None:
+        """Send all ``n`` bytes from ``offset`` (``iov_send`` until done), as ``socket.sendall``:
+        the socket's timeout bounds the whole call."""
+        self._transfer(sock, offset, n, sending=True, whole=True)
 
-    def _transferred(self, ret: int) -> int:
-        if ret < 0:
-            err = self.mem.errno
-            raise OSError(err, os.strerror(err))
-        return ret
+    def recv_into(self, sock: Socket, offset: int = 0, n: int | None = None) -> int:
+        """Receive what has arrived, up to ``n`` bytes, into the vector from ``offset``
+        (``iov_recv``), as ``socket.recv_into`` does: wait for some (its timeout, then
+        ``TimeoutError``); 0 at the end of the stream."""
+        return self._transfer(sock, offset, n, sending=False, whole=False)
 
+    def _transfer(self, sock: Socket, offset: int, n: int | None, *, sending: bool, whole: bool) -> int:
+        self._usable()
+        fd, timeout = _socket(sock)
+        offset = _index("offset", offset)
+        n = _rest(self._size(), offset, _optional("n", n))
+        blocking = os.get_blocking(fd)  # EBADF for a descriptor that is gone
+        deadline = None if timeout is None else time.monotonic() + timeout
+        call = self.lib.iov_send if sending else self.lib.iov_recv
+        mem = self.mem
+        done = 0
+        while done < n:
+            if timeout != 0.0:
+                _wait(fd, sending, deadline)
+            if blocking:  # the C loop must not block: it would wait where Ctrl-C is not heard
+                os.set_blocking(fd, False)
+            try:
+                with self._trust:
+                    ret = call(mem, fd, self.array, self.count, offset + done, n - done)
+            finally:
+                if blocking:
+                    os.set_blocking(fd, True)
+            if ret < 0:
+                err = mem.errno
+                if err in (errno.EAGAIN, errno.EWOULDBLOCK) and timeout != 0.0:
+                    continue  # woken for nothing: wait again
+                raise OSError(err, os.strerror(err))
+            done += ret
+            if not whole or (ret == 0 and not sending):
+                break
+        return done
+
+    def writev(self, file: File, offset: int = 0, n: int | None = None) -> int:
+        """``os.writev`` of the entries of [offset, offset+n) (``iov_copy``) to an fd or a file
+        object (flushed first, so what it buffered goes before); the count written."""
+        return self._io(file, offset, n, writing=True)
+
+    def readv(self, file: File, offset: int = 0, n: int | None = None) -> int:
+        """``os.readv`` into the entries of [offset, offset+n) from an fd or a file object (its
+        descriptor: what a buffered file read ahead is not seen); the count read."""
+        return self._io(file, offset, n, writing=False)
+
+    def _io(self, file: File, offset: int, n: int | None, *, writing: bool) -> int:
+        self._usable()
+        fd = _fd("file", file, "a file object or an fd")
+        offset = _index("offset", offset)
+        n = _rest(self._size(), offset, _optional("n", n))
+        if n == 0:
+            return 0
+        flush = getattr(file, "flush", None)
+        if writing and callable(flush):
+            flush()
+        part = self.copy(offset, n)
+        try:
+            views = part.buffers()
+            return os.writev(fd, views) if writing else os.readv(fd, views)
+        finally:
+            part.close()
+
+    # -- the discard functions ----------------------------------------------------------------
     @contextmanager
     def discarded(self, front: int = 0, back: int = 0) -> Iterator[IOVector[M]]:
         """The vector without its first ``front`` and last ``back`` bytes, for the block.
 
         ``iov_discard_front_undoable`` then ``iov_discard_back_undoable`` cut the entries in
         place (this vector sees the cuts too, as in C); on the way out, also on an
-        exception, ``iov_discard_undo`` restores them in reverse order.
+        exception, ``iov_discard_undo`` restores them in reverse order, unless the array is
+        gone by then (its vector closed).  The view ends with the block.
         """
-        if front + back > len(self):
-            raise ValueError(f"front + back: {front + back}, but the vector holds {len(self)} bytes")
-        mem = self.mem
-        scratch = mem.buffer(16 + 2 * UNDO_SIZE)  # struct iovec *iov; unsigned cnt; two undo records
+        self._usable()
+        front = _index("front", front)
+        back = _index("back", back)
+        size = self._size()
+        if front + back > size:
+            raise ValueError(f"front + back: {front + back}, but the vector holds {size} bytes")
+        mem, lib, owner = self.mem, self.lib, self._owner
+        scratch = owner._make(16 + 2 * UNDO_SIZE)  # struct iovec *iov; unsigned cnt; two undo records
         iov_var, cnt_var, undo_front, undo_back = scratch, scratch + 8, scratch + 16, scratch + 16 + UNDO_SIZE
+        owner._cuts += 1
         try:
             mem.set_u64(iov_var, self.array)
             mem.set_u32(cnt_var, self.count)
-            self.lib.iov_discard_front_undoable(mem, iov_var, cnt_var, front, undo_front)
+            with self._trust:
+                lib.iov_discard_front_undoable(mem, iov_var, cnt_var, front, undo_front)
             try:
                 middle = mem.u64(iov_var)
-                self.lib.iov_discard_back_undoable(mem, middle, cnt_var, back, undo_back)
+                with self._trust:
+                    lib.iov_discard_back_undoable(mem, middle, cnt_var, back, undo_back)
+                mid: IOVector[M] = IOVector._over(self, middle, mem.u32(cnt_var), owner)
                 try:
-                    yield IOVector._over(self, middle, mem.u32(cnt_var))
+                    yield mid
                 finally:
-                    self.lib.iov_discard_undo(mem, undo_back)
+                    mid._end("closed at the end of its discarded() block")
+                    if owner._closed_as is None and not _closed(mem):
+                        with self._trust:
+                            lib.iov_discard_undo(mem, undo_back)
             finally:
-                self.lib.iov_discard_undo(mem, undo_front)
+                if owner._closed_as is None and not _closed(mem):
+                    with self._trust:
+                        lib.iov_discard_undo(mem, undo_front)
         finally:
-            mem.unmap(scratch)
+            owner._cuts -= 1
+            if owner._closed_as is None and not _closed(mem):
+                owner._drop(scratch)
 
+    # -- the end --------------------------------------------------------------------------------
     def close(self) -> None:
-        """Unmap the buffers and free the arrays this vector (and those made from it) use."""
-        if self._owner:
-            self._maps.close()
+        """Close what depends on this vector, then free its array and unmap its buffers."""
+        self._end(self._ended)
 
     def __enter__(self) -> IOVector[M]:
         return self
@@ -304,11 +688,33 @@ class IOVector(Generic[M]):
         self.close()
 
 
-class QIOV(Generic[M]):
+def _filled(mem: MemoryLike, n: int, fill: Callable[[int], int], trust: _Trust) -> bytes:
+    """A bytes object of ``n`` bytes that ``fill(addr)`` writes in place (one copy of the data:
+    an io.BytesIO's buffer, mapped while it fills, then handed out without a copy)."""
+    if n == 0:
+        return b""
+    out = io.BytesIO(bytes(n))
+    view = out.getbuffer()
+    addr = mem.map(view)
+    try:
+        with trust:
+            got = fill(addr)
+    finally:
+        mem.unmap(addr)
+        with contextlib.suppress(BufferError):  # still exported somewhere: getvalue() copies
+            view.release()
+    data = out.getvalue()
+    return data if got == n else data[:got]
+
+
+class QIOV(_Node, Generic[M]):
     """A ``QEMUIOVector`` in the memory; a context manager whose exit destroys it.
 
     Made with ``qemu_iovec_init``; ``add`` maps a buffer and appends it (``qemu_iovec_add``).
     """
+
+    _what = "qiov"
+    _ended = "destroyed"
 
     lib: Library[M]
     mem: M
@@ -327,39 +733,54 @@ class QIOV(Generic[M]):
     def __init__(
         self, buffers: Iterable[Buffer] = (), *, alloc_hint: int = 0, lib: Any = None, mem: Any = None
     ) -> None:
-        self.lib, self.mem = _library(lib, mem)
-        self._maps = _Maps(self.mem)
-        self._owner = True
-        buffers = list(buffers)
-        self.addr = self._maps.make(QIOV_SIZE)
-        self.lib.qemu_iovec_init(self.mem, self.addr, max(alloc_hint, len(buffers)))
-        self._live = True
-        for b in buffers:
-            self.add(b)
+        lib, mem = _library(lib, mem)
+        hint = _index("alloc_hint", alloc_hint)
+        if hint > INT_MAX:
+            raise ValueError(f"alloc_hint: {hint} does not fit a C int")
+        views = _buffer_views(buffers)
+        self._setup(lib, mem)
+        self.addr = self._make(QIOV_SIZE)
+        with self._trust:
+            lib.qemu_iovec_init(mem, self.addr, max(hint, len(views)))
+        for view in views:
+            self._add(view)
 
     @classmethod
-    def _blank(cls, family: QIOV[M]) -> QIOV[M]:
-        """Room for a vector another function initialises, sharing ``family``'s buffers."""
+    def _blank(cls, parent: QIOV[M] | None, like: QIOV[M]) -> QIOV[M]:
+        """Room for a vector another function initialises (on ``like``'s side), depending on
+        ``parent``."""
         q = cls.__new__(cls)
-        q.lib, q.mem, q._maps, q._owner = family.lib, family.mem, family._maps, False
-        q.addr = q._maps.make(QIOV_SIZE)
-        q._live = True
+        q._setup(like.lib, like.mem)
+        q.addr = q._make(QIOV_SIZE)
+        if parent is not None:
+            q._depend_on(parent)
         return q
 
-    def _check(self, other: QIOV[M] | None = None) -> None:
-        if not self._live:
-            raise ValueError("qiov: destroyed")
-        if other is not None:
-            if not other._live:
-                raise ValueError("other: destroyed")
-            if other.mem is not self.mem:
-                raise ValueError("other: lives in another memory")
+    def _usable(self, name: str | None = None) -> None:
+        super()._usable(name)
+        if self._cuts:
+            raise ValueError(f"{name or self._what}: its entries are cut by an open discarded() block")
+
+    def _other(self, other: object) -> QIOV[M]:
+        """``other`` as a QIOV this one can work with."""
+        if not isinstance(other, QIOV):
+            raise TypeError(f"other: expected a QIOV, got {type(other).__name__}")
+        other._usable("other")
+        if other.mem is not self.mem:
+            raise ValueError("other: lives in another memory")
+        return other
+
+    def _end_views(self) -> None:
+        """The array may move: the vector() views of it end."""
+        for d in list(self._dependants):
+            if isinstance(d, IOVector) and d._owner is self:
+                d._end("closed when its QIOV's entries changed")
 
     # -- what it holds -----------------------------------------------------------
     @property
     def fields(self) -> QiovFields:
         """The struct's fields, read now (a frozen copy: write through the methods)."""
-        self._check()
+        self._usable()
         return read_qiov(self.mem, self.addr)
 
     @property
@@ -378,9 +799,9 @@ class QIOV(Generic[M]):
         return self.size
 
     def __repr__(self) -> str:
-        if not self._live:
-            return "<QIOV destroyed>"
-        f = self.fields
+        if self._closed_as is not None or _closed(self.mem):
+            return f"<QIOV {self._closed_as or 'of a closed memory'}>"
+        f = read_qiov(self.mem, self.addr)
         return f"<QIOV niov={f.niov} nalloc={f.nalloc} size={f.size}>"
 
     def entries(self) -> list[tuple[int, int]]:
@@ -388,89 +809,157 @@ class QIOV(Generic[M]):
         return read_iovecs(self.mem, f.iov, max(f.niov, 0))
 
     def vector(self) -> IOVector[M]:
-        """An :class:`IOVector` over this vector's entries (valid while they stay where they are)."""
+        """An :class:`IOVector` over this vector's entries; it ends when this one adds entries
+        (its array may move) or is destroyed."""
         f = self.fields
-        return IOVector._over(self, f.iov, max(f.niov, 0))
+        return IOVector._over(self, f.iov, max(f.niov, 0), self)
 
     def buffers(self) -> list[memoryview]:
-        return self.vector().buffers()
+        return [self._buffers.view(base, n) for base, n in self.entries()]
 
     # -- building ---------------------------------------------------------------
+    def _growable(self) -> None:
+        if read_qiov(self.mem, self.addr).nalloc == -1:
+            raise ValueError("qiov: a vector of one buffer (nalloc -1) cannot grow")
+
     def add(self, buffer: Buffer) -> None:
         """Map ``buffer`` and append it as one entry (``qemu_iovec_add``)."""
-        self._check()
-        addr, n = self._maps.map(buffer)
-        self.lib.qemu_iovec_add(self.mem, self.addr, addr, n)
+        self._usable()
+        view = _bytes_view(buffer, "buffer", writable=True)
+        self._growable()
+        self._end_views()
+        addr = self._map(view)
+        with self._trust:
+            self.lib.qemu_iovec_add(self.mem, self.addr, addr, len(view))
+
+    def _add(self, view: memoryview) -> None:
+        addr = self._map(view)
+        with self._trust:
+            self.lib.qemu_iovec_add(self.mem, self.addr, addr, len(view))
 
     def concat(self, other: QIOV[M], offset: int = 0, n: int | None = None) -> None:
-        """Append entries for ``n`` bytes of ``other`` from ``offset`` (``qemu_iovec_concat``)."""
-        self._check(other)
-        self.lib.qemu_iovec_concat(self.mem, self.addr, other.addr, offset, _rest(other.size, offset, n))
-        if other._maps is not self._maps and other._maps not in self._maps.linked:
-            self._maps.linked.append(other._maps)
+        """Append entries for ``n`` bytes of ``other`` from ``offset`` (``qemu_iovec_concat``);
+        this vector then depends on the objects owning those bytes' buffers."""
+        self._usable()
+        other = self._other(other)
+        offset = _index("offset", offset)
+        n = _rest(other.size, offset, _optional("n", n))
+        if n == 0:
+            return  # qemu_iovec_concat_iov returns before anything else
+        self._growable()
+        if other is self:  # C would read the array it grows (g_renew frees it): a slice first
+            part = self.slice(offset, n)
+            try:
+                self.concat(part)
+            finally:
+                part.destroy()
+            return
+        self._end_views()
+        with self._trust:
+            self.lib.qemu_iovec_concat(self.mem, self.addr, other.addr, offset, n)
+        for owner in self._buffers.owners_of(other.entries()):
+            self._depend_on(owner)
 
     def slice(self, offset: int, n: int) -> QIOV[M]:
-        """A new vector over [offset, offset+n) of this one (``qemu_iovec_init_slice``)."""
-        self._check()
-        q = QIOV._blank(self)
-        self.lib.qemu_iovec_init_slice(self.mem, q.addr, self.addr, offset, n)
+        """A new vector over [offset, offset+n) of this one (``qemu_iovec_init_slice``); it
+        depends on this one."""
+        self._usable()
+        offset = _index("offset", offset)
+        n = _rest(self.size, offset, _index("n", n))
+        niov = self.niov
+        if niov > IOV_MAX:
+            raise ValueError(f"qiov: {niov} entries, but a slice is made of at most IOV_MAX ({IOV_MAX})")
+        q = QIOV._blank(self, self)
+        with self._trust:
+            self.lib.qemu_iovec_init_slice(self.mem, q.addr, self.addr, offset, n)
         return q
 
     def clone(self, buffer: Buffer | None = None) -> QIOV[M]:
         """A vector laid out like this one over ``buffer`` (default: a new one of ``size``
-        bytes), overlaps kept (``qemu_iovec_clone``); no bytes are copied."""
-        self._check()
-        if self.niov <= 0:
+        bytes), overlaps kept (``qemu_iovec_clone``); no bytes are copied.  It owns its
+        buffer and array: it depends on nothing."""
+        self._usable()
+        f = self.fields
+        view = None if buffer is None else _bytes_view(buffer, "buffer", writable=True)
+        if f.niov <= 0:
             raise ValueError("qiov: clone of an empty vector (its C VLA would have length 0)")
-        q = QIOV._blank(self)
-        self.lib.qemu_iovec_init(self.mem, q.addr, self.niov)
-        addr, _ = q._maps.map(bytearray(self.size) if buffer is None else buffer)
-        self.lib.qemu_iovec_clone(self.mem, q.addr, self.addr, addr)
+        if f.niov * SORTELEM_SIZE > STACK_LIMIT:
+            raise ValueError(f"qiov: clone of {f.niov} entries (its C VLA would overflow the stack)")
+        if view is None:
+            view = memoryview(bytearray(f.size))
+        elif len(view) < f.size:
+            raise ValueError(f"buffer: {len(view)} bytes, but the vector holds {f.size}")
+        q = QIOV._blank(None, self)
+        with self._trust:
+            self.lib.qemu_iovec_init(self.mem, q.addr, f.niov)
+        addr = q._map(view)
+        with self._trust:
+            self.lib.qemu_iovec_clone(self.mem, q.addr, self.addr, addr)
         return q
 
     # -- bytes --------------------------------------------------------------------
     def is_zero(self, offset: int = 0, n: int | None = None) -> bool:
-        self._check()
-        return self.lib.qemu_iovec_is_zero(self.mem, self.addr, offset, _rest(self.size, offset, n))
+        self._usable()
+        offset = _index("offset", offset)
+        n = _rest(self.size, offset, _optional("n", n))
+        with self._trust:
+            return self.lib.qemu_iovec_is_zero(self.mem, self.addr, offset, n)
 
     def compare(self, other: QIOV[M]) -> int | None:
         """The offset of the first differing byte, or None (``qemu_iovec_compare``: both must
-        have the same entry lengths, or its assert fails)."""
-        self._check(other)
-        ret = self.lib.qemu_iovec_compare(self.mem, self.addr, other.addr)
+        have the same entry lengths)."""
+        self._usable()
+        other = self._other(other)
+        if [n for _, n in self.entries()] != [n for _, n in other.entries()]:
+            raise ValueError(
+                "other: its entries differ in length from this vector's (qemu_iovec_compare asserts)"
+            )
+        with self._trust:
+            ret = self.lib.qemu_iovec_compare(self.mem, self.addr, other.addr)
         return None if ret == -1 else ret
 
     def to_bytes(self, offset: int = 0, n: int | None = None) -> bytes:
-        self._check()
-        out = bytearray(_rest(self.size, offset, n))
-        with _Lent(self.mem, out, writable=True) as lent:
-            got = self.lib.qemu_iovec_to_buf(self.mem, self.addr, offset, lent.addr, len(out))
-        return bytes(out[:got])
+        """``n`` bytes from ``offset`` (default: to the end), through ``qemu_iovec_to_buf``."""
+        self._usable()
+        offset = _index("offset", offset)
+        n = _rest(self.size, offset, _optional("n", n))
+        mem, lib, qiov = self.mem, self.lib, self.addr
+        return _filled(mem, n, lambda addr: lib.qemu_iovec_to_buf(mem, qiov, offset, addr, n), self._trust)
 
     def write(self, data: Buffer, offset: int = 0) -> int:
-        self._check()
-        _rest(self.size, offset, None)
-        with _Lent(self.mem, data, writable=False) as src:
-            return self.lib.qemu_iovec_from_buf(self.mem, self.addr, offset, src.addr, len(src.view))
+        self._usable()
+        view = _bytes_view(data, "data", writable=False)
+        offset = _index("offset", offset)
+        _offset(self.size, offset)
+        mem = self.mem
+        addr = mem.map(view, readonly=True)
+        try:
+            with self._trust:
+                return self.lib.qemu_iovec_from_buf(mem, self.addr, offset, addr, len(view))
+        finally:
+            mem.unmap(addr)
 
     def fill(self, byte: int, offset: int = 0, n: int | None = None) -> int:
-        self._check()
-        return self.lib.qemu_iovec_memset(self.mem, self.addr, offset, byte, _rest(self.size, offset, n))
+        self._usable()
+        byte = _byte("byte", byte)
+        offset = _index("offset", offset)
+        n = _rest(self.size, offset, _optional("n", n))
+        with self._trust:
+            return self.lib.qemu_iovec_memset(self.mem, self.addr, offset, byte, n)
 
     # -- the end ------------------------------------------------------------------
+    def _free(self) -> None:
+        if not _closed(self.mem):
+            with self._trust:
+                self.lib.qemu_iovec_destroy(self.mem, self.addr)  # frees an owned array
+        super()._free()
+
     def destroy(self) -> None:
-        """``qemu_iovec_destroy`` (frees an owned array); then the struct's memory goes too, and
-        for the vector a family started, the buffers it mapped (destroy slices and clones first:
-        they share them)."""
-        if not self._live:
-            return
-        self._live = False
-        if self.addr in self._maps.owned:  # its family is still open
-            self.lib.qemu_iovec_destroy(self.mem, self.addr)
-            self._maps.owned.remove(self.addr)
-            self.mem.unmap(self.addr)
-        if self._owner:
-            self._maps.close()
+        """Destroy what depends on this vector, then it (``qemu_iovec_destroy``): its array,
+        struct and mapped buffers are freed.  Again: nothing."""
+        self._end(self._ended)
+
+    close = destroy
 
     def __enter__(self) -> QIOV[M]:
         return self
@@ -479,25 +968,3 @@ class QIOV(Generic[M]):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.destroy()
-
-
-def _rest(size: int, offset: int, n: int | None) -> int:
-    """The bytes from ``offset`` to use: ``n``, or all of them; C asserts past the end, we raise."""
-    if offset > size:
-        raise ValueError(f"offset: {offset}, but the vector holds {size} bytes")
-    rest = size - offset
-    if n is None:
-        return rest
-    if n > rest:
-        raise ValueError(f"n: {n}, but the vector holds {rest} bytes past offset {offset}")
-    return n
-
-
-def _library(lib: Any, mem: Any) -> tuple[Any, Any]:
-    if lib is None:
-        return _port, Memory() if mem is None else mem
-    if mem is None:
-        raise TypeError(
-            f"mem: required with lib={getattr(lib, '__name__', lib)!r} (e.g. reference_c.memory())"
-        )
-    return lib, mem

@@ -22,7 +22,6 @@ from pyimpl.errors import CAssertionError, GLibFatalError
 from pyimpl.memory import HeapStats
 from pyimpl.structs import *  # noqa: F403  (structs.__all__, shared with pyimpl)
 
-from . import _facade
 from ._facade import *  # noqa: F403  (the public C functions, generated from the table)
 
 # the static helpers: importable (the harness calls them), not part of the API
@@ -43,8 +42,10 @@ def memory(c_source: str | None = None) -> CMemory:
     return load(c_source).memory()
 
 
+# A literal list, so type checkers read it (mypy takes a module for a protocol such as
+# pyimpl.sg.Library only through a literal __all__); tests/test_library_api.py checks that it
+# is this package's own names, pyimpl.structs.__all__ and _facade.__all__ (the table's functions)
 __all__ = [
-    *structs.__all__,
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
     "AbortModeMismatch",
@@ -59,7 +60,58 @@ __all__ = [
     "Reference",
     "load",
     "memory",
-    *_facade.__all__,
+    # pyimpl.structs.__all__
+    "IOVEC_SIZE",
+    "QIOV_SIZE",
+    "UNDO_SIZE",
+    "LoadStore",
+    "MemoryLike",
+    "QiovFields",
+    "UndoFields",
+    "read_iovecs",
+    "read_qiov",
+    "read_undo",
+    "write_iovecs",
+    "write_qiov",
+    "write_undo",
+    # _facade.__all__: the public C functions, in table order
+    "iov_from_buf_full",
+    "iov_to_buf_full",
+    "iov_memset",
+    "iov_size",
+    "iov_send_recv",
+    "iov_send_recv_with_flags",
+    "iov_hexdump",
+    "iov_copy",
+    "qemu_iovec_init",
+    "qemu_iovec_init_external",
+    "qemu_iovec_add",
+    "qemu_iovec_concat_iov",
+    "qemu_iovec_concat",
+    "qemu_iovec_slice",
+    "qemu_iovec_subvec_niov",
+    "qemu_iovec_init_extended",
+    "qemu_iovec_is_zero",
+    "qemu_iovec_init_slice",
+    "qemu_iovec_destroy",
+    "qemu_iovec_reset",
+    "qemu_iovec_to_buf",
+    "qemu_iovec_from_buf",
+    "qemu_iovec_memset",
+    "qemu_iovec_compare",
+    "qemu_iovec_clone",
+    "iov_discard_undo",
+    "iov_discard_front_undoable",
+    "iov_discard_front",
+    "iov_discard_back_undoable",
+    "iov_discard_back",
+    "qemu_iovec_discard_back",
+    "iov_from_buf",
+    "iov_to_buf",
+    "iov_send",
+    "iov_recv",
+    "qemu_iovec_init_buf",
+    "qemu_iovec_buf",
 ]
 
 

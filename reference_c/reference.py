@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pyimpl._cfunc import type_name
 from pyimpl.ctable import BY_NAME, value_kind
 from pyimpl.errors import CAssertionError, GLibFatalError
-from pyimpl.memory import HeapStats, int_, size_t, ssize_t, unsigned, writable_view
+from pyimpl.memory import HeapStats, int_, readonly_view, size_t, ssize_t, unsigned, writable_view
 
 from . import _forked
 from . import build as _build
@@ -528,9 +528,10 @@ class CMemory:
         self.write(addr, content)
         return addr
 
-    def map(self, buffer: Buffer) -> int:
-        """The address of a writable Python buffer (zero-copy; kept alive until unmap or close)."""
-        view = writable_view(buffer)
+    def map(self, buffer: Buffer, *, readonly: bool = False) -> int:
+        """The address of a writable Python buffer (zero-copy; kept alive until unmap or close);
+        ``readonly=True`` takes read-only ones too (bytes), for what the C code only reads."""
+        view = readonly_view(buffer) if readonly else writable_view(buffer)
         if self.closed:
             raise ValueError("mem: closed")
         cdata = self.ffi.from_buffer(view)

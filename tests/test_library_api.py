@@ -158,6 +158,27 @@ def test_both_memories_map_and_unmap_any_writable_buffer(cmem: reference_c.CMemo
         mem.unmap(block)
 
 
+def test_reference_c_all_is_a_literal_of_what_it_gathers() -> None:
+    """reference_c.__all__ is written out (type checkers read only a literal list); it must be
+    its own names plus pyimpl.structs.__all__ and the facade's (the table's public functions)."""
+    import ast
+
+    from reference_c import _facade
+
+    tree = ast.parse((ROOT / "reference_c" / "__init__.py").read_text())
+    (assign,) = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+    ]
+    assert isinstance(assign.value, ast.List) and all(isinstance(e, ast.Constant) for e in assign.value.elts)
+    own = set(reference_c.__all__) - set(pyimpl.structs.__all__) - set(_facade.__all__)
+    assert own == {name for name in own if not name.startswith(("iov_", "qemu_"))}
+    assert set(pyimpl.structs.__all__) | set(_facade.__all__) <= set(reference_c.__all__)
+    assert len(reference_c.__all__) == len(set(reference_c.__all__))
+    assert set(_facade.__all__) == set(PUBLIC)
+
+
 def test_the_facade_is_generated_from_the_table() -> None:
     assert (ROOT / "reference_c" / "_facade.py").read_text() == facade_gen.render()
 
