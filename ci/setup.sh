@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install iovconf with its test, bench and dev extras into it
-# (the suite type-checks the library API with mypy, and draws the library bench with matplotlib).
+# Create .venv (if needed) and install iovconf with its test, bench, dev and cluster extras into it
+# (the suite type-checks the library API with mypy, draws the library bench with matplotlib, and
+# runs campaigns on a real Dask scheduler and workers).
 # Needs only Python >= 3.11 with pip and venv, and a C compiler (gcc) for the reference build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test,bench,dev]'
+.venv/bin/python -m pip install --quiet -e '.[test,bench,dev,cluster]'
 # The Redis example-database test starts its own redis-server (Debian package redis-server).
 if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
