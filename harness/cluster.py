@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import cluster_job
 from .campaign import Config, Job, run_jobs
 from .results import FunctionResult
 
@@ -198,6 +199,7 @@ def _on_cluster(cluster: str, tasks: Sequence[_Task[R]], files: dict[str, bytes]
             updates: queue.Queue[list[int]] = queue.Queue()
             client.subscribe_topic(topic, lambda event: updates.put(event[1]))
             oracle = _shared_oracle()
+            modules = cluster_job.loaded_modules()
             futures = [
                 client.submit(
                     _task,
@@ -207,6 +209,7 @@ def _on_cluster(cluster: str, tasks: Sequence[_Task[R]], files: dict[str, bytes]
                     topic,
                     k,
                     oracle,
+                    modules,
                     key=f"iovconf-{t.name}-{token}",
                     pure=False,
                     retries=0,
@@ -307,7 +310,13 @@ def _shared_oracle() -> tuple[str, str]:
 
 
 def _task(
-    kind: str, payload: Any, files: dict[str, bytes], topic: str, index: int, oracle: tuple[str, str]
+    kind: str,
+    payload: Any,
+    files: dict[str, bytes],
+    topic: str,
+    index: int,
+    oracle: tuple[str, str],
+    modules: list[str],
 ) -> Any:
     """In a Dask worker's thread: run the task in a subprocess (:mod:`harness.cluster_job`), relay
     its progress, and give its answer."""
@@ -325,7 +334,7 @@ def _task(
             job, config = payload
             payload = (job, _localised(config, files, Path(tmp)))
         request, answer = Path(tmp) / "request.pickle", Path(tmp) / "answer.pickle"
-        request.write_bytes(pickle.dumps((kind, payload)))
+        request.write_bytes(pickle.dumps((kind, payload, modules)))
         last = [0.0]
 
         def relay(n: int) -> None:
@@ -358,8 +367,6 @@ def _subprocess(
 ) -> int:
     """Run ``python -m harness.cluster_job REQUEST ANSWER`` in a session of its own, relaying its
     progress lines, until it ends or the task is cancelled; its exit status."""
-    from .cluster_job import PROGRESS
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cluster_job", str(request), str(answer)],
         stdin=subprocess.PIPE,  # its lifeline: it dies when this pipe closes
@@ -373,7 +380,7 @@ def _subprocess(
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.startswith(PROGRESS):
+            if line.startswith(cluster_job.PROGRESS):
                 with contextlib.suppress(ValueError):
                     relay(int(line.split()[1]))
 

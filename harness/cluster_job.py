@@ -8,6 +8,12 @@ writes the answer (a pickle of the result) to ANSWER, atomically; progress goes 
 output as ``iovconf-progress N`` lines.  When its standard input closes (the task's worker
 died, or the task was cancelled), the process and all it started end at once.
 
+Before it runs anything it imports the project's modules the client had imported
+(:func:`loaded_modules`): Hypothesis draws now and then from the constants of the local
+modules a process has imported (``hypothesis.internal.conjecture.providers``), so a job
+given the same seed draws the same cases only in a process with the same project modules
+as the one ``--jobs`` forks its workers from.
+
 Pickles, not JSON: the request and the answer cross only from one process to another of the
 same installation on the same machine, and are the harness's own objects, which Dask
 pickles from machine to machine anyway.
@@ -15,6 +21,8 @@ pickles from machine to machine anyway.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import pickle
 import signal
@@ -29,6 +37,13 @@ from .results import FunctionResult
 
 #: the start of a progress line on standard output (the rest: the job's case count)
 PROGRESS = "iovconf-progress"
+#: the project's packages (whose modules' constants Hypothesis draws from)
+PACKAGES = ("harness", "pyimpl", "reference_c")
+
+
+def loaded_modules() -> list[str]:
+    """The project's modules this process has imported."""
+    return sorted(name for name in sys.modules if name.partition(".")[0] in PACKAGES)
 
 
 def _progress(job: Job, cases: int, result: FunctionResult | None) -> None:
@@ -77,7 +92,10 @@ def _lifeline() -> None:
 def main(argv: list[str]) -> int:
     request, answer = (Path(a) for a in argv)
     threading.Thread(target=_lifeline, daemon=True).start()
-    kind, payload = pickle.loads(request.read_bytes())
+    kind, payload, modules = pickle.loads(request.read_bytes())
+    for name in modules:  # the client's (see above)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     result = KINDS[kind](payload)
     partial = answer.with_name(f".{answer.name}")
     partial.write_bytes(pickle.dumps(result))

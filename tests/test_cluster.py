@@ -35,10 +35,12 @@ from harness import cli
 #: untyped: its calls are the ones a run makes
 dask: Any = distributed
 
-#: long enough jobs (several seconds each) that a worker can be killed in the middle of one;
-#: the batched engine, whose case counts depend on the seed: equal counts show equal seeds
+#: long enough jobs (seconds each) that a worker can be killed in the middle of one; the
+#: batched engine, whose case counts depend on what Hypothesis draws: equal counts show equal
+#: draws (the same seed, and the same project modules in the process that runs the job, whose
+#: constants Hypothesis draws from now and then: iov_copy's count changes without them)
 CAMPAIGN = ("run", "--engine", "batched", "--profile", "quick", "--seed", "1")
-CAMPAIGN_ONLY = ("--only", "iov_to_buf_full,qemu_iovec_concat")
+CAMPAIGN_ONLY = ("--only", "iov_copy,iov_to_buf_full")
 
 
 def verdicts(path: Path) -> tuple[int, list[tuple[Any, ...]]]:
