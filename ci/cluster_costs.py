@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 MB = 1 << 20
 
 
-def tree_rss(pid: int) -> int:
-    """The resident memory of a process and every process under it."""
+def tree_pss(pid: int) -> int:
+    """The memory of a process and every process under it (proportional set size: pages a
+    forked child shares with its parent counted once between them, not in each)."""
     try:
         proc = psutil.Process(pid)
-        return int(sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]))
+        return int(sum(p.memory_full_info().pss for p in [proc, *proc.children(recursive=True)]))
     except psutil.NoSuchProcess:
         return 0
 
@@ -58,8 +59,8 @@ def local_start() -> dict[str, float]:
     start = time.perf_counter()
     with _client("local:2") as client:
         seconds = time.perf_counter() - start
-        rss = client.run(lambda: psutil.Process().memory_info().rss)
-    return {"start_s": round(seconds, 2), "worker_rss_mb": round(sum(rss.values()) / MB / len(rss), 1)}
+        pss = client.run(lambda: psutil.Process().memory_full_info().pss)
+    return {"start_s": round(seconds, 2), "worker_pss_mb": round(sum(pss.values()) / MB / len(pss), 1)}
 
 
 def start_cli_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]], float]:
@@ -111,20 +112,22 @@ def task_start(address: str) -> dict[str, float]:
     return out
 
 
-def campaign(args: list[str], where: list[str], pids: list[int]) -> dict[str, Any]:
-    """``harness run ARGS`` on ``where``; its cases, seconds, cases/s, and the most memory the
-    processes ``pids`` (with theirs) held at once while it ran."""
+def campaign(args: list[str], where: list[str], pids: list[int], tmp: Path) -> dict[str, Any]:
+    """``harness run ARGS`` on ``where``; its cases, seconds, cases/s, the most memory the
+    processes ``pids`` (with theirs) held at once while it ran, and its verdict per campaign
+    (engine, function, verdict, cases)."""
     peak, done = [0], threading.Event()
 
     def watch() -> None:
         while not done.wait(0.5):
-            peak[0] = max(peak[0], sum(tree_rss(p) for p in pids))
+            peak[0] = max(peak[0], sum(tree_pss(p) for p in pids))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     start = time.perf_counter()
+    record = tmp / "run.json"
     run = subprocess.run(
-        [sys.executable, "-m", "harness", "run", *args, *where],
+        [sys.executable, "-m", "harness", "run", *args, *where, "--json", str(record)],
         capture_output=True,
         text=True,
         env=dict(os.environ, IOVCONF_NO_DB="1", CI="1"),
@@ -138,7 +141,9 @@ def campaign(args: list[str], where: list[str], pids: list[int]) -> dict[str, An
     if found:
         out |= {"cases": int(found[1]), "seconds": float(found[2]), "cases_per_s": int(found[3])}
     if pids:
-        out["workers_peak_rss_mb"] = round(peak[0] / MB)
+        out["workers_peak_pss_mb"] = round(peak[0] / MB)
+    rows = json.loads(record.read_text())["rows"] if record.is_file() else []
+    out["verdicts"] = sorted((r["group"], r["function"], r["verdict"], r["cases"]) for r in rows)
     return out
 
 
@@ -156,16 +161,20 @@ def main() -> int:
             workers = [p.pid for p in procs[1:]]
             report["scheduler+2 workers"] = {
                 "start_s": round(seconds, 2),
-                "worker_rss_mb": round(sum(tree_rss(p) for p in workers) / MB / 2, 1),
+                "worker_pss_mb": round(sum(tree_pss(p) for p in workers) / MB / 2, 1),
             }
             report["a task"] = task_start(address)
             if args.campaign:
-                report["campaign"] = {
-                    "args": args.campaign,
-                    "--jobs 2": campaign(args.campaign, ["--jobs", "2"], []),
-                    "--cluster local:2": campaign(args.campaign, ["--cluster", "local:2"], []),
-                    "--cluster tcp (2 workers)": campaign(args.campaign, ["--cluster", address], workers),
+                runs = {
+                    "--jobs 2": campaign(args.campaign, ["--jobs", "2"], [], Path(tmp)),
+                    "--cluster local:2": campaign(args.campaign, ["--cluster", "local:2"], [], Path(tmp)),
+                    "--cluster tcp (2 workers)": campaign(
+                        args.campaign, ["--cluster", address], workers, Path(tmp)
+                    ),
                 }
+                verdicts = [run.pop("verdicts") for run in runs.values()]
+                report["campaign"] = {"args": args.campaign, **runs}
+                report["campaign"]["same verdicts and counts"] = all(v == verdicts[0] for v in verdicts)
         finally:
             for proc in reversed(procs):
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -7,7 +7,9 @@
 - A C crash under ``--cluster`` (one that kills the process running C, one that is trapped)
   is reported with its reproducers, as under ``--jobs``, and the cluster's workers live on.
 - Without Dask, or with a spec that is neither ``local:N`` nor ``tcp://HOST:PORT``,
-  ``--cluster`` is a usage error (exit 2) that says what to do.
+  ``--cluster`` is a usage error (exit 2) that says what to do; a scheduler that does not
+  answer is a harness error (exit 2).
+- No shared disk: a task writes the client's files where its machine lacks them.
 """
 
 from __future__ import annotations
@@ -249,3 +251,31 @@ def test_an_unreachable_scheduler_is_a_harness_error(tmp_path: Path) -> None:
         )  # fmt: skip
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"--cluster tcp://127.0.0.1:{port}: no Dask scheduler answers there" in r.stdout
+
+
+def test_a_task_gets_the_clients_files_where_it_has_not_got_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shared disk: a source the worker does not have at the client's path is written from
+    the bytes the task carries; one it has there with the same bytes is used where it is."""
+    from harness.campaign import PROFILES, Config
+    from harness.cluster import _localised
+
+    monkeypatch.setenv("IOVCONF_CACHE_DIR", str(tmp_path / "cache"))
+    here = tmp_path / "here.c"
+    here.write_bytes(b"/* here */")
+    elsewhere = str(tmp_path / "on-the-client" / "iov.c")  # not on this machine
+    known = str(tmp_path / "on-the-client" / "known.toml")
+    files = {elsewhere: b"/* theirs */", str(here): here.read_bytes(), known: b"# known\n"}
+    config = Config(
+        PROFILES["quick"], elsewhere, "trap", 1, None, inflight_dir=".iovconf/inflight",
+        expect_diff=known, old_source=str(here),
+    )  # fmt: skip
+    task_dir = tmp_path / "task"
+    task_dir.mkdir()
+    local = _localised(config, files, task_dir)
+    assert local.c_source is not None and Path(local.c_source).read_bytes() == b"/* theirs */"
+    assert local.old_source == str(here)
+    assert local.expect_diff is not None and Path(local.expect_diff).read_bytes() == b"# known\n"
+    assert local.inflight_dir == str(task_dir / "inflight")
+    assert (local.profile, local.seed, local.assert_mode) == (config.profile, config.seed, config.assert_mode)
