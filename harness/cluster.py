@@ -75,8 +75,9 @@ _LOCAL = re.compile(r"local:(\d+)")
 _TCP = re.compile(r"tcp://([^\s:/]+|\[[0-9a-fA-F:]+\]):(\d+)")
 
 _HELP = (
-    "run each job as a task on a Dask cluster instead of --jobs processes: local:N (a LocalCluster of "
-    f"N workers, here) or tcp://HOST:PORT (a running dask scheduler); needs {EXTRA}"
+    "run each campaign (revisions: each revision) as a task on a Dask cluster instead of --jobs "
+    "processes, with the same verdict: local:N (a LocalCluster of N workers, here) or tcp://HOST:PORT "
+    f"(a running dask scheduler); needs {EXTRA}"
 )
 
 
@@ -270,18 +271,19 @@ def _client(cluster: str) -> Iterator[Any]:
     dd = _distributed()
     local = _LOCAL.fullmatch(cluster)
     if local:
-        with (
-            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
-            # processes (the C side's state is per process), one thread each: one job a core
-            dd.LocalCluster(
-                n_workers=int(local[1]),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            ) as lc,
-            dd.Client(lc) as client,
-        ):
+        try:
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                # processes (the C side's state is per process), one thread each: one job a core
+                lc = dd.LocalCluster(
+                    n_workers=int(local[1]),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+        except Exception as exc:
+            raise ClusterError(f"--cluster {cluster}: the local cluster did not start ({exc})") from exc
+        with lc, dd.Client(lc) as client:
             yield client
         return
     try:
