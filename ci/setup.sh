@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install iovconf with its test, bench, dev and fuzz extras into it
-# (the suite type-checks the library API with mypy, draws the library bench with matplotlib and
-# fuzzes through atheris, whose wheel bundles libFuzzer).
+# Create .venv (if needed) and install iovconf with its test, bench, dev, fuzz and cluster extras
+# into it (the suite type-checks the library API with mypy, draws the library bench with
+# matplotlib, fuzzes through atheris, whose wheel bundles libFuzzer, and runs campaigns on a real
+# Dask scheduler and workers).
 # Needs only Python >= 3.11 with pip and venv, and a C compiler (gcc) for the reference build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test,bench,dev,fuzz]'
+.venv/bin/python -m pip install --quiet -e '.[test,bench,dev,fuzz,cluster]'
 SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
 apt_install() {  # a Debian package, when apt-get is there (the index refreshed only if it must be)
     command -v apt-get >/dev/null 2>&1 || return 0

@@ -25,9 +25,9 @@ from rich.table import Table
 import pyimpl
 from pyimpl.ctable import BY_NAME
 
-from . import export, inflight, review
+from . import cluster, export, inflight, review
 from . import sites as sites_mod
-from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job, run_jobs
+from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job
 from .case import case_to_json
 from .exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
 from .expected import Expected
@@ -204,6 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (run, dif):
         review.add_arguments(command)  # --bisect, --summary
     for command in (run, dif, revs):
+        cluster.add_argument(command)  # --cluster local:N|tcp://HOST:PORT
         command.add_argument("--json", metavar="FILE", help="also write the results as JSON")
         command.add_argument("--junitxml", metavar="FILE", help="also write the results as JUnit XML")
     mrg = sub.add_parser("merge", help="combine the --json files of a sharded exhaustive run")
@@ -433,7 +434,8 @@ def cmd_run(args: argparse.Namespace) -> int | str:
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {review.shown(args, 'c_source', c_source or 'reference_c/iov.c')} "
-        f"({args.assert_mode} mode), jobs {args.jobs}" + (", strict asserts" if args.strict_asserts else "")
+        f"({args.assert_mode} mode), {f'cluster {args.cluster}' if args.cluster else f'jobs {args.jobs}'}"
+        + (", strict asserts" if args.strict_asserts else "")
     )
     for name, proto in found.respelt.items():
         console.print(
@@ -458,7 +460,7 @@ def cmd_run(args: argparse.Namespace) -> int | str:
 
     with shared_server(c_source):  # one UB oracle for every worker of this run
         start = time.perf_counter()
-        results = run_jobs(jobs, config, args.jobs, _progress(console, len(jobs)))
+        results = cluster.run_campaigns(jobs, config, args.jobs, _progress(console, len(jobs)), args.cluster)
         elapsed = time.perf_counter() - start
         for engine in ("batched", "hypothesis", "stateful", "exhaustive"):
             mine = [r for r in results if r.engine == engine]
@@ -467,7 +469,7 @@ def cmd_run(args: argparse.Namespace) -> int | str:
         total = sum(r.cases for r in results)
         console.print(
             f"{total} cases judged in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} cases/s "
-            f"on {args.jobs} processes), seed {seed}"
+            f"on {args.cluster or f'{args.jobs} processes'}), seed {seed}"
         )
         if ub_cases:
             failures += _ub_campaign(console, ub_cases, seed, c_source, report_dir)
@@ -812,6 +814,7 @@ def cmd_diff(args: argparse.Namespace) -> int | str:
             _as_found(console),
             expect_diff=args.expect_diff,
             strict_asserts=args.strict_asserts,
+            cluster=args.cluster,
         )
     except Exception as exc:
         console.print(f"build error: {type(exc).__name__}: {exc}")
@@ -967,11 +970,15 @@ def cmd_revisions(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         tags = wanted
     if args.discover:
-        for tag in tags:
-            print(discover(tag, args.jobs, _quiet))
+        found = (discover(tag, args.jobs, _quiet) for tag in tags)
+        for text in cluster.discover_on_cluster(tags, args.cluster) if args.cluster else found:
+            print(text)
         return EXIT_AGREE
     start = time.perf_counter()
-    results = [check_revision(tag, args.jobs, _quiet) for tag in tags]
+    if args.cluster:  # one task a revision
+        results = cluster.check_revisions_on_cluster(tags, args.cluster, print)
+    else:
+        results = [check_revision(tag, args.jobs, _quiet) for tag in tags]
     table = Table(title="upstream revisions of util/iov.c against the port (known differences listed)")
     table.add_column("function")
     for r in results:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .campaign import CAMPAIGNS, STATEFUL, Config, Job, Profile, run_jobs
+from .cluster import run_campaigns
 from .expected import Entry, Expected
 from .functions_in_source import InSource, in_sources
 from .outcome import generalise
@@ -111,6 +112,7 @@ def diff(
     engines: Sequence[str] = ("exhaustive", "batched", "hypothesis"),  # not the stateful machine
     expect_diff: str | None = None,
     strict_asserts: bool = False,
+    cluster: str | None = None,
 ) -> Diff:
     """Every selected function of the table (default: every one either source has): same,
     changed (each distinct change), or why it was not judged."""
@@ -134,7 +136,7 @@ def diff(
     )
     build.build(new, "sanitize")  # the oracle's build, once, before the workers
     jobs = comparison_jobs(found.run, profile, engines)
-    results = run_jobs(jobs, config, n_jobs, show)
+    results = run_campaigns(jobs, config, n_jobs, show, cluster)  # --jobs or --cluster
     base = Expected.load(expect_diff) if expect_diff else None
     base_keys = {e.key(): e.function for e in base.entries} if base else {}
     listed = {base_keys[k] for r in results for k in r.expected_seen if k in base_keys}
