@@ -130,6 +130,9 @@ def diff(
         "trap",
         seed,
         None,
+        # a worker killed by C is reported with the case it ran (a directory of diff's own: a
+        # later `run` replays what a dead run left in its directory, against another source)
+        inflight_dir=str(Path(".iovconf") / "inflight-diff"),
         expect_diff=expect_diff,
         old_source=str(Path(old).resolve()),
         strict_asserts=strict_asserts,

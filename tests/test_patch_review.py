@@ -305,3 +305,23 @@ def test_c_against_c_batches_agree_with_the_judge_case_by_case(tmp_path: Path) -
             except Discrepancy:
                 alone.add((k, t))
     assert batched == alone and alone  # some differ, and exactly those
+
+
+def test_a_diff_whose_new_source_kills_its_worker_reports_the_case(tmp_path: Path) -> None:
+    """NEW aborts (the process running C dies) on a vector of two entries whose second is one
+    byte long: diff reports a crash with the case C was running, not a harness error."""
+    text = IOV_C.read_text()
+    memset = "            memset(iov[i].iov_base + offset, fillc, len);\n"
+    assert text.count(memset) == 1
+    condition = "iov_cnt == 2 && iov[1].iov_len == 1"
+    source = tmp_path / "aborts.c"
+    source.write_text(text.replace(memset, f"            if ({condition}) {{ abort(); }}\n{memset}"))
+    out = tmp_path / "d.json"
+    done = harness(
+        "diff", str(IOV_C), str(source), "--only", "iov_memset", "--jobs", "1", "--seed", "1",
+        "--json", str(out), "--report", str(tmp_path / "reports"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    red = [r for r in _rows(out) if r["red"]]
+    assert red and red[0]["kind"] == "a crash", red
+    assert "iov_memset" in red[0]["case"] and Path(red[0]["reproducer"]).is_file()
