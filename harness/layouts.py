@@ -49,6 +49,28 @@ OFFSET_BASES = 1 << 63
 ONLY_LENGTHS = SIZE_MAX
 
 
+@dataclass(frozen=True)
+class Wide:
+    """Which wide entries a function's layouts get: none longer than ``longest``, and with
+    ``followed`` each one followed by a real entry (for a function that reads or writes the
+    bytes from the offset on: past a skipped wide entry it finds real bytes, where a wide entry
+    alone or last gives nothing but out-of-bounds tests beyond its first byte)."""
+
+    longest: int
+    followed: bool = False
+
+    def lengths(self, bound: Bound) -> tuple[int, ...]:
+        return tuple(w for w in bound.wide if w <= self.longest)
+
+
+#: a function that only sums and compares lengths
+SUMMED = Wide(ONLY_LENGTHS)
+#: a function that adds an offset into an entry to its base, and no more
+OFFSET = Wide(OFFSET_BASES)
+#: a function that adds an offset into an entry to its base and reads or writes from there
+READ = Wide(OFFSET_BASES, followed=True)
+
+
 def backing(n: int) -> int:
     """The bytes an entry of length ``n`` with a real base takes in its data region."""
     return n if n <= BACKED_MAX else 1
@@ -142,14 +164,16 @@ def all_layouts(
 
 
 @functools.cache
-def wide_layouts(wide: tuple[int, ...], max_n: int) -> tuple[Layout, ...]:
+def wide_layouts(wide: tuple[int, ...], max_n: int, followed: bool = False) -> tuple[Layout, ...]:
     """Layouts of at most ``max_n`` entries with wide ones, back to back (each wide entry one
-    real byte): each wide length alone and before a one-byte entry (offsets past it land in the
-    next entry), and every pair of them whose total wraps 2**64."""
+    real byte): each wide length alone (unless ``followed``) and before a one-byte entry
+    (offsets past it land in the next entry), and every pair of them whose total wraps 2**64
+    (followed by a one-byte entry if ``followed``)."""
     shapes: list[tuple[int, ...]] = []
+    tail = (1,) if followed else ()
     for w in wide:
-        shapes += [(w,), (w, 1)]
-    shapes += [(a, b) for i, a in enumerate(wide) for b in wide[i:] if a + b > SIZE_MAX]
+        shapes += [(w, 1)] if followed else [(w,), (w, 1)]
+    shapes += [(a, b, *tail) for i, a in enumerate(wide) for b in wide[i:] if a + b > SIZE_MAX]
     out = []
     for lens in shapes:
         if len(lens) <= max_n:
@@ -160,11 +184,11 @@ def wide_layouts(wide: tuple[int, ...], max_n: int) -> tuple[Layout, ...]:
 
 @functools.cache
 def _enumerated(
-    bound: Bound, top: int, huge: bool, wide_max: int, arrangements: tuple[str, ...]
+    bound: Bound, top: int, huge: bool, wide: Wide | None, arrangements: tuple[str, ...]
 ) -> tuple[Layout, ...]:
     lens_huge = (*bound.huge, *bound.arith_huge) if huge else ()
     small = all_layouts(top, bound.max_len, bound.null_zero, lens_huge, arrangements)
-    return small + wide_layouts(tuple(w for w in bound.wide if w <= wide_max), top) if wide_max else small
+    return small + wide_layouts(wide.lengths(bound), top, wide.followed) if wide else small
 
 
 def layout(
@@ -172,32 +196,32 @@ def layout(
     max_n: int | None = None,
     *,
     huge: bool = False,
-    wide_max: int = 0,
+    wide: Wide | None = None,
     arrangements: tuple[str, ...] = ("seq",),
 ) -> Layout:
     """iovec entries over one data region.
 
     Enumerated: every layout of ``max_n`` (default ``bound.max_vectors``) entries of lengths
     0..``bound.max_len``, zero-length ones also NULL-based, with ``huge`` also the bound's huge
-    lengths (NULL-based: only summed), in each of ``arrangements``; then, with ``wide_max``, the
-    :func:`wide_layouts` of the bound's wide lengths up to it.  Drawn: mostly 0..2 entries,
-    lengths mostly small, back to back, with gaps, out of order or overlapping; with
-    ``wide_max``, one in four has one or two wide entries.
+    lengths (NULL-based: only summed), in each of ``arrangements``; then, with ``wide``, the
+    :func:`wide_layouts` of the bound's wide lengths it allows.  Drawn: mostly 0..2 entries,
+    lengths mostly small, back to back, with gaps, out of order or overlapping; with ``wide``,
+    one in four has one or two wide entries (never the last one if ``wide.followed``).
     """
     bound: Bound = c.bound
     top = bound.max_vectors if max_n is None else max_n
     if isinstance(c, Enumerated):
-        return c.pick(_enumerated(bound, top, huge, wide_max, arrangements), "layout")
+        return c.pick(_enumerated(bound, top, huge, wide, arrangements), "layout")
     n = c.draw(_entries(top), "entries")
     lens = [c.draw(_LEN, "len") for _ in range(n)]
     if huge and n and c.draw(st.booleans(), "a huge length"):
         # lengths only summed, never dereferenced (iov_size): let the sum wrap
         lens[c.draw(st.integers(0, n - 1), "which")] = c.pick(HUGE, "huge len")
         return Layout(tuple(lens), (True,) * n, (0,) * n)
-    wide = tuple(w for w in bound.wide if w <= wide_max)
-    if wide and n and c.flag("wide entries", 4):
-        for _ in range(c.integer(1, min(n, 2), "how many wide")):
-            lens[c.integer(0, n - 1, "which")] = c.pick(wide, "wide len")
+    last = n - 2 if wide is not None and wide.followed else n - 1  # the last that may be wide
+    if wide is not None and last >= 0 and c.flag("wide entries", 4):
+        for _ in range(c.integer(1, min(last + 1, 2), "how many wide")):
+            lens[c.integer(0, last, "which")] = c.pick(wide.lengths(bound), "wide len")
     real = [backing(length) for length in lens]
     arrangement = c.pick(("seq", "seq", "gapped", "shuffled", "overlap"), "arrangement")
     total = sum(real)
@@ -290,13 +314,13 @@ def vectors(
     style: str = "random",
     spare: int = 0,
     huge: bool = False,
-    wide_max: int = 0,
+    wide: Wide | None = None,
     arrangements: tuple[str, ...] = ("seq",),
 ) -> Vectors:
-    """An iovec array over one data region: a layout (``huge``, ``wide_max``: see :func:`layout`),
+    """An iovec array over one data region: a layout (``huge``, ``wide``: see :func:`layout`),
     its content, and ``spare`` more entries after the counted ones (readable, so a count past the
     entries is not undefined)."""
-    lay = layout(c, max_n, huge=huge, wide_max=wide_max, arrangements=arrangements)
+    lay = layout(c, max_n, huge=huge, wide=wide, arrangements=arrangements)
     v = place(b, lay, c.content(lay.region_size, style, lay.hot(), "content"), array=False)
     assert v.data is not None
     if isinstance(c, Enumerated):
@@ -322,7 +346,7 @@ def qiov(
     *,
     style: str = "random",
     max_n: int | None = None,
-    wide_max: int = 0,
+    wide: Wide | None = None,
     arrangements: tuple[str, ...] = ("seq",),
 ) -> tuple[Ref, Vectors]:
     """A QEMUIOVector of one of ``kinds`` over a layout; returns it and its vectors.
@@ -330,7 +354,7 @@ def qiov(
     external: fields written directly over an iovec array (nalloc -1); owned: made by
     qemu_iovec_init (hint: entries + one of ``bound.owned_spare``) and qemu_iovec_add;
     embedded: one entry in local_iov; zeroed: every field 0.  The layouts of external and
-    owned vectors may have wide entries up to ``wide_max`` (see :func:`layout`).
+    owned vectors may have ``wide`` entries (see :func:`layout`).
     """
     enumerating = isinstance(c, Enumerated)
     allowed = kinds if kinds is not None else (ENUM_KINDS if enumerating else DRAW_KINDS)
@@ -343,7 +367,7 @@ def qiov(
     elif kind == "zeroed":
         lay = Layout((), (), ())
     else:
-        lay = layout(c, top, wide_max=wide_max, arrangements=arrangements)
+        lay = layout(c, top, wide=wide, arrangements=arrangements)
     content = c.content(lay.region_size, style, lay.hot(), "content")
     v = place(b, lay, content, array=kind in ("external", "skewed", "api-external"))
     n, total = v.n, v.total

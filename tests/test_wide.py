@@ -24,13 +24,13 @@ from harness.bounds import BACKED_MAX, DRAWN, QUICK_BOUND, Bound
 from harness.case import Arg, Case, Ref
 from harness.choices import Drawn, sweep
 from harness.exhaustive import FUNCTIONS, count_cases, groups
-from harness.families import FAMILIES, WIDE_LENGTHS, strategy
+from harness.families import FAMILIES, WIDE, strategy
 from harness.narrowing import mutant, variables
 from pyimpl.memory import SIZE_MAX
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 #: the functions with wide entries that the exhaustive engine enumerates
-ENUMERATED = [f for f in FUNCTIONS if f in WIDE_LENGTHS]
+ENUMERATED = [f for f in FUNCTIONS if f in WIDE]
 W31, W32, W63 = 1 << 31, 1 << 32, 1 << 63
 
 
@@ -45,21 +45,25 @@ def wide_entries(case: Case) -> list[tuple[Arg, int]]:
 
 def check_wide_entries(func: str, case: Case) -> None:
     """A wide entry of a layout points at a real byte of a data region (never NULL, which no
-    offset may be added to) and is no longer than the function may get; only NULL-based huge
-    lengths of the functions that merely sum them (iov_size's) may be NULL."""
+    offset may be added to), is no longer than the function may get, and is not the last entry
+    of its array where the function reads or writes the bytes; only NULL-based huge lengths of
+    the functions that merely sum them (iov_size's) may be NULL."""
     sizes = {r.name: (r.kind, r.size) for r in case.regions}
     for base, n in wide_entries(case):
         if base == 0:
-            assert WIDE_LENGTHS[func] == SIZE_MAX, (func, n)
+            assert WIDE[func].longest == SIZE_MAX, (func, n)
             continue
         assert isinstance(base, Ref), (func, base)
         kind, size = sizes[base.region]
         assert kind == "data" and base.offset < size, (func, base, size)
-        assert n <= WIDE_LENGTHS[func], (func, n)
+        assert n <= WIDE[func].longest, (func, n)
+    if WIDE[func].followed:
+        for r in case.regions:
+            assert r.kind != "iovs" or not r.init or r.init[-1][1] <= BACKED_MAX, (func, r.init)
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(WIDE_LENGTHS)).flatmap(lambda f: st.tuples(st.just(f), strategy(f))))
+@given(st.sampled_from(sorted(WIDE)).flatmap(lambda f: st.tuples(st.just(f), strategy(f))))
 def test_drawn_wide_entries_point_at_memory_and_fit_their_function(drawn: tuple[str, Case]) -> None:
     """For every case the Hypothesis engine draws for a function with wide entries, each wide
     entry points into a data region and is no longer than the function's cap."""
@@ -74,11 +78,11 @@ def near(edge: int) -> Callable[[Case], bool]:
 
 #: find without shrinking: the first example that has it will do
 FIRST = settings(max_examples=3000, database=None, deadline=None, phases=[Phase.generate])
-ANY_FUNCTION = st.sampled_from(sorted(WIDE_LENGTHS)).flatmap(strategy)
+ANY_FUNCTION = st.sampled_from(sorted(WIDE)).flatmap(strategy)
 
 
 def test_the_hypothesis_engine_draws_wide_entries_for_each_function_and_every_width() -> None:
-    for func in sorted(WIDE_LENGTHS):
+    for func in sorted(WIDE):
         assert wide_entries(find(strategy(func), lambda case: bool(wide_entries(case)), settings=FIRST))
     for edge in (W31, W32, W63):
         assert near(edge)(find(ANY_FUNCTION, near(edge), settings=FIRST))
@@ -137,10 +141,10 @@ def test_every_enumerated_function_gets_every_wide_length_its_cap_allows() -> No
                     longest = max(longest, len(lens))
             for test in group.tests:
                 lengths |= {n for _, n in wide_entries(Case(group.regions, group.setup + test))}
-        expected = {w for w in bound.wide if w <= WIDE_LENGTHS[func]}
-        assert expected <= lengths, func
-        # two entries of 2**63 wrap: wherever a layout has two entries (add's vectors have none)
-        assert wraps or longest < 2 or func == "qemu_iovec_add", func
+        assert set(WIDE[func].lengths(bound)) <= lengths, func
+        # two entries of 2**63 wrap, followed by a one-byte one where the bytes are read: wherever
+        # a layout has room for them (the vectors add appends to have none)
+        assert wraps or longest < 2 + WIDE[func].followed or func == "qemu_iovec_add", func
 
 
 #: a bound with one wide length and one wide count, for counts derived by hand
