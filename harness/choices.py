@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
 
-from .bounds import Bound
+from .bounds import BACKED_MAX, Bound
 
 T = TypeVar("T")
 
@@ -74,8 +74,10 @@ class Choices:
         """
         raise NotImplementedError
 
-    def count(self, n: int, spare: int = 0, label: str = "") -> int:
-        """An entry count for ``n`` entries (``spare`` more readable after them)."""
+    def count(self, n: int, spare: int = 0, label: str = "", wide: bool = False) -> int:
+        """An entry count for ``n`` entries (``spare`` more readable after them); with ``wide``,
+        also the bound's ``wide_counts`` (unsigned counts negative as int), for a loop that may
+        stop before its count, as on a byte count."""
         raise NotImplementedError
 
     def fill(self, label: str = "fillc") -> int:
@@ -157,7 +159,10 @@ class Drawn(Choices):
             value = self._draw(_HUGE)
         return value
 
-    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+    def count(self, n: int, spare: int = 0, label: str = "", wide: bool = False) -> int:
+        if wide and self._draw(_integers(0, 7)) == 7:
+            wide_count: int = self._draw(_sampled(self.bound.wide_counts))
+            return wide_count
         if self._draw(_integers(0, 1)):
             return n
         value: int = self._draw(_integers(0, n + spare))
@@ -219,14 +224,18 @@ class Enumerated(Choices):
         return self._choose(2) == 1
 
     def amount(self, points: Sequence[int], label: str = "", arith: bool = False) -> int:
-        key = (max(points) if points else 0, arith)
+        top = max(points) if points else 0
+        small = top <= BACKED_MAX  # every value up to the top (keyed by it); else a wide layout's
+        key: tuple[Any, bool] = (top, arith) if small else (tuple(points), arith)
         options = self._amounts.get(key)
         if options is None:
-            options = self._amounts[key] = self.bound.sizes(*key)
+            bound = self.bound
+            options = bound.sizes(top, arith) if small else bound.amounts(tuple(points), arith)
+            self._amounts[key] = options
         return options[self._choose(len(options))]
 
-    def count(self, n: int, spare: int = 0, label: str = "") -> int:
-        return self._choose(n + spare + 1)
+    def count(self, n: int, spare: int = 0, label: str = "", wide: bool = False) -> int:
+        return _count(self, n + spare, self.bound.wide_counts if wide else ())
 
     def fill(self, label: str = "fillc") -> int:
         return self.pick(self.bound.fills)
@@ -239,11 +248,17 @@ class Enumerated(Choices):
         return ramp(size)
 
 
-#: each bound's amounts (Bound.sizes) by (top, arith), kept with the bound they belong to
-_AMOUNTS: dict[int, tuple[Bound, dict[tuple[int, bool], tuple[int, ...]]]] = {}
+def _count(c: Enumerated, top: int, extra: tuple[int, ...]) -> int:
+    """Every count 0..top, then each of ``extra``."""
+    k = c._choose(top + 1 + len(extra))
+    return k if k <= top else extra[k - top - 1]
 
 
-def _amounts(bound: Bound) -> dict[tuple[int, bool], tuple[int, ...]]:
+#: each bound's amounts (Bound.sizes) by (top or points, arith), kept with the bound they belong to
+_AMOUNTS: dict[int, tuple[Bound, dict[tuple[Any, bool], tuple[int, ...]]]] = {}
+
+
+def _amounts(bound: Bound) -> dict[tuple[Any, bool], tuple[int, ...]]:
     found = _AMOUNTS.get(id(bound))
     if found is None or found[0] is not bound:
         found = _AMOUNTS[id(bound)] = (bound, {})
@@ -301,9 +316,10 @@ class Sweep(Enumerated):
         value: T = self._kept(lambda: self.drawn.draw(strategy, label))
         return value
 
-    def count(self, n: int, spare: int = 0, label: str = "") -> int:
+    def count(self, n: int, spare: int = 0, label: str = "", wide: bool = False) -> int:
         self.asked += 1
-        return self._choose(n + spare + 1)  # every count: 0..n, and into the spare entries
+        # every count: 0..n, into the spare entries, and (wide) past INT_MAX
+        return _count(self, n + spare, self.bound.wide_counts if wide else ())
 
     def fill(self, label: str = "fillc") -> int:
         value: int = self._kept(lambda: self.drawn.fill(label))

@@ -26,7 +26,7 @@ from pyimpl.memory import SIZE_MAX
 
 from .case import Arg, Builder, Call, Case, QiovInit, Ref
 from .choices import HUGE, Choices, ramp
-from .layouts import ARRANGEMENTS, Vectors, dest, junk_qiov, qiov, vectors
+from .layouts import ARRANGEMENTS, OFFSET, READ, SUMMED, Vectors, Wide, dest, junk_qiov, qiov, vectors
 
 Test = tuple[Call, ...]
 #: a family: lays out a case's memory, returns the function that makes its calls
@@ -89,8 +89,8 @@ def _bnd(v: Vectors) -> tuple[int, ...]:
 
 
 def _buffer(c: Choices, b: Builder, total: int) -> Ref:
-    """A caller buffer as long as the data (enumerated: bytes unlike the data's; drawn: random,
-    and now and then a few bytes longer)."""
+    """A caller buffer as long as the data (``total``: the bytes the entries hold in memory;
+    enumerated: bytes unlike the data's; drawn: random, and now and then a few bytes longer)."""
     if c.enumerating:
         return b.data(ramp(total, 0x80))
     return b.data(c.content(total + c.integer(0, 4, "buffer slack"), label="buffer"))
@@ -109,11 +109,63 @@ def _buffer_arg(a: Choices, buf: Ref) -> Arg:
     return 0 if a.flag("NULL buffer", 8) else buf
 
 
+#: the functions given wide entries (``harness.layouts``: lengths around 2**31, 2**32 and 2**63,
+#: totals that wrap), and which: OFFSET_BASES long at most where the function adds an offset into
+#: an entry to its base (``iov_base + offset``, ``iov_base += bytes``), followed by a real entry
+#: where it also reads or writes the bytes from there, any length where it only sums and compares
+#: lengths.  Not qemu_iovec_is_zero: buffer_is_zero reads a buffer as long as its length says
+#: (QEMU's loads the last word first; the port calls a shorter buffer out of bounds) where the
+#: shim's loop stops at the first non-zero byte, so the sanitizers could not confirm the port on
+#: a wide entry; its sizes meet the wide values as amounts all the same.
+WIDE: dict[str, Wide] = {
+    **dict.fromkeys(
+        (
+            "iov_from_buf_full",
+            "iov_to_buf_full",
+            "iov_to_buf",
+            "iov_from_buf",
+            "iov_memset",
+            "qemu_iovec_to_buf",
+            "qemu_iovec_from_buf",
+            "qemu_iovec_memset",
+        ),
+        READ,
+    ),
+    **dict.fromkeys(
+        (
+            "iov_copy",
+            "qemu_iovec_concat_iov",
+            "qemu_iovec_concat",
+            "qemu_iovec_init_extended",
+            "qemu_iovec_init_slice",
+            "iov_discard_front_undoable",
+            "iov_discard_front",
+        ),
+        OFFSET,
+    ),
+    **dict.fromkeys(
+        (
+            "iov_size",
+            "qemu_iovec_init_external",
+            "qemu_iovec_add",
+            "iov_skip_offset",
+            "qiov_slice",
+            "qemu_iovec_slice",
+            "qemu_iovec_subvec_niov",
+            "iov_discard_back_undoable",
+            "iov_discard_back",
+            "qemu_iovec_discard_back",
+        ),
+        SUMMED,
+    ),
+}
+
+
 # -- the iovec functions -------------------------------------------------------------------------
 @family("iov_from_buf_full", "iov_to_buf_full", "iov_to_buf", "iov_from_buf")
 def _copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b, spare=_spare(c))
-    buf = _buffer(c, b, v.total)
+    v = vectors(c, b, spare=_spare(c), wide=WIDE[func])
+    buf = _buffer(c, b, v.backed)
 
     def test(a: Choices) -> Test:
         cnt = a.count(v.n, v.spare, "iov_cnt")
@@ -125,7 +177,7 @@ def _copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("iov_memset")
 def _memset(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b)
+    v = vectors(c, b, wide=WIDE[func])
 
     def test(a: Choices) -> Test:
         cnt = a.count(v.n, label="iov_cnt")
@@ -137,13 +189,13 @@ def _memset(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("iov_size")
 def _size(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b, huge=True, spare=1)
+    v = vectors(c, b, huge=True, spare=1, wide=WIDE[func])
     return Keyed(lambda a: (Call(func, (v.array, a.count(v.n, v.spare, "iov_cnt"))),), v.array, v.n, v.spare)
 
 
 @family("iov_copy")
 def _iov_copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b)
+    v = vectors(c, b, wide=WIDE[func])
     m = v.n + 1 if c.enumerating else c.integer(0, v.n + 1, "dst entries")
     sentinel = b.data(bytes(8))
     dst = b.iovs([(sentinel + (k % 8), 77 + k) for k in range(m)])
@@ -158,7 +210,7 @@ def _iov_copy(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("iov_skip_offset")
 def _skip(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b, spare=1)
+    v = vectors(c, b, spare=1, wide=WIDE[func])
     return Keyed(
         lambda a: (Call(func, (v.array, a.amount(v.boundaries(), "offset", arith=True))),), v.array, _bnd(v)
     )
@@ -182,7 +234,7 @@ def _init(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("qemu_iovec_init_external")
 def _init_external(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    v = vectors(c, b, huge=True)
+    v = vectors(c, b, huge=True, wide=WIDE[func])
     q = junk_qiov(b)
 
     def test(a: Choices) -> Test:
@@ -218,24 +270,36 @@ def _add(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     q, _ = qiov(c, b, max_n=c.bound.max_alloc_vectors)
     target = b.data(bytes(4))
 
-    def one(a: Choices) -> Call:
-        base = a.pick((0, target, target + 3), "base")
+    def one(a: Choices, last: bool) -> Call:
+        bases: tuple[Arg, ...] = (0, target, target + 3)
         if a.enumerating:
-            length = a.pick((*range(a.bound.max_len + 1), *a.bound.huge), "len")
+            # every base and small or huge length; the last add also each wide length (at target)
+            lens = (*range(a.bound.max_len + 1), *a.bound.huge)
+            small = [(base, n) for base in bases for n in lens]
+            wide = [(target, n) for n in WIDE[func].lengths(a.bound)] if last else []
+            base, length = a.pick([*small, *wide], "entry")
+        elif a.flag("wide len", 8):
+            base, length = target, a.pick(WIDE[func].lengths(a.bound), "len")
         else:
+            base = a.pick(bases, "base")
             length = a.pick(HUGE, "len") if a.flag("huge len", 4) else a.integer(0, 6, "len")
         return Call(func, (q, base, length))
 
-    return Keyed(lambda a: tuple(one(a) for _ in range(a.integer(1, a.bound.max_adds, "adds"))), q, target)
+    def test(a: Choices) -> Test:
+        adds = a.integer(1, a.bound.max_adds, "adds")
+        return tuple(one(a, k == adds - 1) for k in range(adds))
+
+    return Keyed(test, q, target)
 
 
 @family("qemu_iovec_concat_iov")
 def _concat_iov(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     d = dest(c, b)
-    v = vectors(c, b, c.bound.max_alloc_vectors, spare=1)
+    v = vectors(c, b, c.bound.max_alloc_vectors, spare=1, wide=WIDE[func])
 
     def test(a: Choices) -> Test:
-        cnt = a.count(v.n, v.spare, "src_cnt")
+        # counts past INT_MAX (the loop stops at sbytes; its i is an int), over small layouts
+        cnt = a.count(v.n, v.spare, "src_cnt", wide=not v.layout.wide)
         offset, nbytes = a.amount(v.boundaries(), "soffset"), a.amount(v.boundaries(), "sbytes")
         return (Call(func, (d, v.array, cnt, offset, nbytes)),)
 
@@ -246,7 +310,7 @@ def _concat_iov(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 def _concat(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     itself = c.flag("append a vector to itself", 8)
     d = None if itself else dest(c, b)
-    src, v = qiov(c, b, max_n=c.bound.max_alloc_vectors)
+    src, v = qiov(c, b, max_n=c.bound.max_alloc_vectors, wide=WIDE[func])
     target = src if d is None else d
 
     def test(a: Choices) -> Test:
@@ -264,7 +328,8 @@ def _slice(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     allocates = func == "qemu_iovec_init_slice"
     target = junk_qiov(b) if allocates else None
     style = "zero" if func == "qemu_iovec_is_zero" else "random"
-    q, v = qiov(c, b, style=style, max_n=c.bound.max_alloc_vectors if allocates else None)
+    max_n = c.bound.max_alloc_vectors if allocates else None
+    q, v = qiov(c, b, style=style, max_n=max_n, wide=WIDE.get(func))
     head = (target, q) if target is not None else (q,)
 
     def test(a: Choices) -> Test:
@@ -288,7 +353,7 @@ def _init_extended(c: Choices, b: Builder, func: str) -> Callable[[Choices], Tes
         arr = b.iovs([(data + k, 1) for k in range(n)])
         mid = b.qiov(QiovInit(arr, n, -1, 0, n))
     else:
-        mid, v = qiov(c, b, max_n=c.bound.max_alloc_vectors)
+        mid, v = qiov(c, b, max_n=c.bound.max_alloc_vectors, wide=WIDE[func])
     head_buf, tail_buf = b.data(b"HEAD"), b.data(b"TAIL")
     t = mid if target is None else target
 
@@ -296,7 +361,9 @@ def _init_extended(c: Choices, b: Builder, func: str) -> Callable[[Choices], Tes
         if a.enumerating:
             if itself:
                 return (0, 0)
-            lens = (*a.bound.end_lens, *a.bound.huge, *a.bound.arith_huge)
+            # huge ends meet the overflow checks over small middles; wide middles meet the slice
+            wide = v is not None and v.layout.wide
+            lens = a.bound.end_lens if wide else (*a.bound.end_lens, *a.bound.huge, *a.bound.arith_huge)
             ends: list[tuple[Arg, int]] = [(0, 0), *((buf, n) for n in lens if n)]
             return a.pick(ends, label)
         # lengths whose sum is exactly SIZE_MAX or just past it probe the overflow checks
@@ -343,8 +410,8 @@ def _one(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("qemu_iovec_to_buf", "qemu_iovec_from_buf", "qemu_iovec_memset")
 def _qiov_buf(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    q, v = qiov(c, b)
-    buf = None if func == "qemu_iovec_memset" else _buffer(c, b, v.total)
+    q, v = qiov(c, b, wide=WIDE[func])
+    buf = None if func == "qemu_iovec_memset" else _buffer(c, b, v.backed)
 
     def test(a: Choices) -> Test:
         offset = a.amount(v.boundaries(), "offset")
@@ -427,7 +494,7 @@ def _discard(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
     undo_test = func == "iov_discard_undo"
     if undo_test:
         func = c.pick(("iov_discard_front_undoable", "iov_discard_back_undoable"), "discard")
-    v = vectors(c, b, spare=_spare(c))
+    v = vectors(c, b, spare=_spare(c), wide=WIDE[func])
     cnt = b.uint(c.count(v.n, v.spare, "*iov_cnt"))
     assert v.array is not None
     iov_arg: Ref = b.ptr(v.array) if "front" in func else v.array
@@ -449,7 +516,7 @@ def _discard(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
 
 @family("qemu_iovec_discard_back")
 def _qiov_discard_back(c: Choices, b: Builder, func: str) -> Callable[[Choices], Test]:
-    q, v = qiov(c, b)
+    q, v = qiov(c, b, wide=WIDE[func])
     return Keyed(lambda a: (Call(func, (q, a.amount(v.boundaries(), "bytes", arith=True))),), q, _bnd(v))
 
 
@@ -493,4 +560,14 @@ def strategy(func: str) -> st.SearchStrategy[Case]:
     return cases()
 
 
-__all__ = ["FAMILIES", "Family", "Keyed", "Test", "Vectors", "family", "make_case", "strategy"]
+__all__ = [
+    "FAMILIES",
+    "WIDE",
+    "Family",
+    "Keyed",
+    "Test",
+    "Vectors",
+    "family",
+    "make_case",
+    "strategy",
+]

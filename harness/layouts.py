@@ -6,6 +6,15 @@ array points in its data region; :func:`place` lays it out with a
 The choices (which layout, which kind) go through :class:`~harness.choices.Choices`,
 so the exhaustive engine takes every layout of its bound and the Hypothesis engine
 draws them, leaning on zero-length entries, NULL bases, gaps, overlap and disorder.
+
+Wide entries: for the functions that read lengths without touching the bytes, a layout
+may hold entries of ``Bound.wide`` lengths (around 2**31, 2**32 and 2**63, and pairs
+whose total wraps 2**64).  Such an entry is not backed by memory: its base points at one
+real byte of the data region and the rest of it lies past the region, where only a
+function that reads more than that byte would go (it is out of bounds there, and the port
+says so).  A base is never NULL (NULL plus an offset is undefined), and the entries of a
+function that adds an offset into an entry to its base are at most :data:`OFFSET_BASES`
+long (see there).
 """
 
 from __future__ import annotations
@@ -16,9 +25,10 @@ from itertools import product
 
 from hypothesis import strategies as st
 
+from pyimpl.memory import SIZE_MAX
 from pyimpl.structs import QIOV_LOCAL_IOV
 
-from .bounds import Bound
+from .bounds import BACKED_MAX, Bound
 from .case import Arg, Builder, QiovInit, Ref
 from .choices import HUGE, Choices, Enumerated
 
@@ -26,6 +36,44 @@ Entry = tuple[Arg, int]
 
 #: where entries sit in their data region besides back to back ("seq")
 ARRANGEMENTS = ("seq", "reversed", "overlap", "stagger")
+
+#: the longest wide entry of a function that adds an offset into an entry to its base
+#: (iov_copy's ``iov_base + offset``, a discard's ``iov_base += bytes``): GCC reads a size_t
+#: added to a pointer as a ptrdiff_t, so from 2**63 on UBSan's pointer-overflow check reports
+#: the sum as an address that wrapped (C's rule is stricter still: any pointer past its object is
+#: undefined, which neither the sanitizers nor the port can tell from a flat address).  Every
+#: offset into an entry of at most 2**63 bytes is below 2**63, and an arena address plus it
+#: stays below 2**64: no case of the campaigns has the sanitizers object to such a sum.
+OFFSET_BASES = 1 << 63
+#: the longest wide entry of a function that only sums and compares lengths: any
+ONLY_LENGTHS = SIZE_MAX
+
+
+@dataclass(frozen=True)
+class Wide:
+    """Which wide entries a function's layouts get: none longer than ``longest``, and with
+    ``followed`` each one followed by a real entry (for a function that reads or writes the
+    bytes from the offset on: past a skipped wide entry it finds real bytes, where a wide entry
+    alone or last gives nothing but out-of-bounds tests beyond its first byte)."""
+
+    longest: int
+    followed: bool = False
+
+    def lengths(self, bound: Bound) -> tuple[int, ...]:
+        return tuple(w for w in bound.wide if w <= self.longest)
+
+
+#: a function that only sums and compares lengths
+SUMMED = Wide(ONLY_LENGTHS)
+#: a function that adds an offset into an entry to its base, and no more
+OFFSET = Wide(OFFSET_BASES)
+#: a function that adds an offset into an entry to its base and reads or writes from there
+READ = Wide(OFFSET_BASES, followed=True)
+
+
+def backing(n: int) -> int:
+    """The bytes an entry of length ``n`` with a real base takes in its data region."""
+    return n if n <= BACKED_MAX else 1
 
 
 @dataclass(frozen=True)
@@ -47,8 +95,13 @@ class Layout:
 
     @property
     def region_size(self) -> int:
-        ends = [s + n for s, n, z in zip(self.starts, self.lens, self.nulls, strict=True) if not z]
+        ends = [s + backing(n) for s, n, z in zip(self.starts, self.lens, self.nulls, strict=True) if not z]
         return max(ends, default=0) + self.slack
+
+    @property
+    def wide(self) -> bool:
+        """Some entry is not backed by memory (a wide entry)."""
+        return any(n > BACKED_MAX for n in self.lens)
 
     def boundaries(self) -> list[int]:
         """0 and the end of each entry, counted from the first."""
@@ -60,11 +113,13 @@ class Layout:
 
     def hot(self) -> tuple[int, ...]:
         """Bytes at the edges of the entries (where a zero test goes wrong first)."""
-        return tuple(self.starts) + tuple(s + n - 1 for s, n in zip(self.starts, self.lens, strict=True))
+        return tuple(self.starts) + tuple(
+            s + backing(n) - 1 for s, n in zip(self.starts, self.lens, strict=True)
+        )
 
 
 def _starts(lens: tuple[int, ...], nulls: tuple[bool, ...], arrangement: str) -> tuple[int, ...]:
-    real = [0 if z else n for n, z in zip(lens, nulls, strict=True)]
+    real = [0 if z else backing(n) for n, z in zip(lens, nulls, strict=True)]
     if arrangement == "seq":
         out, acc = [], 0
         for n in real:
@@ -108,31 +163,70 @@ def all_layouts(
     return tuple(out)
 
 
+@functools.cache
+def wide_layouts(wide: tuple[int, ...], max_n: int, followed: bool = False) -> tuple[Layout, ...]:
+    """Layouts of at most ``max_n`` entries with wide ones, back to back (each wide entry one
+    real byte): each wide length alone (unless ``followed``) and before a one-byte entry
+    (offsets past it land in the next entry), and every pair of them whose total wraps 2**64
+    (followed by a one-byte entry if ``followed``)."""
+    shapes: list[tuple[int, ...]] = []
+    tail = (1,) if followed else ()
+    for w in wide:
+        shapes += [(w, 1)] if followed else [(w,), (w, 1)]
+    shapes += [(a, b, *tail) for i, a in enumerate(wide) for b in wide[i:] if a + b > SIZE_MAX]
+    out = []
+    for lens in shapes:
+        if len(lens) <= max_n:
+            nulls = (False,) * len(lens)
+            out.append(Layout(lens, nulls, _starts(lens, nulls, "seq")))
+    return tuple(out)
+
+
+@functools.cache
+def _enumerated(
+    bound: Bound, top: int, huge: bool, wide: Wide | None, arrangements: tuple[str, ...]
+) -> tuple[Layout, ...]:
+    lens_huge = (*bound.huge, *bound.arith_huge) if huge else ()
+    small = all_layouts(top, bound.max_len, bound.null_zero, lens_huge, arrangements)
+    return small + wide_layouts(wide.lengths(bound), top, wide.followed) if wide else small
+
+
 def layout(
-    c: Choices, max_n: int | None = None, *, huge: bool = False, arrangements: tuple[str, ...] = ("seq",)
+    c: Choices,
+    max_n: int | None = None,
+    *,
+    huge: bool = False,
+    wide: Wide | None = None,
+    arrangements: tuple[str, ...] = ("seq",),
 ) -> Layout:
     """iovec entries over one data region.
 
     Enumerated: every layout of ``max_n`` (default ``bound.max_vectors``) entries of lengths
     0..``bound.max_len``, zero-length ones also NULL-based, with ``huge`` also the bound's huge
-    lengths (NULL-based: only summed), in each of ``arrangements``.  Drawn: mostly 0..2
-    entries, lengths mostly small, back to back, with gaps, out of order or overlapping.
+    lengths (NULL-based: only summed), in each of ``arrangements``; then, with ``wide``, the
+    :func:`wide_layouts` of the bound's wide lengths it allows.  Drawn: mostly 0..2 entries,
+    lengths mostly small, back to back, with gaps, out of order or overlapping; with ``wide``,
+    one in four has one or two wide entries (never the last one if ``wide.followed``).
     """
     bound: Bound = c.bound
     top = bound.max_vectors if max_n is None else max_n
     if isinstance(c, Enumerated):
-        lens_huge = (*bound.huge, *bound.arith_huge) if huge else ()
-        return c.pick(all_layouts(top, bound.max_len, bound.null_zero, lens_huge, arrangements), "layout")
+        return c.pick(_enumerated(bound, top, huge, wide, arrangements), "layout")
     n = c.draw(_entries(top), "entries")
     lens = [c.draw(_LEN, "len") for _ in range(n)]
     if huge and n and c.draw(st.booleans(), "a huge length"):
         # lengths only summed, never dereferenced (iov_size): let the sum wrap
         lens[c.draw(st.integers(0, n - 1), "which")] = c.pick(HUGE, "huge len")
         return Layout(tuple(lens), (True,) * n, (0,) * n)
+    last = n - 2 if wide is not None and wide.followed else n - 1  # the last that may be wide
+    if wide is not None and last >= 0 and c.flag("wide entries", 4):
+        for _ in range(c.integer(1, min(last + 1, 2), "how many wide")):
+            lens[c.integer(0, last, "which")] = c.pick(wide.lengths(bound), "wide len")
+    real = [backing(length) for length in lens]
     arrangement = c.pick(("seq", "seq", "gapped", "shuffled", "overlap"), "arrangement")
-    total = sum(lens)
+    total = sum(real)
     starts, acc = [], 0
-    for length in lens:
+    for length in real:
         if arrangement == "gapped":
             acc += c.integer(0, 3, "gap")
         starts.append(acc)
@@ -142,10 +236,10 @@ def layout(
         pos, acc = [0] * n, 0
         for k in order:
             pos[k] = acc
-            acc += lens[k]
+            acc += real[k]
         starts = pos
     elif arrangement == "overlap":
-        starts = [c.integer(0, total - length, "start") for length in lens]
+        starts = [c.integer(0, total - length, "start") for length in real]
     slack = c.integer(0, 3, "slack")
     nulls = tuple(length == 0 and c.integer(0, 3, "NULL base") == 0 for length in lens)
     return Layout(tuple(lens), nulls, tuple(0 if z else s for s, z in zip(starts, nulls, strict=True)), slack)
@@ -187,6 +281,11 @@ class Vectors:
     def total(self) -> int:
         return sum(self.lens) % (1 << 64)
 
+    @property
+    def backed(self) -> int:
+        """The bytes the entries hold in memory (a wide entry: one), e.g. for a buffer as long."""
+        return sum(backing(n) for n in self.lens)
+
     def boundaries(self) -> list[int]:
         """0 and the end of each entry, counted from the first (computed once)."""
         if self._boundaries is None:
@@ -215,11 +314,13 @@ def vectors(
     style: str = "random",
     spare: int = 0,
     huge: bool = False,
+    wide: Wide | None = None,
     arrangements: tuple[str, ...] = ("seq",),
 ) -> Vectors:
-    """An iovec array over one data region: a layout, its content, and ``spare`` more entries
-    after the counted ones (readable, so a count past the entries is not undefined)."""
-    lay = layout(c, max_n, huge=huge, arrangements=arrangements)
+    """An iovec array over one data region: a layout (``huge``, ``wide``: see :func:`layout`),
+    its content, and ``spare`` more entries after the counted ones (readable, so a count past the
+    entries is not undefined)."""
+    lay = layout(c, max_n, huge=huge, wide=wide, arrangements=arrangements)
     v = place(b, lay, c.content(lay.region_size, style, lay.hot(), "content"), array=False)
     assert v.data is not None
     if isinstance(c, Enumerated):
@@ -245,13 +346,15 @@ def qiov(
     *,
     style: str = "random",
     max_n: int | None = None,
+    wide: Wide | None = None,
     arrangements: tuple[str, ...] = ("seq",),
 ) -> tuple[Ref, Vectors]:
     """A QEMUIOVector of one of ``kinds`` over a layout; returns it and its vectors.
 
     external: fields written directly over an iovec array (nalloc -1); owned: made by
     qemu_iovec_init (hint: entries + one of ``bound.owned_spare``) and qemu_iovec_add;
-    embedded: one entry in local_iov; zeroed: every field 0.
+    embedded: one entry in local_iov; zeroed: every field 0.  The layouts of external and
+    owned vectors may have ``wide`` entries (see :func:`layout`).
     """
     enumerating = isinstance(c, Enumerated)
     allowed = kinds if kinds is not None else (ENUM_KINDS if enumerating else DRAW_KINDS)
@@ -264,7 +367,7 @@ def qiov(
     elif kind == "zeroed":
         lay = Layout((), (), ())
     else:
-        lay = layout(c, top, arrangements=arrangements)
+        lay = layout(c, top, wide=wide, arrangements=arrangements)
     content = c.content(lay.region_size, style, lay.hot(), "content")
     v = place(b, lay, content, array=kind in ("external", "skewed", "api-external"))
     n, total = v.n, v.total
@@ -273,7 +376,8 @@ def qiov(
         return b.qiov(QiovInit(v.array, n, -1, 0, total)), v
     if kind == "skewed":
         assert v.array is not None
-        size = c.pick(tuple(sorted({max(total - 1, 0), total + 1, total + 5})), "skewed size")
+        sizes = {max(total - 1, 0), (total + 1) & SIZE_MAX, (total + 5) & SIZE_MAX}
+        size = c.pick(tuple(sorted(sizes)), "skewed size")
         return b.qiov(QiovInit(v.array, n, -1, 0, size)), v
     if kind == "zeroed":
         return b.qiov(QiovInit(0, 0, 0, 0, 0)), v

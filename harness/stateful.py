@@ -43,6 +43,7 @@ from hypothesis.stateful import (
 from pyimpl.memory import SIZE_MAX
 from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
 
+from .bounds import DRAWN
 from .case import Arg, Call, Case, Ref, Region, case_from_json, case_to_json
 from .choices import HUGE
 from .judge import Discrepancy, Judge, Tally, minimise
@@ -60,6 +61,11 @@ OUT = ("out", 160)  # destination of qemu_iovec_to_buf; no vector points here
 SRC = ("src", 64)  # source of qemu_iovec_from_buf; no vector points here
 CLONE = ("cbuf", 96)  # the buffer qemu_iovec_clone lays its copies over
 FILLS = (0, 0xFF, 0x5A, -1, 0x1A5)
+#: the wide lengths qemu_iovec_add gives now and then (harness.layouts: one real byte each, the
+#: rest past the region): those below 2**33 only, because a sequence may clone the vector and
+#: qemu_iovec_clone adds every length to a pointer (buf += iov_len), and a sum of 2**63 or more
+#: is an address UBSan reports as wrapped (see harness.layouts.OFFSET_BASES)
+WIDE = tuple(w for w in DRAWN.wide if w < 1 << 33)
 
 
 class SequenceDiscrepancy(Discrepancy):
@@ -413,6 +419,8 @@ class IovecMachine(RuleBasedStateMachine):
     def add(self, data: st.DataObject) -> None:
         q = self.pick(data, self.slots("owned", "free"), "qiov")  # misuse (external...) asserts
         base, length = self.piece(data, "entry")
+        if base and _rarely(data, "a wide entry", 12):
+            length = data.draw(st.sampled_from(WIDE), label="entry len")
         self.step("qemu_iovec_add", Ref(q), base, length)
 
     @calls("qemu_iovec_concat")

@@ -37,6 +37,8 @@ TINY = Bound(
     hints=(-1, 0, 2),
     end_lens=(1,),
     max_zero_class_bytes=0,
+    wide=(),  # the wide entries' layouts and counts: tests/test_wide.py
+    wide_counts=(),
 )
 
 NULL = "null"  # a zero-length entry with a NULL base
