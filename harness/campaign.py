@@ -339,10 +339,10 @@ def run_exhaustive(
         finding.place = place[0]
         if all(f.key != finding.key for f in result.findings):
             result.add(finding)
-        seen[0] += 1
-        return len(result.findings) >= MAX_FINDINGS or seen[0] >= MAX_FAILING_CASES
+        first = since.setdefault("first failure", time.perf_counter())
+        return len(result.findings) >= MAX_FINDINGS or time.perf_counter() - first > LOOKING_ON
 
-    seen = [0]
+    since: dict[str, float] = {}
     judge.recheck_refuted = False  # the first case of a refuted claim is the one kept
     try:
         exhaustive.check_function(
@@ -367,9 +367,11 @@ def run_exhaustive(
 
 
 #: the exhaustive engine stops looking once it holds this many distinct differences of a
-#: function, or has judged this many failing cases (each one decoded in full)
+#: function, or has looked on for this many seconds since its first (each failing case is
+#: judged alone and decoded in full; a patch that changes one thing everywhere would
+#: otherwise cost that for every case of the bound)
 MAX_FINDINGS = 8
-MAX_FAILING_CASES = 500
+LOOKING_ON = 30.0
 
 
 def run_stateful(

@@ -294,7 +294,8 @@ def test_the_iov_copy_length_kept_in_an_int_is_caught_by_quick(tmp_path: Path) -
     out = tmp_path / "run.json"
     r = harness(*args, "--c-source", str(source), "--seed", "1", "--json", str(out), cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
-    (red,) = [row for row in json.loads(out.read_text())["rows"] if row["red"]]
-    assert (red["function"], red["kind"]) == ("iov_copy", "different memory"), red
+    reds = [row for row in json.loads(out.read_text())["rows"] if row["red"]]
+    assert reds and all(row["function"] == "iov_copy" for row in reds), reds
+    (red,) = [row for row in reds if row["kind"] == "different memory"]
     # the stored length is 2**31 sign-extended from the int (the smallest case of the bound)
     assert str(2**31) in red["difference"] and str(SIZE_MAX - 2**31 + 1) in red["difference"], red
