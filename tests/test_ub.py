@@ -59,3 +59,27 @@ def test_a_kind_that_is_not_an_access_still_needs_its_own_report() -> None:
     assert not confirms("zero-length-vla", "heap-buffer-overflow on address 0x6020 at pc 0x1")
     assert not confirms("overlapping-memcpy", "iovconf null-pointer: memcpy(0x0, 0x10, 4)")
     assert confirms("overlapping-memcpy", "iovconf overlapping-memcpy: memcpy(0x10, 0x10, 4)")
+
+
+def test_buffer_is_zero_past_its_object_is_undefined_whatever_the_bytes_hold() -> None:
+    """qemu_iovec_discard_back(q, 2) on a 3-byte vector made by qemu_iovec_init_buf wraps its
+    size (the size is the one entry's length: both drop by 1, then the size by 2 more), so
+    qemu_iovec_is_zero(q, 0, 397262) asks buffer_is_zero about 397262 bytes of a 12-byte
+    buffer.  Its byte 8 is not zero, so a byte loop stops there; QEMU's buffer_is_zero may
+    read any byte of the range (the port says out of bounds), and the sanitize shim checks
+    the whole range, so the oracle confirms the claim (a stateful sequence called the
+    original red on it)."""
+    from harness.case import Builder
+    from harness.oracle import for_source
+    from harness.worlds import PyWorld, run_case
+
+    b = Builder()
+    q = b.qiov()
+    data = b.data(bytes(8) + b"\xa9" + bytes(3))
+    b.call("qemu_iovec_init_buf", q, data, 3)
+    b.call("qemu_iovec_discard_back", q, 2)
+    b.call("qemu_iovec_is_zero", q, 0, 397262)
+    case = b.case()
+    claim = run_case(PyWorld(), case).ub
+    assert claim is not None and claim.kind == "out-of-bounds"
+    assert for_source(None).confirm(case, claim.kind).confirmed
