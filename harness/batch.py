@@ -33,7 +33,7 @@ from pyimpl.ctable import BY_NAME
 from pyimpl.errors import CAssertionError
 
 from .case import Call, Case
-from .judge import CCrashed, Discrepancy, Judge, Tally, raw_pair, raw_state
+from .judge import CCrashed, CHung, Discrepancy, Judge, Tally, raw_pair, raw_state
 from .outcome import SAME_ABORT, AssertFailed, GLibFatal, Outcome, Result, Returned, TimedOut, Undefined
 from .worlds import PORT_TIME_LIMIT, CWorld, PortTimeout, PyWorld, Run, _on_alarm
 
@@ -386,6 +386,8 @@ class Batch:
                     text = record[11].split(b"\0", 1)[0].decode(errors="replace")
                     case = Case(self.base.regions, setup + tests[t], label)
                     judge.tainted_by = case
+                    if status == _TIMEOUT:  # its CPU-time limit, where the port returned
+                        raise CHung(case, f"C hung in a batch ({text or 'its CPU-time limit'})")
                     raise CCrashed(case, f"C crashed in a batch ({text or 'signal ' + str(record[7])})")
             our_t = twords[k * TEST_WORDS : (k + 1) * TEST_WORDS]
             their_t = out.tests[k * TEST_WORDS : (k + 1) * TEST_WORDS]

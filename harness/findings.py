@@ -145,6 +145,8 @@ def show_differences(
 
 
 def _headline(r: FunctionResult, f: Finding) -> str:
+    if f.kind == "a hang":
+        return f"HUNG on case {r.func}"
     return f"C CRASHED on case {r.func}" if f.crashed else f"DISCREPANCY in {r.func}"
 
 
