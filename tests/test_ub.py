@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +87,23 @@ def test_buffer_is_zero_past_its_object_is_undefined_whatever_the_bytes_hold() -
     claim = run_case(PyWorld(), case).ub
     assert claim is not None and claim.kind == "out-of-bounds"
     assert for_source(None).confirm(case, claim.kind).confirmed
+
+
+def test_the_oracle_server_leaves_no_directory_behind_when_its_client_exits_abruptly(tmp_path: Path) -> None:
+    """A pool worker ends with os._exit, so its oracle is never closed: the server, told by
+    the end of its standard input, removes its socket and the directory made for it."""
+    script = (
+        "import os, sys\n"
+        "from harness.oracle import Sanitizer\n"
+        "oracle = Sanitizer(None)\n"
+        "print(oracle._ensure(), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr
+    socket_dir = Path(child.stdout.strip()).parent
+    assert socket_dir.name.startswith("iovconf-oracle-")
+    deadline = time.monotonic() + 120  # a bound on a slow machine, not a speed claim
+    while socket_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not socket_dir.exists()
