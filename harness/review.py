@@ -53,8 +53,8 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--bisect",
         action="store_true",
-        help="exit as git bisect run wants: 0 same, 1 changed, 125 the source does not build (skip the "
-        "commit), 128 a usage or harness error (stop the bisection)",
+        help="exit as git bisect run wants: 0 same, 1 changed, 125 the source does not build or nothing "
+        "could be judged (skip the commit), 128 a usage or harness error (stop the bisection)",
     )
     command.add_argument(
         "--summary",
