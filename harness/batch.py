@@ -405,8 +405,8 @@ class Batch:
             if same:
                 if tally is not None:
                     tally.cases += 1
-                    if _ASSERT in statuses:
-                        number = theirs[statuses.index(_ASSERT) * CALL_WORDS + 1]
+                    if _ASSERT in statuses:  # counted as the port's assert, as Judge.decide counts it
+                        number = our_words[statuses.index(_ASSERT) * CALL_WORDS + 1]
                         tally.fired[self.tables.interned.identity(number)[1:]] += 1
                 continue
             # not the same numbers: the judge decides, on the case alone, with fresh runs
