@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.families import WIDE  # noqa: E402
 from harness.narrowing import Variable, mutant, variables  # noqa: E402
-from pyimpl.ctable import BY_NAME  # noqa: E402
+from iovspec.ctable import BY_NAME  # noqa: E402
 from reference_c.csource import read_source  # noqa: E402
 
 IOV_C = ROOT / "reference_c" / "iov.c"

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from time import monotonic
 from typing import Any
 
-from pyimpl.ctable import BY_NAME
-from pyimpl.errors import CAssertionError
+from iovspec.ctable import BY_NAME
+from iovspec.errors import CAssertionError
 
 from .case import Call, Case
 from .judge import CCrashed, Discrepancy, Judge, Tally, raw_pair, raw_state

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import pyimpl
+from iovspec.structs import IOVEC_SIZE, QIOV_SIZE, MemoryLike, write_iovecs
 from pyimpl import sg
-from pyimpl.structs import IOVEC_SIZE, QIOV_SIZE, MemoryLike, write_iovecs
 
 #: the C functions, timed on both layouts
 RAW_OPS = ("to_buf", "from_buf", "memset", "is_zero", "compare", "copy", "clone")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 
-from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX
+from iovspec.cint import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX
 
 #: lengths at the edges of int (2**31 - 1 is INT_MAX), unsigned int and ssize_t (2**63 is
 #: negative as ssize_t): a length narrowed to an int, or compared signed, goes wrong at one of them

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyimpl.structs import IOVEC_SIZE
+from iovspec.structs import IOVEC_SIZE
 
 from .regions import FIXED_SIZES, KINDS, Arg, QiovInit, Ref, Region
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyimpl.ctable import BY_NAME
-from pyimpl.memory import SIZE_MAX
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV
+from iovspec.cint import SIZE_MAX
+from iovspec.ctable import BY_NAME
+from iovspec.structs import IOVEC_SIZE, QIOV_LOCAL_IOV
 
 from .case import Case, Sock, Stream
 from .regions import QiovInit, Ref, Region

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from pyimpl.memory import INT_MAX, INT_MIN, SIZE_MAX
+from iovspec.cint import INT_MAX, INT_MIN, SIZE_MAX
 
 from .bounds import BACKED_MAX, Bound
 

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 import pyimpl
-from pyimpl.ctable import BY_NAME
+from iovspec.ctable import BY_NAME
 
 from . import cluster, export, inflight, review
 from . import sites as sites_mod

@@ -4,10 +4,10 @@ It runs the campaigns of a profile (the same jobs as ``harness run``, through
 :func:`harness.campaign.run_jobs`) with the C side in the ``coverage`` flavour (gcov), then
 ``--ub-cases`` cases of each UB kind from the UB campaign's generators (the port's
 undefined-behaviour paths; C runs those sanitized, not counted), all under coverage.py
-(branch mode, ``pyimpl/``, forked workers included), and reports
+(branch mode, ``pyimpl/`` and the spec it runs on, ``iovspec/``, forked workers included), and reports
 
 - gcov branch coverage of ``iov.c`` through gcovr, and
-- coverage.py branch coverage of ``pyimpl/``,
+- coverage.py branch coverage of ``pyimpl/`` and ``iovspec/``,
 
 as text, and as HTML with ``--html DIR`` (``DIR/c/index.html``, ``DIR/py/index.html``).
 
@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PYIMPL = ROOT / "pyimpl"
+#: the Python the gate measures: the port and the spec it is driven by
+PORT_SOURCES = (ROOT / "pyimpl", ROOT / "iovspec")
 IOV_C = ROOT / "reference_c" / "iov.c"
 EXCEPTIONS = Path(__file__).resolve().parent / "coverage_exceptions.toml"
 
@@ -408,7 +409,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     verdict = judge_coverage(c_unc + py_unc, exceptions)
     print(
         f"\nbranch coverage: iov.c {c_taken}/{c_total} ({_pct(c_taken, c_total)}), "
-        f"pyimpl/ {py_taken}/{py_total} ({_pct(py_taken, py_total)}); "
+        f"pyimpl/ and iovspec/ {py_taken}/{py_total} ({_pct(py_taken, py_total)}); "
         f"{len(verdict.listed)} uncovered line(s) listed with a reason, {len(verdict.unlisted)} not listed"
     )
     if html:
@@ -446,7 +447,7 @@ def _measure(args: argparse.Namespace, so_path: Path, tmp: Path) -> int:
     rc = tmp / "coveragerc"
     rc.write_text(
         "[run]\nbranch = True\n"
-        f"source = {PYIMPL}\n"
+        f"source = {', '.join(map(str, PORT_SOURCES))}\n"
         f"data_file = {tmp / '.coverage'}\n"
         "parallel = True\nconcurrency = multiprocessing\n"
         "disable_warnings = module-not-measured, no-data-collected\n"
@@ -533,7 +534,7 @@ def _py_report(tmp: Path, html: Path | None) -> tuple[list[Uncovered], int, int]
     cov.combine(data_paths=[str(tmp)])
     cov.save()
     cov.load()
-    print("\ncoverage.py branch coverage of pyimpl/:")
+    print("\ncoverage.py branch coverage of pyimpl/ and iovspec/:")
     cov.report(show_missing=False, file=sys.stdout)
     if html:
         cov.html_report(directory=str(html / "py"))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyimpl.structs import IOVEC_SIZE
+from iovspec.structs import IOVEC_SIZE
 from reference_c.build import SHIM_FILES
 
 from .case import GUARD_BYTE, Case, Sock, Stream
@@ -725,7 +725,7 @@ def _header(
 
 def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks) -> str:
     """Everything after the header: the arena, the checks, the calls."""
-    from pyimpl.ctable import BY_NAME
+    from iovspec.ctable import BY_NAME
 
     offsets, parts, total = case.layout()
     uses_sockets = any(isinstance(a, Sock) for c in case.calls for a in c.args)

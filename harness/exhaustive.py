@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pyimpl.structs import IOVEC_SIZE
+from iovspec.structs import IOVEC_SIZE
 
 from .batch import make_batch
 from .bounds import BOUNDS, DEFAULT_BOUND, QUICK_BOUND, Bound

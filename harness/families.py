@@ -22,7 +22,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pyimpl.memory import SIZE_MAX
+from iovspec.cint import SIZE_MAX
 
 from .case import Arg, Builder, Call, Case, QiovInit, Ref
 from .choices import HUGE, Choices, ramp

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pyimpl.ctable import BY_NAME
+from iovspec.ctable import BY_NAME
 
 from . import export
 from .expected import Expected

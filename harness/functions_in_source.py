@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pyimpl.ctable import ADDED_UPSTREAM, BY_NAME
+from iovspec.ctable import ADDED_UPSTREAM, BY_NAME
 
 if TYPE_CHECKING:
     from reference_c.reference import Reference

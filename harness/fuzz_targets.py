@@ -31,7 +31,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from pyimpl import ctable
+from iovspec import ctable
 
 from .database import keyed, open_database, spec_from_env
 from .judge import Judge

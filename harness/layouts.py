@@ -25,8 +25,8 @@ from itertools import product
 
 from hypothesis import strategies as st
 
-from pyimpl.memory import SIZE_MAX
-from pyimpl.structs import QIOV_LOCAL_IOV
+from iovspec.cint import SIZE_MAX
+from iovspec.structs import QIOV_LOCAL_IOV
 
 from .bounds import BACKED_MAX, Bound
 from .case import Arg, Builder, QiovInit, Ref

@@ -15,7 +15,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from pyimpl.structs import (
+from iovspec.structs import (
     IOVEC_SIZE,
     QIOV_LOCAL_IOV,
     QIOV_SIZE,

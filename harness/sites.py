@@ -3,7 +3,7 @@
 An assert is named by what it is: (function, expression, ordinal among that
 function's asserts with the same expression).  The sites of a C source come from
 pycparser's reading of it (``reference_c.csource``); the port's are those of the
-sources its table rows name (``pyimpl.ctable``), since each ported function
+sources its table rows name (``iovspec.ctable``), since each ported function
 raises the asserts of the C it stands for.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyimpl.ctable import BY_NAME, TABLE, CFunction
+from iovspec.ctable import BY_NAME, TABLE, CFunction
 from reference_c.csource import read_source
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -40,8 +40,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from pyimpl.memory import SIZE_MAX
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
+from iovspec.cint import SIZE_MAX
+from iovspec.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE, read_iovecs, read_qiov
 
 from .bounds import DRAWN
 from .case import Arg, Call, Case, Ref, Region, case_from_json, case_to_json

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from pyimpl.ctable import TABLE
+from iovspec.ctable import TABLE
 
 from .case import Case
 from .families import FAMILIES, strategy

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyimpl.memory import INT_MAX, SIZE_MAX
+from iovspec.cint import INT_MAX, SIZE_MAX
 
 from .case import Arg, Builder, Case, QiovInit, Ref, case_to_json
 from .oracle import for_source

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pyimpl
-from pyimpl.ctable import TABLE
-from pyimpl.memory import HeapStats, ssize_t
+from iovspec.cint import ssize_t
+from iovspec.ctable import TABLE
+from iovspec.structs import HeapStats
 
 from . import sockets as _sockets
 from .case import GUARD_BYTE, Call, Case, QiovInit, Ref, Sock, Stream

@@ -19,35 +19,9 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import TextIO
 
-from ._cfunc import cfunction
-from .errors import CAssertionError, UndefinedBehaviour
-from .hooks import assert_hook
-from .libc import (
-    CHUNK,
-    ZEROS,
-    ZEROS_SIZE,
-    buffer_is_zero,
-    equal,
-    first_difference,
-    g_new,
-    g_renew,
-    memcpy,
-    memset,
-    qemu_hexdump,
-)
-from .memory import (
-    INT_MAX,
-    MAX_HEAP_BLOCK,
-    NATIVE_WORDS,
-    SIZE_MAX,
-    Memory,
-    Span,
-    int_,
-    size_t,
-    ssize_t,
-    unsigned,
-)
-from .structs import (
+from iovspec.cint import INT_MAX, SIZE_MAX, int_, size_t, ssize_t, unsigned
+from iovspec.errors import CAssertionError, UndefinedBehaviour
+from iovspec.structs import (
     EINVAL,
     IOV_BASE,
     IOV_LEN,
@@ -67,6 +41,23 @@ from .structs import (
     UNDO_ORIG,
 )
 
+from ._cfunc import cfunction
+from .hooks import assert_hook
+from .libc import (
+    CHUNK,
+    ZEROS,
+    ZEROS_SIZE,
+    buffer_is_zero,
+    equal,
+    first_difference,
+    g_new,
+    g_renew,
+    memcpy,
+    memset,
+    qemu_hexdump,
+)
+from .memory import MAX_HEAP_BLOCK, NATIVE_WORDS, Memory, Span
+
 #: the default thread stack (ulimit -s 8192): a larger VLA overflows it
 STACK_LIMIT = 8 << 20
 
@@ -75,7 +66,7 @@ QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
 
 #: functions whose body the port shares with another (a later revision moved or renamed it):
-#: the lines of that body's asserts, in order, in the source of each (see pyimpl.ctable)
+#: the lines of that body's asserts, in order, in the source of each (see iovspec.ctable)
 SHARED_ASSERT_LINES: dict[str, tuple[int, ...]] = {
     "iov_send_recv": (167, 186, 187, 202),
     "iov_send_recv_with_flags": (183, 202, 203, 218),

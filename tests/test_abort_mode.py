@@ -24,7 +24,7 @@ def test_every_site_is_either_reachable_or_has_a_reason() -> None:
     sites = assert_sites(ROOT / "reference_c" / "iov.c")
     reasons = [unreachable(s.func, s.expr) for s in sites]
     assert len(sites) == 24
-    assert sum(r is not None for r in reasons) == 5  # each with its reason in pyimpl.ctable
+    assert sum(r is not None for r in reasons) == 5  # each with its reason in iovspec.ctable
     assert len(REACHABLE) == 19
 
 

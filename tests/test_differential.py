@@ -23,7 +23,7 @@ from harness.database import keyed
 from harness.judge import Judge
 from harness.strategies import STRATEGIES
 from harness.worlds import CWorld, PyWorld
-from pyimpl import ctable
+from iovspec import ctable
 from reference_c.revisions import revision
 
 EXAMPLES = int(os.environ.get("IOVCONF_TEST_EXAMPLES", "150"))

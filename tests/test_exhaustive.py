@@ -20,8 +20,8 @@ from harness.exhaustive import FUNCTIONS, NOT_MEMORY, cases, check_function, cou
 from harness.judge import Discrepancy, Judge, Tally
 from harness.strategies import STRATEGIES
 from harness.worlds import CWorld, PyWorld
-from pyimpl import ctable
-from pyimpl.memory import SIZE_MAX
+from iovspec import ctable
+from iovspec.cint import SIZE_MAX
 
 TINY = Bound(
     max_vectors=2,

@@ -7,8 +7,8 @@ import pytest
 
 import pyimpl
 import pyimpl.iov as iov_mod
+from iovspec.structs import IOVEC_SIZE, QIOV_SIZE
 from pyimpl.hooks import observing_asserts
-from pyimpl.structs import IOVEC_SIZE, QIOV_SIZE
 
 
 def test_compare_of_empty_vectors_never_loads_their_arrays() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+import iovspec.ctable
+import iovspec.structs
 import pyimpl
 import reference_c
 from reference_c import facade_gen
@@ -101,7 +103,7 @@ def _outcome(call: Any) -> Any:
 
 @pytest.mark.parametrize("name", [f.name for f in pyimpl.TABLE])
 def test_keyword_calls_work_on_both_sides_and_match_positional_ones(name: str) -> None:
-    row = pyimpl.ctable.BY_NAME[name]
+    row = iovspec.ctable.BY_NAME[name]
     ref = reference_c.load()
     outcomes = []
     for side, make in (("pyimpl", pyimpl.Memory), ("reference_c", ref.memory)):
@@ -160,7 +162,7 @@ def test_both_memories_map_and_unmap_any_writable_buffer(cmem: reference_c.CMemo
 
 def test_reference_c_all_is_a_literal_of_what_it_gathers() -> None:
     """reference_c.__all__ is written out (type checkers read only a literal list); it must be
-    its own names plus pyimpl.structs.__all__ and the facade's (the table's public functions)."""
+    its own names plus iovspec.structs.__all__ and the facade's (the table's public functions)."""
     import ast
 
     from reference_c import _facade
@@ -172,9 +174,9 @@ def test_reference_c_all_is_a_literal_of_what_it_gathers() -> None:
         if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
     ]
     assert isinstance(assign.value, ast.List) and all(isinstance(e, ast.Constant) for e in assign.value.elts)
-    own = set(reference_c.__all__) - set(pyimpl.structs.__all__) - set(_facade.__all__)
+    own = set(reference_c.__all__) - set(iovspec.structs.__all__) - set(_facade.__all__)
     assert own == {name for name in own if not name.startswith(("iov_", "qemu_"))}
-    assert set(pyimpl.structs.__all__) | set(_facade.__all__) <= set(reference_c.__all__)
+    assert set(iovspec.structs.__all__) | set(_facade.__all__) <= set(reference_c.__all__)
     assert len(reference_c.__all__) == len(set(reference_c.__all__))
     assert set(_facade.__all__) == set(PUBLIC)
 

@@ -28,7 +28,7 @@ from harness.case import Case
 from harness.exhaustive import QUICK_BOUND, ordered_groups
 from harness.outcome import SAME_ABORT, rank
 from harness.results import Finding, FunctionResult, dedupe
-from pyimpl.ctable import BY_NAME, compatible
+from iovspec.ctable import BY_NAME, compatible
 from reference_c.revisions import revision
 
 #: qemu_iovec_compare with the entry length hoisted into a local: the assert's text changes

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import iovspec.ctable
 import pyimpl
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE
+from iovspec.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -245,7 +246,7 @@ def _ported_asserts() -> set[tuple[str, str, str, int]]:
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_assert":
                 expr, func, line = node.args[1:4]
                 if isinstance(func, ast.Constant):
-                    row = pyimpl.ctable.BY_NAME[func.value]
+                    row = iovspec.ctable.BY_NAME[func.value]
                     found.add((row.source, func.value, expr.value, line.value))  # type: ignore[attr-defined]
                 else:
                     shared.setdefault(fn.name, []).append(expr.value)  # type: ignore[attr-defined]
@@ -257,7 +258,7 @@ def _ported_asserts() -> set[tuple[str, str, str, int]]:
         for func in funcs:
             lines = SHARED_ASSERT_LINES[func]
             assert len(lines) == len(shared[body]), func
-            row = pyimpl.ctable.BY_NAME[func]
+            row = iovspec.ctable.BY_NAME[func]
             found |= {(row.source, func, e, line) for e, line in zip(shared[body], lines, strict=True)}
     return found
 
@@ -288,7 +289,7 @@ def test_functions_are_ported_in_table_order_with_their_line() -> None:
         path = ROOT / "reference_c" / "iov.c" if row.source in ("iov.c", "qemu/iov.h") else _source_of(row)
         c = read_source(path).functions[row.name]
         assert (c.line, c.origin) == (row.line, "iov.c" if row.source != "qemu/iov.h" else "qemu/iov.h")
-        assert pyimpl.ctable.normalise(c.prototype()) == pyimpl.ctable.normalise(row.prototype), row.name
+        assert iovspec.ctable.normalise(c.prototype()) == iovspec.ctable.normalise(row.prototype), row.name
     original = [r.line for r in pyimpl.TABLE if r.source == "iov.c"]
     assert original == sorted(original)
     tree = ast.parse((ROOT / "pyimpl" / "iov.py").read_text())

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 import reference_c as rc
-from pyimpl import ctable
-from pyimpl.errors import CAssertionError, GLibFatalError
-from pyimpl.memory import HeapStats
-from pyimpl.structs import QIOV_SIZE, QiovFields, read_iovecs, read_qiov, write_iovecs, write_qiov
+from iovspec import ctable
+from iovspec.errors import CAssertionError, GLibFatalError
+from iovspec.structs import QIOV_SIZE, HeapStats, QiovFields, read_iovecs, read_qiov, write_iovecs, write_qiov
 
 ROOT = Path(__file__).resolve().parents[1]
 IOV_C = ROOT / "reference_c" / "iov.c"

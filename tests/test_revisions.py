@@ -19,7 +19,7 @@ from harness.expected import Expected, shipped
 from harness.findings import not_judged
 from harness.outcome import SAME_ABORT
 from harness.revisions import Diff, check_revision, diff
-from pyimpl import ctable
+from iovspec import ctable
 from reference_c.csource import read_source
 from reference_c.revisions import REVISIONS, revision
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import pyimpl
 import reference_c
-from pyimpl.structs import IOVEC_SIZE, QIOV_SIZE, write_iovecs
+from iovspec.structs import IOVEC_SIZE, QIOV_SIZE, write_iovecs
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import pyimpl
 import reference_c
+from iovspec.structs import IOVEC_SIZE, UNDO_SIZE, write_iovecs
 from pyimpl import sg
-from pyimpl.structs import IOVEC_SIZE, UNDO_SIZE, write_iovecs
 
 ROOT = Path(__file__).resolve().parent.parent
 DISK = bytes(range(256)) * 16

@@ -26,7 +26,7 @@ from harness.choices import Drawn, sweep
 from harness.exhaustive import FUNCTIONS, count_cases, groups
 from harness.families import FAMILIES, WIDE, strategy
 from harness.narrowing import mutant, variables
-from pyimpl.memory import SIZE_MAX
+from iovspec.cint import SIZE_MAX
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 #: the functions with wide entries that the exhaustive engine enumerates

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    from .memory import HeapStats
-
 #: the struct layouts and helpers that pyimpl and reference_c both export
 __all__ = [
     "IOVEC_SIZE",
@@ -63,6 +61,16 @@ SORTELEM_DEST_BASE = 16
 
 IOV_MAX = 1024
 EINVAL = 22
+
+
+@dataclass(frozen=True)
+class HeapStats:
+    """What the code under test did with the GLib heap."""
+
+    allocs: int
+    reallocs: int
+    frees: int
+    live: int
 
 
 class LoadStore(Protocol):
