@@ -25,6 +25,7 @@ not listed; 2 a usage error, or a mutant whose check itself failed (a harness er
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -44,6 +45,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 IOV_C = ROOT / "reference_c" / "iov.c"
 PORT = ROOT / "pyimpl" / "iov.py"
+#: the port's fast paths (pyimpl.iov calls them): mutated as helpers of the functions that use them
+FASTPATHS = ROOT / "pyimpl" / "fastpaths.py"
 EQUIVALENTS = Path(__file__).resolve().parent / "mutants_equivalent.toml"
 
 EXIT_OK, EXIT_SURVIVOR, EXIT_USAGE = 0, 1, 2
@@ -127,6 +130,14 @@ class Mutant:
     func: str
     original: str
     mutated: str
+    #: the mutated file, relative to the checkout, when not the side's own (pyimpl/fastpaths.py)
+    file: str = ""
+
+    @property
+    def path(self) -> Path:
+        if self.file:
+            return ROOT / self.file
+        return IOV_C if self.side == "c" else PORT
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -206,16 +217,29 @@ def c_mutants(source: Path = IOV_C) -> list[Mutant]:
 
 
 def py_mutants(source: Path = PORT) -> list[Mutant]:
-    """One-line mutants of the port's function bodies (a deleted statement becomes ``pass``)."""
+    """One-line mutants of the port's function bodies (a deleted statement becomes ``pass``),
+    and of the fast paths that stand for the body of one or two of them."""
+    out = _py_mutants(source, helper_callers(source), public=True)
+    if source == PORT:
+        out += _py_mutants(FASTPATHS, fastpath_callers(), public=False)
+    return out
+
+
+def _py_mutants(source: Path, helpers: dict[str, list[str]], public: bool) -> list[Mutant]:
+    """The mutants of ``source``'s functions (and methods, as ``Class.name``): the public ones
+    (``public``) and the ``helpers``."""
     lines = source.read_text().split("\n")
-    helpers = helper_callers(source)
+    file = "" if source == PORT else str(source.relative_to(ROOT))
     out: list[Mutant] = []
-    func = "?"
+    func = cls = "?"
     in_docstring = False
     for i, text in enumerate(lines):
-        m = re.match(r"^def (\w+)\(", text)
+        m = re.match(r"^(class|def) (\w+)\b", text) or re.match(r"^    (def) (\w+)\(", text)
         if m:
-            func = m.group(1)
+            if m.group(1) == "class":
+                cls, func = m.group(2), "?"  # its own lines (__slots__) are no code to mutate
+            else:
+                func = m.group(2) if not text.startswith(" ") else f"{cls}.{m.group(2)}"
             continue
         stripped = text.strip()
         if text.count('"""') % 2:  # a docstring opens or closes on this line
@@ -224,7 +248,8 @@ def py_mutants(source: Path = PORT) -> list[Mutant]:
         if in_docstring:
             continue
         if (
-            (func.startswith("_") and func not in helpers)
+            func == "?"
+            or ((func.startswith("_") or not public) and func not in helpers)
             or not text.startswith("    ")
             or not stripped
             or stripped.startswith(("#", '"""', "@", "def ", "return (", ")"))
@@ -233,12 +258,12 @@ def py_mutants(source: Path = PORT) -> list[Mutant]:
         code = text.split("#")[0]
         if re.search(r'"[^"]*"', code) and "_assert(" in code:
             code = code.split('"')[0]  # mutate the condition, not the expression text
-        out += [Mutant("py", i + 1, func, text, new) for new in swapped(text, code, PY_SWAPS)]
+        out += [Mutant("py", i + 1, func, text, new, file) for new in swapped(text, code, PY_SWAPS)]
         if not stripped.endswith((":", ",", "(")) and not stripped.startswith(
             ("return", "raise", "if ", "while ")
         ):
             indent = text[: len(text) - len(text.lstrip())]
-            out.append(Mutant("py", i + 1, func, text, indent + "pass"))
+            out.append(Mutant("py", i + 1, func, text, indent + "pass", file))
     return out
 
 
@@ -261,13 +286,49 @@ def helper_callers(source: Path = PORT) -> dict[str, list[str]]:
     return out
 
 
+def fastpath_callers() -> dict[str, list[str]]:
+    """The fast paths (functions, and each method as ``Class.name``) that one or two ported
+    functions use, directly or through other fast paths, with those functions."""
+    uses = {
+        name: set(re.findall(r"\bfastpaths\.(\w+)", body))
+        for name, body in re.findall(r"(?ms)^def (\w+)\((.*?)(?=^def |^@|\Z)", PORT.read_text())
+        if not name.startswith("_")
+    }
+    tops = [
+        node
+        for node in ast.parse(FASTPATHS.read_text()).body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    ]
+    names = {node.name for node in tops}
+    calls = {  # the fast paths each one names in its code (not in its docstring)
+        node.name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in names} - {node.name}
+        for node in tops
+    }
+    out: dict[str, list[str]] = {}
+    for node in tops:
+        reached, todo = {node.name}, [node.name]
+        while todo:  # what uses it within the fast paths, transitively
+            callee = todo.pop()
+            for caller, callees in calls.items():
+                if callee in callees and caller not in reached:
+                    reached.add(caller)
+                    todo.append(caller)
+        callers = [p for p, used in uses.items() if used & reached]
+        if 1 <= len(callers) <= MAX_HELPER_CALLERS:
+            out[node.name] = callers
+            if isinstance(node, ast.ClassDef):
+                methods = (m.name for m in node.body if isinstance(m, ast.FunctionDef))
+                out.update({f"{node.name}.{m}": callers for m in methods})
+    return out
+
+
 def targets(func: str) -> list[str]:
     """The campaigns that can see a change in ``func``: its own and its callers' (for a helper of
     the port, those of the functions it is the body of)."""
     from .campaign import CAMPAIGNS
 
     names = [func, *CALLERS.get(func, [])]
-    for public in helper_callers().get(func, []):
+    for public in {**helper_callers(), **fastpath_callers()}.get(func, []):
         names += [public, *CALLERS.get(public, [])]
     return [n for n in dict.fromkeys(names) if n in CAMPAIGNS]
 
@@ -371,15 +432,24 @@ def gate(verdicts: Iterable[Verdict], equivalents: dict[tuple[str, str, str, str
 # -- checking one mutant (in a process of its own) -------------------------------------------------
 
 
-def _load_port_mutant(path: Path) -> Any:
+def _load_port_mutant(path: Path, fastpaths: Path | None = None) -> Any:
+    """The port's functions from ``path`` (a mutated iov.py), or from a fresh iov.py over the
+    mutated ``fastpaths`` (this process is the mutant's own: pyimpl.fastpaths stays replaced)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("pyimpl._mutant_iov", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = "pyimpl"
-    spec.loader.exec_module(module)
-    return module
+    import pyimpl
+
+    def load(name: str, where: Path) -> Any:
+        spec = importlib.util.spec_from_file_location(f"pyimpl.{name}", where)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        module.__package__ = "pyimpl"
+        spec.loader.exec_module(module)
+        return module
+
+    if fastpaths is not None:
+        sys.modules["pyimpl.fastpaths"] = pyimpl.fastpaths = load("fastpaths", fastpaths)
+    return load("_mutant_iov", path)
 
 
 def engines_of(profile: str | None, func: str) -> list[str]:
@@ -402,19 +472,19 @@ def check_mutant(m: Mutant, examples: int, seed: int, profile_name: str | None =
     from .judge import Judge
     from .worlds import CWorld, PyWorld
 
-    source = IOV_C if m.side == "c" else PORT
+    source = m.path
     lines = source.read_text().split("\n")
     lines[m.line - 1] = m.mutated
     verdict = Verdict(m, "survived", tried=targets(m.func))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="iovconf-mutant-") as tmp:
-        path = Path(tmp) / ("mutant.c" if m.side == "c" else "iov_mutant.py")
+        path = Path(tmp) / ("mutant.c" if m.side == "c" else f"mutant_{source.name}")
         path.write_text("\n".join(lines))
         try:
             if m.side == "c":
                 built = reference_c.load(str(path))
             else:
-                module = _load_port_mutant(path)
+                module = _load_port_mutant(PORT, path) if source == FASTPATHS else _load_port_mutant(path)
                 built = reference_c.load(None)
         except Exception as exc:
             verdict.status, verdict.detail = "does-not-build", f"{type(exc).__name__}: {exc}"[:300]
