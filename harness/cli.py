@@ -23,19 +23,22 @@ from rich.console import Console
 from rich.table import Table
 
 import pyimpl
+from harness.campaign.pool import CAMPAIGNS, PROFILES, STATEFUL, Config, Job
+from harness.model.case import case_to_json
+from harness.model.outcome import generalise
+from harness.model.results import HOW, FunctionResult, describe_case
+from harness.report.findings import not_judged, ranked, show_differences, show_notes, show_unjudged
+from harness.report.reports import load_case, replay_case_json, strict_asserts_named, write_report
+from harness.review.exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
+from harness.verdict.expected import Expected
+from harness.verdict.functions_in_source import in_source
 from iovspec.ctable import BY_NAME
 
-from . import cluster, export, inflight, review
-from . import sites as sites_mod
-from .campaign import CAMPAIGNS, PROFILES, STATEFUL, Config, Job
-from .case import case_to_json
-from .exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
-from .expected import Expected
-from .findings import not_judged, ranked, show_differences, show_notes, show_unjudged
-from .functions_in_source import in_source
-from .outcome import generalise
-from .report import load_case, replay_case_json, strict_asserts_named, write_report
-from .results import HOW, FunctionResult, describe_case
+from .campaign import cluster
+from .model import sites as sites_mod
+from .report import export
+from .review import hooks as review
+from .worlds import inflight
 
 #: the environment variables the harness reads (shown by --help)
 ENVIRONMENT = """\
@@ -50,7 +53,8 @@ environment:
   IOVCONF_DB            the example database when --db is not given (a directory, redis://HOST:PORT,
                         github:OWNER/REPO, readonly:SPEC, SPEC+SPEC or none; default .hypothesis/iovconf)
   IOVCONF_NO_DB         set: no example database (the same as --db none)
-  IOVCONF_FUZZ_EXAMPLES examples per function of the fuzz targets (pytest --pyargs harness.fuzz_targets)
+  IOVCONF_FUZZ_EXAMPLES examples per function of the fuzz targets (pytest --pyargs
+                        harness.engines.fuzz_targets)
   IOVCONF_FUZZ_CC       the clang that builds C for harness fuzz (default clang on PATH)
   CI                    set: plain progress lines instead of a live table
   HYPOTHESIS_PROFILE    not read by the harness commands (their settings come from --profile);
@@ -84,7 +88,7 @@ def _profiles_help() -> str:
     return "how hard to try: " + "; ".join(rows) + " (default: %(default)s)"
 
 
-#: the forms a C source argument takes (harness.sources)
+#: the forms a C source argument takes (harness.review.sources)
 SOURCE_SPEC = "a path, - (standard input), REV:PATH (a git object of the current repository) or a pipe"
 #: --only of run and diff
 ONLY_HELP = (
@@ -167,7 +171,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="UB cases per kind to confirm with the sanitizers (default: the profile's)",
     )
-    from . import coverage, fuzz, mutate
+    from .gates import coverage, mutate
+    from .integrations import fuzz
 
     mutate.add_parser(sub, jobs_count)
     coverage.add_parser(sub, jobs_count)
@@ -295,7 +300,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.diff:
-        from .bench_diff import main as diff_main
+        from harness.bench.diff import main as diff_main
 
         groups = [g.strip() for g in args.functions.split(";") if g.strip()]
         out = "bench_diff.json" if args.out is None else args.out
@@ -303,11 +308,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             groups, args.profile, args.seed, args.jobs, args.c_source, Path(out) if out else None
         )
     if not args.library:
-        from .bench import main as bench_main
+        from harness.bench.engines import main as bench_main
 
         out = "bench.json" if args.out is None else args.out
         return bench_main(args.seconds, Path(out) if out else None)
-    from . import bench_library as lib
+    from .bench import library as lib
 
     try:
         ops = tuple(o.strip() for o in args.ops.split(",")) if args.ops else lib.OPS
@@ -346,7 +351,7 @@ def _selected(only: str | None) -> list[str] | str:
 
 
 def _jobs(funcs: list[str], engine: str, sequences: int, only: bool) -> list[Job]:
-    from .exhaustive import FUNCTIONS
+    from harness.engines.exhaustive import FUNCTIONS
 
     jobs: list[Job] = []
     if engine in ("all", "batched"):
@@ -404,7 +409,7 @@ def cmd_run(args: argparse.Namespace) -> int | str:
     if args.examples:
         profile = dataclasses.replace(profile, examples=args.examples)
     ub_cases = profile.ub_cases if args.ub_cases is None else args.ub_cases
-    from .database import DatabaseSpecError, open_database, spec_from_env
+    from harness.engines.database import DatabaseSpecError, open_database, spec_from_env
 
     spec = spec_from_env(args.db)
     try:
@@ -456,7 +461,7 @@ def cmd_run(args: argparse.Namespace) -> int | str:
             "  the stateful machine is not run with --only (it mixes every function); "
             "--engine stateful runs it"
         )
-    from .oracle import shared_server
+    from harness.worlds.oracle import shared_server
 
     with shared_server(c_source):  # one UB oracle for every worker of this run
         start = time.perf_counter()
@@ -584,7 +589,7 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
 
 def _ub_campaign(console: Console, per_kind: int, seed: int, c_source: str | None, report: Path) -> int:
     """Confirm the port's UB kinds with the sanitizers; returns how many cases were not confirmed."""
-    from .ub import run_ub_campaign
+    from harness.engines.ub import run_ub_campaign
 
     console.print(f"UB campaign: {per_kind} cases per kind, confirmed by the UB oracle")
     start = time.perf_counter()
@@ -750,10 +755,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _sample_counts(examples: int) -> sites_mod.Counts:
     """Site counts of a quick sample: ``examples`` Hypothesis cases per function, port alone."""
-    from .campaign import Profile, run_hypothesis
-    from .judge import Judge
-    from .oracle import Trusting
-    from .worlds import PyWorld
+    from harness.campaign.pool import Profile, run_hypothesis
+    from harness.verdict.judge import Judge
+    from harness.worlds.oracle import Trusting
+    from harness.worlds.world import PyWorld
 
     config = Config(Profile("list", examples), None, "trap", 0, None)
     # the port alone is enough to see which sites cases reach: not a verdict, so nothing to confirm
@@ -779,7 +784,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int | str:
     """Which functions changed behaviour from OLD to NEW, each distinct change with its smallest case."""
-    from .revisions import diff
+    from harness.campaign.revisions import diff
 
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     for path in (args.old, args.new):
@@ -922,7 +927,7 @@ def _as_found(console: Console) -> Callable[[Job, int, FunctionResult | None], N
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """The verdict of the whole bound from its shards' result files."""
-    from .merge import MergeError, load, merge
+    from harness.campaign.merge import MergeError, load, merge
 
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
     try:
@@ -956,9 +961,8 @@ def _quiet(job: Job, cases: int, result: FunctionResult | None) -> None:
 
 def cmd_revisions(args: argparse.Namespace) -> int:
     """Every shipped revision against the port with its known differences: a table."""
+    from harness.campaign.revisions import REVISIONS_PROFILE, REVISIONS_SEED, check_revision, discover
     from reference_c.revisions import REVISIONS
-
-    from .revisions import REVISIONS_PROFILE, REVISIONS_SEED, check_revision, discover
 
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
     tags = [r.tag for r in REVISIONS[1:]]

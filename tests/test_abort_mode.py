@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, find, settings
 
 import reference_c
-from harness.campaign import CAMPAIGNS
-from harness.case import Case
-from harness.sites import assert_sites, unreachable
-from harness.worlds import CWorld, PyWorld, run_case
+from harness.campaign.pool import CAMPAIGNS
+from harness.model.case import Case
+from harness.model.sites import assert_sites, unreachable
+from harness.worlds.world import CWorld, PyWorld, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 REACHABLE = [s for s in assert_sites(ROOT / "reference_c" / "iov.c") if unreachable(s.func, s.expr) is None]

@@ -27,7 +27,8 @@ from hypothesis.database import (
 )
 from ruamel.yaml import YAML
 
-from harness import cli, database
+from harness import cli
+from harness.engines import database
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "ci" / "templates"
 GITHUB = TEMPLATES / "github-iovconf.yml"

@@ -8,6 +8,8 @@ from pathlib import Path
 from changes import changed_iov_c
 from cli_runs import harness
 
+from harness.verdict.expected import KNOWN_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -141,7 +143,7 @@ def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(
     assert (missing["verdict"], missing["kind"], missing["red"]) == ("not judged", "missing", True)
     assert rows["iov_size"]["verdict"] == "agree" and not rows["iov_size"]["red"]
 
-    known = ROOT / "harness" / "known" / "v9.2.0.toml"
+    known = KNOWN_DIR / "v9.2.0.toml"
     r = harness(*args, "--expect-diff", str(known), "--json", "green.json", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(listed: v9.2 gave the static do_send_recv" in r.stdout

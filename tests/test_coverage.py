@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.coverage import EXCEPTIONS, Exception_, Uncovered, judge_coverage, load_exceptions
+from harness.gates.coverage import EXCEPTIONS, Exception_, Uncovered, judge_coverage, load_exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 import pyimpl
 import pyimpl.fastpaths as fastpaths
-from harness.case import Case
-from harness.strategies import STRATEGIES
-from harness.worlds import PyWorld, run_case
+from harness.generate.strategies import STRATEGIES
+from harness.model.case import Case
+from harness.worlds.world import PyWorld, run_case
 from iovspec.structs import IOVEC_SIZE, QIOV_SIZE
 from pyimpl.hooks import observing_asserts
 

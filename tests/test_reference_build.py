@@ -437,9 +437,9 @@ def test_a_patch_may_use_the_common_qemu_and_glib_helpers(tmp_path: Path) -> Non
     """``likely``, ``ARRAY_SIZE``, ``QEMU_BUILD_BUG_ON``, the rounding and alignment macros,
     ``MIN_NON_ZERO`` and ``g_assert`` exist, and mean what QEMU means: iov_size written with
     them in ways that keep its value still agrees with the port."""
-    from harness.exhaustive import QUICK_BOUND, check_function
-    from harness.judge import Judge
-    from harness.worlds import CWorld, PyWorld
+    from harness.engines.exhaustive import QUICK_BOUND, check_function
+    from harness.verdict.judge import Judge
+    from harness.worlds.world import CWorld, PyWorld
 
     path = variant(
         tmp_path,

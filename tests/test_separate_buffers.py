@@ -1,6 +1,6 @@
 """The port's walk over entries in separate buffers, judged against the compiled iov.c.
 
-The campaigns' layouts put every entry in one data region (harness/layouts.py); what
+The campaigns' layouts put every entry in one data region (harness/generate/layouts.py); what
 ``pyimpl.sg`` makes, and what the port now walks through :meth:`pyimpl.Memory.pieces`, is
 entries in buffers of their own.  These tests run the bulk functions over such entries on a
 ``Memory(strict=False)`` (the harness's memory: no checks, the port as it is) and on a

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from harness.oracle import EXPECTED
-from harness.ub import GENERATORS, run_ub_campaign
+from harness.engines.ub import GENERATORS, run_ub_campaign
+from harness.worlds.oracle import EXPECTED
 
 
 def test_every_ub_kind_the_port_knows_has_a_generator() -> None:
@@ -37,9 +37,9 @@ def test_a_call_with_two_bad_accesses_is_confirmed_whichever_the_sanitizers_repo
     for 8 bytes, the overflowed destination for 1 MiB, and the source's wild end for 4 GiB.
     All are accesses to no live object: the claim is confirmed (a stateful sequence met the
     last one and called the original red)."""
-    from harness.case import Builder
-    from harness.oracle import for_source
-    from harness.worlds import PyWorld, run_case
+    from harness.model.case import Builder
+    from harness.worlds.oracle import for_source
+    from harness.worlds.world import PyWorld, run_case
 
     b = Builder()
     iov = b.iovs([(0, 1 << 32)])
@@ -52,7 +52,7 @@ def test_a_call_with_two_bad_accesses_is_confirmed_whichever_the_sanitizers_repo
 
 
 def test_a_kind_that_is_not_an_access_still_needs_its_own_report() -> None:
-    from harness.oracle import confirms
+    from harness.worlds.oracle import confirms
 
     assert confirms("out-of-bounds", "SEGV on unknown address 0x000000000004 (pc 0x1)")
     assert confirms("null-pointer", "heap-buffer-overflow on address 0x6020 at pc 0x1")
