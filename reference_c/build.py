@@ -273,7 +273,10 @@ def source_prelude(overrides: dict[str, str]) -> list[str]:
             ret, _, params = parse_prototype(row.prototype)
             call = f"{name}({', '.join(p.name for p in params)})"
             body = f"{call};" if ret == "void" else f"return {call};"
-            forwarder = row.prototype.replace(f" {name}(", f" iovconf_header_{name}(", 1)
+            # the name is a whole word before its "(": "struct iovec *qemu_iovec_slice(" has no space
+            forwarder, renamed = re.subn(rf"\b{name}\s*\(", f"iovconf_header_{name}(", row.prototype, count=1)
+            if not renamed:
+                raise ValueError(f"{name}: the table's prototype does not name it: {row.prototype!r}")
             lines.append(f"{forwarder}\n{{\n    {body}\n}}")
     return lines
 

@@ -51,10 +51,10 @@ def test_a_changed_static_helper_selects_every_caller_with_why(tmp_path: Path) -
         ),
     )
     selection = select(IOV_C, path)
-    assert selection.changed == {"iov_skip_offset": "changed"}
+    assert selection.changed == {"iov_skip_offset": "code changed"}
     callers = ORIGINAL_INFO.callers("iov_skip_offset")
     assert set(selection.funcs) == {"iov_skip_offset"} | (callers & set(CAMPAIGNS))
-    assert selection.reasons["iov_skip_offset"] == "changed"
+    assert selection.reasons["iov_skip_offset"] == "code changed"
     for func in selection.funcs:
         if func == "iov_skip_offset":
             continue

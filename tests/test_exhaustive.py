@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 import reference_c
+from harness.campaign import pool as campaign
 from harness.engines.exhaustive import FUNCTIONS, NOT_MEMORY, cases, check_function, count_cases
+from harness.gates import narrowing
 from harness.generate.bounds import QUICK_BOUND, Bound
 from harness.generate.strategies import STRATEGIES
 from harness.model.case import Case, Ref, case_from_json, case_to_json
@@ -283,3 +285,28 @@ def test_the_first_failure_found_is_the_smallest_layout(mutant: tuple[Path, Any]
     for g in ordered_groups("qemu_iovec_discard_back", QUICK_BOUND)[:earlier]:
         for test in g.tests:
             Judge(PyWorld(), CWorld(ref)).check(g.case(test))  # all agree
+
+
+def test_how_long_the_engine_looks_on_after_a_difference_is_a_count_of_failing_cases(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """iov_copy with its length kept in an int changes memory (the first failing case) and a
+    returned value (a later one): looking on for no failing case keeps the first alone, looking
+    on long enough finds both, and either way the same ones on every run (no clock decides)."""
+    (var,) = [
+        v for v in narrowing.variables(reference_c.DEFAULT_SOURCE, frozenset({"iov_copy"})) if v.name == "len"
+    ]
+    source = tmp_path / "iov.c"
+    source.write_text(narrowing.mutant(reference_c.DEFAULT_SOURCE.read_text(), var))
+    config = campaign.Config(campaign.PROFILES["quick"], str(source), "trap", 1, None)
+
+    def kinds(looking_on: int) -> list[str]:
+        monkeypatch.setattr(campaign, "LOOKING_ON", looking_on)
+        result = campaign.run_exhaustive("iov_copy", config, campaign.make_judge(config))
+        return [f.kind for f in result.findings]
+
+    default = campaign.LOOKING_ON
+    assert kinds(0) == ["different memory"]
+    both = kinds(default)
+    assert sorted(both) == ["a different value", "different memory"]
+    assert kinds(default) == both

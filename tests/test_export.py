@@ -11,6 +11,8 @@ from pathlib import Path
 from changes import IOV_C, changed_iov_c
 from cli_runs import harness
 
+from harness.report.export import NOT_JUDGED, Record, Row, write_junit
+
 ROOT = Path(__file__).resolve().parent.parent
 GROWTH = ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;")
 
@@ -80,3 +82,26 @@ def test_a_diff_writes_one_row_per_change_and_one_per_unchanged_function(tmp_pat
     assert all(Path(str(row["reproducer"])).is_file() for row in by_func["qemu_iovec_add"])
     suite = ET.parse(tmp_path / "d.xml").getroot()
     assert suite.get("failures") == str(len(by_func["qemu_iovec_add"]))
+
+
+def test_junit_marks_a_function_not_judged_as_skipped_never_as_passed(tmp_path: Path) -> None:
+    """A row "not judged" that the command accepts (not red) is a JUnit ``skipped`` with its
+    reason; a red one is a failure; an agreeing one has neither."""
+    rows = [
+        Row("hypothesis", "iov_size", "agree", cases=10),
+        Row(
+            "hypothesis", "iov_copy", NOT_JUDGED, difference="listed in known.toml", kind="changed prototype"
+        ),
+        Row("hypothesis", "qemu_iovec_slice", NOT_JUDGED, difference="gone", kind="missing", red=True),
+    ]
+    record = Record("run", "python -m harness run", 1, "quick", 1, 1.0, rows=rows)
+    write_junit(record, tmp_path / "out.xml")
+    suite = ET.parse(tmp_path / "out.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    skipped = cases["iov_copy"].find("skipped")
+    assert skipped is not None and "changed prototype" in (skipped.get("message") or "")
+    assert cases["iov_copy"].find("failure") is None
+    assert cases["qemu_iovec_slice"].find("failure") is not None
+    assert cases["qemu_iovec_slice"].find("skipped") is None
+    assert cases["iov_size"].find("failure") is None and cases["iov_size"].find("skipped") is None

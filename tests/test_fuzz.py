@@ -120,6 +120,16 @@ def test_without_atheris_fuzz_is_a_usage_error_naming_the_extra(
     assert "atheris" in said and "iovconf[fuzz]" in said
 
 
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf"])
+def test_max_time_is_a_finite_positive_number_of_seconds(
+    seconds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A budget that is not a finite positive number is a usage error naming the option (nan
+    passed a check of "<= 0", and a child then never reached its deadline)."""
+    assert cli.main(["fuzz", "--only", "iov_size", "--max-time", seconds]) == 2
+    assert "--max-time: expected a positive number of seconds" in capsys.readouterr().out
+
+
 def test_without_clang_the_plain_build_is_used_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CC_ENV, NO_CLANG[CC_ENV])
     flavour, said = fuzz_flavour(None)

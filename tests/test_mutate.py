@@ -131,3 +131,13 @@ def test_a_profile_judges_a_mutant_by_every_engine_of_that_run() -> None:
     v = mutate.isolated(m, 0, 1, 600, "quick")
     assert v.status == "killed", v
     assert v.by.split()[0] in ("batched", "hypothesis", "exhaustive"), v
+
+
+@pytest.mark.parametrize(("option", "value"), [("--timeout", "nan"), ("--timeout", "0"), ("--limit", "0")])
+def test_a_budget_that_is_not_a_positive_number_is_a_usage_error(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A time-out of nan would never end a hung mutant; 0 mutants is no sample: both are
+    refused before any mutant is made, naming the option."""
+    assert main(["mutate", "--side", "c", option, value]) == 2
+    assert f"{option}: expected a positive number, got" in capsys.readouterr().err

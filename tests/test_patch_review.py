@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from harness.model.outcome import SAME_ABORT, rank
 from harness.model.results import Finding, FunctionResult, dedupe
 from harness.verdict.batch import CBatch, make_batch
 from iovspec.ctable import BY_NAME, compatible
+from reference_c.build import source_prelude
 from reference_c.revisions import revision
 
 #: qemu_iovec_compare with the entry length hoisted into a local: the assert's text changes
@@ -325,3 +327,24 @@ def test_a_diff_whose_new_source_kills_its_worker_reports_the_case(tmp_path: Pat
     red = [r for r in _rows(out) if r["red"]]
     assert red and red[0]["kind"] == "a crash", red
     assert "iov_memset" in red[0]["case"] and Path(red[0]["reproducer"]).is_file()
+
+
+def test_every_prototype_of_the_table_can_be_respelt(tmp_path: Path) -> None:
+    """A compatible respelling of any function builds: the header's declaration is renamed out
+    of the way and forwards to the source's (qemu_iovec_slice's prototype has no space before
+    its name, "struct iovec *qemu_iovec_slice(", which a renaming by " NAME(" missed, so the
+    forwarder defined the function a second time)."""
+    for name, row in BY_NAME.items():
+        forwarder = source_prelude({name: row.prototype})[-1]
+        head = forwarder.split("\n", 1)[0]
+        assert f"iovconf_header_{name}(" in head and not re.search(rf"\b{name}\s*\(", head), forwarder
+    text = revision("v10.0.0").path.read_text()
+    respelt = text.replace(
+        "struct iovec *qemu_iovec_slice(QEMUIOVector *qiov,",
+        "struct iovec *qemu_iovec_slice(QEMUIOVector *const qiov,",
+    )
+    assert respelt != text
+    source = tmp_path / "slice_respelt.c"
+    source.write_text(respelt)
+    ref = reference_c.load(source)
+    assert "qemu_iovec_slice" in ref.respelt and "qemu_iovec_slice" not in ref.changed

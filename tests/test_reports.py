@@ -80,7 +80,7 @@ def test_every_differing_field_is_named_in_the_outcomes_order() -> None:
     )
     assert data.endswith("2 of 8 bytes differ, the last at byte 7")
     assert guard.startswith("2 bytes past the end of `buf0`")
-    assert undo == "undo1.orig: pyimpl (('arena', 16), 4) vs C (('arena', 16), 5)"
+    assert undo == "undo1.orig: pyimpl (arena + 16, 4) vs C (arena + 16, 5)"
     assert heap.startswith("heap (allocs, reallocs, frees, live): pyimpl (1, 0, 1, 0) vs C (1, 0, 0, 1)")
     assert first_difference(port, c) == call
     assert first_difference(port, port) is None and differences(port, port) == []
@@ -89,7 +89,7 @@ def test_every_differing_field_is_named_in_the_outcomes_order() -> None:
 def test_an_undo_record_that_alone_differs_is_named() -> None:
     port = Outcome((Returned(None),), (Observed("undo0.orig", ((("arena", 16)), 8)),))
     c = Outcome((Returned(None),), (Observed("undo0.orig", (0, 8)),))
-    assert differences(port, c) == ["undo0.orig: pyimpl (('arena', 16), 8) vs C (0, 8)"]
+    assert differences(port, c) == ["undo0.orig: pyimpl (arena + 16, 8) vs C (0, 8)"]
     assert first_difference(port, c) == differences(port, c)[0]
 
 
@@ -161,7 +161,7 @@ def test_huge_values_make_bounded_sentences() -> None:
     assert found[1].endswith(f"3 of {size} bytes differ, the last at byte {size - 1}")
     assert found[-1] == f"... and {1 + 1 + 100 + 1 - FIELD_LIMIT} more differing fields"
     everything = differences(port, c, limit=1000)
-    assert everything[-1] == "q0.iov[100]: only C has it ((('heap', 2, 100), 1))"
+    assert everything[-1] == "q0.iov[100]: only C has it ((heap block 2 + 100, 1))"
     with pytest.raises(ValueError, match="limit"):
         differences(port, c, limit=0)
 
@@ -387,3 +387,21 @@ def test_a_hexdump_change_is_reported_with_a_small_case_and_small_files(tmp_path
     assert n == 17
     for suffix in (".txt", ".py", ".c"):
         assert script.with_suffix(suffix).stat().st_size < 20_000
+
+
+def test_a_pointer_field_reads_as_what_it_points_at() -> None:
+    """The bug of a patch that gives an empty extended vector its local entry: the fields show
+    NULL as 0, the local entry by name and a stale address as C writes it, not as tuples."""
+    old = Outcome(
+        (Returned(0),),
+        (Observed("q0.iov", 0), Observed("q0.local_iov.iov_base", ("abs", 0x7777)), Observed("q0.x", "a")),
+    )
+    new = Outcome(
+        (Returned(0),),
+        (Observed("q0.iov", "&local_iov"), Observed("q0.local_iov.iov_base", 0), Observed("q0.x", "b")),
+    )
+    assert differences(old, new, ("OLD", "NEW")) == [
+        "q0.iov: OLD 0 vs NEW &local_iov",
+        "q0.local_iov.iov_base: OLD 0x7777 vs NEW 0",
+        "q0.x: OLD 'a' vs NEW 'b'",
+    ]

@@ -15,7 +15,7 @@ import pytest
 
 import reference_c
 from harness.campaign.pool import Profile
-from harness.campaign.revisions import Diff, check_revision, diff
+from harness.campaign.revisions import Diff, check_revision, diff, function_status
 from harness.model.outcome import SAME_ABORT
 from harness.report.findings import not_judged
 from harness.verdict.expected import Expected, shipped
@@ -182,3 +182,14 @@ def test_every_shipped_file_names_a_known_kind_and_function() -> None:
             assert e.function in ctable.BY_NAME and e.reason and "TODO" not in e.reason, (rev.tag, e)
         for func in [*known.missing, *known.changed]:
             assert func in ctable.BY_NAME, (rev.tag, func)
+
+
+def test_a_change_found_is_a_change_even_when_another_campaign_failed() -> None:
+    """diff's verdict of a function: a change wins over an error of another engine (exit 1,
+    not 2: under --bisect an error would stop the bisection at the commit that changed it),
+    an error over "same", and a difference listed in --expect-diff is "changed (listed)"."""
+    assert function_status(changed=True, errored=True, listed=False) == "changed"
+    assert function_status(changed=True, errored=False, listed=True) == "changed"
+    assert function_status(changed=False, errored=True, listed=True) == "error"
+    assert function_status(changed=False, errored=False, listed=True) == "changed (listed)"
+    assert function_status(changed=False, errored=False, listed=False) == "same"

@@ -151,3 +151,19 @@ def test_cli_usage_errors_exit_2_and_128_under_bisect(repo: tuple[Path, list[str
     assert no_path.returncode == 128 and "util/other.c is not in HEAD" in no_path.stderr
     twice = harness("diff", "-", "-", "--bisect", cwd=path)
     assert twice.returncode == 128 and "standard input (-) can be read only once" in twice.stderr
+
+
+@pytest.mark.parametrize("option", ["--json", "--junitxml", "--summary"])
+def test_an_output_that_cannot_be_written_is_a_usage_error_before_any_campaign(
+    tmp_path: Path, option: str
+) -> None:
+    """A file the command writes at its end, in a directory that does not exist or that is a
+    directory itself, is refused at once (exit 2, 128 under --bisect), never a traceback and
+    exit 1 ("a difference") after the whole campaign."""
+    missing = tmp_path / "no" / "such" / "out.txt"
+    r = harness("diff", str(IOV_C), str(IOV_C), "--only", "iov_size", option, str(missing), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{option}: cannot write {missing}: the directory" in r.stderr and "Traceback" not in r.stderr
+    assert "campaign" not in r.stdout
+    r = harness("run", "--only", "iov_size", "--bisect", option, str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 128 and f"{option}: cannot write {tmp_path}: it is a directory" in r.stderr

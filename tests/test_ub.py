@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +63,47 @@ def test_a_kind_that_is_not_an_access_still_needs_its_own_report() -> None:
     assert not confirms("zero-length-vla", "heap-buffer-overflow on address 0x6020 at pc 0x1")
     assert not confirms("overlapping-memcpy", "iovconf null-pointer: memcpy(0x0, 0x10, 4)")
     assert confirms("overlapping-memcpy", "iovconf overlapping-memcpy: memcpy(0x10, 0x10, 4)")
+
+
+def test_buffer_is_zero_past_its_object_is_undefined_whatever_the_bytes_hold() -> None:
+    """qemu_iovec_discard_back(q, 2) on a 3-byte vector made by qemu_iovec_init_buf wraps its
+    size (the size is the one entry's length: both drop by 1, then the size by 2 more), so
+    qemu_iovec_is_zero(q, 0, 397262) asks buffer_is_zero about 397262 bytes of a 12-byte
+    buffer.  Its byte 8 is not zero, so a byte loop stops there; QEMU's buffer_is_zero may
+    read any byte of the range (the port says out of bounds), and the sanitize shim checks
+    the whole range, so the oracle confirms the claim (a stateful sequence called the
+    original red on it)."""
+    from harness.model.case import Builder
+    from harness.worlds.oracle import for_source
+    from harness.worlds.world import PyWorld, run_case
+
+    b = Builder()
+    q = b.qiov()
+    data = b.data(bytes(8) + b"\xa9" + bytes(3))
+    b.call("qemu_iovec_init_buf", q, data, 3)
+    b.call("qemu_iovec_discard_back", q, 2)
+    b.call("qemu_iovec_is_zero", q, 0, 397262)
+    case = b.case()
+    claim = run_case(PyWorld(), case).ub
+    assert claim is not None and claim.kind == "out-of-bounds"
+    assert for_source(None).confirm(case, claim.kind).confirmed
+
+
+def test_the_oracle_server_leaves_no_directory_behind_when_its_client_exits_abruptly(tmp_path: Path) -> None:
+    """A pool worker ends with os._exit, so its oracle is never closed: the server, told by
+    the end of its standard input, removes its socket and the directory made for it."""
+    script = (
+        "import os, sys\n"
+        "from harness.worlds.oracle import Sanitizer\n"
+        "oracle = Sanitizer(None)\n"
+        "print(oracle._ensure(), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr
+    socket_dir = Path(child.stdout.strip()).parent
+    assert socket_dir.name.startswith("iovconf-oracle-")
+    deadline = time.monotonic() + 120  # a bound on a slow machine, not a speed claim
+    while socket_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not socket_dir.exists()

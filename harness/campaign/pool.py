@@ -348,9 +348,15 @@ def run_exhaustive(
         if all(f.key != finding.key for f in result.findings):
             result.add(finding)
         first = since.setdefault("first failure", time.perf_counter())
-        return len(result.findings) >= MAX_FINDINGS or time.perf_counter() - first > LOOKING_ON
+        failures[0] += 1
+        return (
+            len(result.findings) >= MAX_FINDINGS
+            or failures[0] > LOOKING_ON
+            or time.perf_counter() - first > LOOKING_ON_SECONDS
+        )
 
     since: dict[str, float] = {}
+    failures = [0]
     judge.recheck_refuted = False  # the first case of a refuted claim is the one kept
     try:
         exhaustive.check_function(
@@ -375,11 +381,15 @@ def run_exhaustive(
 
 
 #: the exhaustive engine stops looking once it holds this many distinct differences of a
-#: function, or has looked on for this many seconds since its first (each failing case is
+#: function, or has judged this many failing cases since its first (each failing case is
 #: judged alone and decoded in full; a patch that changes one thing everywhere would
-#: otherwise cost that for every case of the bound)
+#: otherwise cost that for every case of the bound).  A count, not a time, so the same
+#: source finds the same differences on any machine: about 30 s of failing cases here (500
+#: were too few: a value changed everywhere used them up before a memory change of the same
+#: patch).  The seconds are only a safety net for a pathologically slow machine.
 MAX_FINDINGS = 8
-LOOKING_ON = 30.0
+LOOKING_ON = 20_000
+LOOKING_ON_SECONDS = 600.0
 
 
 def run_stateful(

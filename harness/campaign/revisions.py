@@ -148,16 +148,22 @@ def diff(
     for func in found.run:
         mine = [r for r in results if r.func == func]
         changes = [Change.of(r, f) for r, f in dedupe(mine)]
-        if any(r.error for r in mine):
-            status = "error"
-        elif changes:
-            status = "changed"
-        else:
-            status = "changed (listed)" if func in listed else "same"
+        status = function_status(bool(changes), any(r.error for r in mine), func in listed)
         detail = "; ".join(r.error for r in mine if r.error)
         out.append(FunctionDiff(func, status, changes, sum(r.cases for r in mine), detail))
     order = {f: k for k, f in enumerate(CAMPAIGNS)}
     return Diff(sorted(out, key=lambda d: order.get(d.func, len(order))), results, found, selected)
+
+
+def function_status(changed: bool, errored: bool, listed: bool) -> str:
+    """What ``diff`` says of a function: a change found is a change even when another of its
+    campaigns failed (the error is told beside it), as ``run`` lets a difference win over an
+    error; an error hides only a "same"."""
+    if changed:
+        return "changed"
+    if errored:
+        return "error"
+    return "changed (listed)" if listed else "same"
 
 
 def comparison_jobs(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
 import random
 import re
@@ -580,6 +581,10 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         print(f"mutate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for name, value in (("--timeout", args.timeout), ("--limit", args.limit), ("--examples", args.examples)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            print(f"mutate: {name}: expected a positive number, got {value}", file=sys.stderr)
+            return EXIT_USAGE
     todo = c_mutants() if args.side == "c" else py_mutants()
     if args.func:
         wanted = {f.strip() for f in args.func.split(",")}

@@ -22,6 +22,7 @@ written); 2 a usage, build or harness error (atheris not installed: the ``fuzz``
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shlex
@@ -211,7 +212,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int | str:
     if missing:
         console.print(missing)
         return EXIT_USAGE
-    if args.max_time <= 0:
+    if not math.isfinite(args.max_time) or args.max_time <= 0:  # nan is not <= 0
         console.print(f"--max-time: expected a positive number of seconds, got {args.max_time}")
         return EXIT_USAGE
     from harness.cli import _selected

@@ -194,6 +194,26 @@ def _cut(text: str, limit: int = VALUE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def show_value(value: Any) -> str:
+    """A field's value as a reviewer reads it: a pointer as what it points at (the forms of
+    ``harness.worlds.world.Place.norm``: ``heap block 2 + 100``, ``arena + 16``, ``0x7777``,
+    ``&local_iov``), a tuple of fields in parentheses, anything else as ``repr`` shows it."""
+    if isinstance(value, tuple):
+        match value:
+            case ("heap", int(rank), int(offset)):
+                return f"heap block {rank}" + (f" + {offset}" if offset else "")
+            case ("arena", int(offset)):
+                return f"arena + {offset}"
+            case ("abs", int(address)):
+                return hex(address)
+            case ("wild", int(offset)):
+                return f"arena {offset:+d} (outside every object)"
+        return "(" + ", ".join(show_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, str) and value.startswith("&") and "\n" not in value:
+        return value
+    return repr(value)
+
+
 def _short(value: Any) -> str:
     """A value as a sentence shows it: bytes in hex, text by its first line, both with their length."""
     if isinstance(value, bytes):
@@ -202,7 +222,7 @@ def _short(value: Any) -> str:
     if isinstance(value, str) and (len(value) > VALUE_LIMIT or "\n" in value.rstrip("\n")):
         first = value.split("\n", 1)[0]
         return f"{_cut(repr(first))} ... ({value.count(chr(10))} lines, {len(value)} characters)"
-    return _cut(repr(value))
+    return _cut(show_value(value))
 
 
 def _around(data: bytes, k: int) -> str:
@@ -285,7 +305,7 @@ def _observation_sentence(oa: Observed, ob: Observed, names: tuple[str, str]) ->
             f"{oa.label}: byte {k} differs: {names[0]} {_cut(repr(ea[max(k - 20, 0) : k + 40]))} "
             f"vs {names[1]} {_cut(repr(eb[max(k - 20, 0) : k + 40]))}"
         )
-    return f"{oa.label}: {names[0]} {_cut(repr(va))} vs {names[1]} {_cut(repr(vb))}"
+    return f"{oa.label}: {names[0]} {_cut(show_value(va))} vs {names[1]} {_cut(show_value(vb))}"
 
 
 def _sentences(a: Outcome, b: Outcome | None, names: tuple[str, str]) -> Iterator[str]:

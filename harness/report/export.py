@@ -5,7 +5,8 @@ formats are derived from it, so they cannot disagree.  A row is one verdict: for
 an (engine, function) campaign, for ``diff`` a function, for ``revisions`` a
 (revision, function) pair.  JUnit maps a row to a ``testcase`` (its ``classname`` the
 engine or revision), a red row to a ``failure`` whose text carries the case, the
-reproducer path and the command that replays the run.
+reproducer path and the command that replays the run, a row "not judged" that is not red
+to a ``skipped`` with its reason (never a silent pass).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+#: the verdict of a selected function that was not judged (harness.report.findings says why)
+NOT_JUDGED = "not judged"
 
 
 @dataclass
@@ -75,6 +79,7 @@ def write_junit(record: Record, path: str | Path) -> None:
         tests=str(len(record.rows)),
         failures=str(sum(r.red for r in record.rows)),
         errors="0",
+        skipped=str(sum(_skipped(r) for r in record.rows)),
         time=f"{record.seconds:.3f}",
     )
     props = ET.SubElement(suite, "properties")
@@ -96,12 +101,20 @@ def write_junit(record: Record, path: str | Path) -> None:
                 )
                 if part
             )
+        elif _skipped(row):
+            ET.SubElement(case, "skipped", message=f"{row.kind}: {row.difference}"[:500])
         if row.reproducer:
             ET.SubElement(case, "properties").append(
                 ET.Element("property", name="reproducer", value=row.reproducer)
             )
     ET.indent(suite)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _skipped(row: Row) -> bool:
+    """A function left unjudged for a reason the command accepts (a listed prototype change, a
+    static helper): JUnit's ``skipped``, so a CI page shows it was not run."""
+    return row.verdict == NOT_JUDGED and not row.red
 
 
 def write(record: Record, json_path: str | None, junit_path: str | None) -> None:

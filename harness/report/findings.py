@@ -88,7 +88,7 @@ def show_unjudged(console: Console, unjudged: Sequence[Unjudged], group: str) ->
             f"  {u.func}: NOT JUDGED ({u.category}): {u.why}" + (" [a difference]" if u.red else "")
         )
     return [
-        export.Row(group, u.func, "not judged", difference=u.why, kind=u.category, red=u.red)
+        export.Row(group, u.func, export.NOT_JUDGED, difference=u.why, kind=u.category, red=u.red)
         for u in unjudged
     ]
 
@@ -145,6 +145,8 @@ def show_differences(
 
 
 def _headline(r: FunctionResult, f: Finding) -> str:
+    if f.kind == "a hang":
+        return f"HUNG on case {r.func}"
     return f"C CRASHED on case {r.func}" if f.crashed else f"DISCREPANCY in {r.func}"
 
 

@@ -14,6 +14,7 @@ how many were left out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,8 +146,13 @@ def render(
     same = [f for f in functions if f.label() == "same"]
     other = [f for f in functions if not f.red and f.label() != "same"]
     replay = str(_field(record, "replay"))
-    counts = [f"**{len(failed)} changed**" if failed else "nothing changed", f"{len(same)} same"]
-    counts += [f"{len(other)} other"] if other else []
+    changed = [f for f in failed if f.label() == "changed"]
+    # a red row that is not a change (not judged, an error) is counted as what it is
+    counts = [f"**{len(changed)} changed**" if changed else "0 changed" if failed else "nothing changed"]
+    counts += [
+        f"**{n} {label}**" for label, n in Counter(f.label() for f in failed if f not in changed).items()
+    ]
+    counts += [f"{len(same)} same"] + ([f"{len(other)} other"] if other else [])
     counts = counts if functions else ["nothing judged"]
     seed = _field(record, "seed", None)
     how = [f"profile {_field(record, 'profile')}", *([f"seed {seed}"] if seed is not None else [])]
@@ -207,7 +213,3 @@ def render(
         said = ", ".join(f"{n} {what}{'s' if n > 1 else ''}" for what, n in left_out.items())
         out.append(f"({said} left out to keep this short: see the command's output, --json or --junitxml)")
     return "\n".join([*out, *tail]) + "\n"
-
-
-def write(path: str | Path, text: str) -> None:
-    Path(path).write_text(text)

@@ -49,7 +49,7 @@ def split_only(text: str | None) -> tuple[bool, list[str]]:
 
 
 def changed_functions(old: SourceInfo, new: SourceInfo) -> dict[str, str]:
-    """Each function whose code differs from ``old`` to ``new`` -> ``changed``, ``added``
+    """Each function whose code differs from ``old`` to ``new`` -> ``code changed``, ``added``
     (only ``new`` defines it) or ``removed`` (only ``old`` does), in file order."""
     out: dict[str, str] = {}
     for name in dict.fromkeys([*old.fingerprints, *new.fingerprints]):
@@ -59,7 +59,7 @@ def changed_functions(old: SourceInfo, new: SourceInfo) -> dict[str, str]:
         elif after is None:
             out[name] = "removed"
         elif before != after:
-            out[name] = "changed"
+            out[name] = "code changed"
     return out
 
 

@@ -54,8 +54,8 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--bisect",
         action="store_true",
-        help="exit as git bisect run wants: 0 same, 1 changed, 125 the source does not build (skip the "
-        "commit), 128 a usage or harness error (stop the bisection)",
+        help="exit as git bisect run wants: 0 same, 1 changed, 125 the source does not build or nothing "
+        "could be judged (skip the commit), 128 a usage or harness error (stop the bisection)",
     )
     command.add_argument(
         "--summary",
@@ -125,6 +125,10 @@ def _prepare(args: argparse.Namespace) -> int | str | None:
     except SourceError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
+    unwritable = _unwritable_outputs(args)
+    if unwritable:
+        print(unwritable, file=sys.stderr)
+        return EXIT_USAGE
     if args.command not in COMMANDS:
         return None
     from .changed import split_only
@@ -136,6 +140,31 @@ def _prepare(args: argparse.Namespace) -> int | str | None:
             return outcome
     if getattr(args, "bisect", False):
         return _check_builds(args)
+    return None
+
+
+#: the options that name a file the command writes when it is done
+OUTPUTS = ("json", "junitxml", "summary")
+
+
+def _unwritable_outputs(args: argparse.Namespace) -> str | None:
+    """Why a file the command would write at its end cannot be written, or None: found before
+    the campaigns, not after them (a late failure would exit 1, "a difference", to CI)."""
+    for name in OUTPUTS:
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        path = Path(value)
+        parent = path.parent
+        if path.is_dir():
+            why = "it is a directory"
+        elif not parent.is_dir():
+            why = f"the directory {str(parent)!r} does not exist"
+        elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            why = "permission denied"
+        else:
+            continue
+        return f"--{name}: cannot write {value}: {why}"
     return None
 
 

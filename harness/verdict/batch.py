@@ -44,7 +44,7 @@ from harness.worlds.world import PORT_TIME_LIMIT, CWorld, PortTimeout, PyWorld, 
 from iovspec.ctable import BY_NAME
 from iovspec.errors import CAssertionError
 
-from .judge import CCrashed, Discrepancy, Judge, Tally, raw_pair, raw_state
+from .judge import CCrashed, CHung, Discrepancy, Judge, Tally, raw_pair, raw_state
 
 #: tests per crossing into C
 CHUNK = 512
@@ -395,6 +395,8 @@ class Batch:
                     text = record[11].split(b"\0", 1)[0].decode(errors="replace")
                     case = Case(self.base.regions, setup + tests[t], label)
                     judge.tainted_by = case
+                    if status == _TIMEOUT:  # its CPU-time limit, where the port returned
+                        raise CHung(case, f"C hung in a batch ({text or 'its CPU-time limit'})")
                     raise CCrashed(case, f"C crashed in a batch ({text or 'signal ' + str(record[7])})")
             our_t = twords[k * TEST_WORDS : (k + 1) * TEST_WORDS]
             their_t = out.tests[k * TEST_WORDS : (k + 1) * TEST_WORDS]
@@ -412,8 +414,8 @@ class Batch:
             if same:
                 if tally is not None:
                     tally.cases += 1
-                    if _ASSERT in statuses:
-                        number = theirs[statuses.index(_ASSERT) * CALL_WORDS + 1]
+                    if _ASSERT in statuses:  # counted as the port's assert, as Judge.decide counts it
+                        number = our_words[statuses.index(_ASSERT) * CALL_WORDS + 1]
                         tally.fired[self.tables.interned.identity(number)[1:]] += 1
                 continue
             # not the same numbers: the judge decides, on the case alone, with fresh runs

@@ -75,7 +75,7 @@ class Discrepancy(AssertionError):
         self.where = where
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self.case, self.difference, self.outcomes, self.names, self.kind, self.where))
+        return (discrepancy, (self.case, self.difference, self.outcomes, self.names, self.kind, self.where))
 
 
 _TYPES: dict[tuple[str, str], type[Discrepancy]] = {}
@@ -91,17 +91,6 @@ def discrepancy_type(kind: str, where: str) -> type[Discrepancy]:
     return found
 
 
-def _rebuild(
-    case: Case,
-    difference: str,
-    outcomes: tuple[Outcome | None, Outcome | None],
-    names: tuple[str, str],
-    kind: str,
-    where: str,
-) -> Discrepancy:
-    return discrepancy_type(kind, where)(case, difference, outcomes, names, kind, where)
-
-
 def discrepancy(
     case: Case,
     difference: str,
@@ -110,8 +99,8 @@ def discrepancy(
     kind: str,
     where: str,
 ) -> Discrepancy:
-    """A Discrepancy of the type of its kind and place."""
-    return _rebuild(case, difference, outcomes, names, kind, where)
+    """A Discrepancy of the type of its kind and place (also how a pickled one is rebuilt)."""
+    return discrepancy_type(kind, where)(case, difference, outcomes, names, kind, where)
 
 
 @dataclass(frozen=True)

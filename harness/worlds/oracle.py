@@ -176,7 +176,7 @@ class Sanitizer(Oracle):
             from reference_c import build
 
             build.build(self.c_source, flavour="sanitize")  # here, not racing in the server
-            self._tmp = tempfile.TemporaryDirectory(prefix="iovconf-oracle-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="iovconf-oracle-", ignore_cleanup_errors=True)
             address = str(Path(self._tmp.name) / "oracle.sock")
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "harness.worlds.oracle", address, self.c_source or ""],
@@ -387,6 +387,10 @@ def serve(address: str, c_source: str | None) -> None:
             listener.close()
             with contextlib.suppress(OSError):
                 os.unlink(address)
+            # the directory is the one our client made for this socket alone (Sanitizer._ensure);
+            # a client that ends by os._exit (a pool worker) never cleans it up itself
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(address))
             return
         if listener not in ready:
             continue
