@@ -247,7 +247,7 @@ def test_jobs_accepts_auto_and_refuses_nonsense() -> None:
 
     import pytest
 
-    from harness.cli import jobs_count
+    from harness.campaign.plan import jobs_count
 
     assert jobs_count("auto") == (os.cpu_count() or 1)
     assert jobs_count("3") == 3

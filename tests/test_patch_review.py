@@ -91,7 +91,7 @@ def test_a_fast_path_with_its_own_copy_of_an_assert_is_the_same_abort(tmp_path: 
 
 def test_the_port_against_the_original_is_strict_by_default() -> None:
     """A note is no excuse for the port: on the original iov.c, which assert fails counts."""
-    from harness.cli import _parser
+    from harness.cli import parser as _parser
 
     args = _parser().parse_args(["run"])
     assert args.strict_asserts is None  # decided by the source: strict when it is the original

@@ -40,10 +40,11 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.campaign.plan import jobs_count, plan_jobs, selected
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the Python the gate measures: the port and the spec it is driven by
@@ -279,7 +280,6 @@ def _campaign_main(spec_path: str) -> int:
     from hypothesis import settings
 
     from harness.campaign.pool import PROFILES, Config, run_jobs
-    from harness.cli import _jobs, _selected
     from harness.verdict.functions_in_source import in_source
     from harness.worlds.oracle import shared_server
 
@@ -291,13 +291,13 @@ def _campaign_main(spec_path: str) -> int:
     profile = PROFILES[spec["profile"]]
     if spec.get("examples"):
         profile = dataclasses.replace(profile, examples=spec["examples"])
-    funcs = _selected(spec.get("only"))
+    funcs = selected(spec.get("only"))
     assert isinstance(funcs, list)
     import reference_c
 
     funcs = in_source(reference_c.load(None), funcs).run  # the original's functions
     config = Config(profile, None, "trap", spec["seed"], None, flavour="coverage", strict_asserts=True)
-    jobs = _jobs(funcs, spec["engine"], profile.sequences, bool(spec.get("only")))
+    jobs = plan_jobs(funcs, spec["engine"], profile.sequences, bool(spec.get("only")))
     _arm_workers(spec["so_path"])
     from harness.worlds import world as worlds
 
@@ -340,7 +340,7 @@ def _campaign_main(spec_path: str) -> int:
 # -- the command ----------------------------------------------------------------------------------
 
 
-def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
+def add_parser(sub: Any) -> None:
     from harness.campaign.pool import PROFILES
 
     p = sub.add_parser(
@@ -351,7 +351,7 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
     )
     p.add_argument("--profile", choices=sorted(n for n in PROFILES if n != "deep"), default="default")
     p.add_argument("--html", metavar="DIR", help="write the HTML reports to DIR/c and DIR/py")
-    p.add_argument("--jobs", type=jobs_type, default="auto", help="worker processes (a number or auto)")
+    p.add_argument("--jobs", type=jobs_count, default="auto", help="worker processes (a number or auto)")
     p.add_argument("--seed", type=int, default=0, help="campaign seed (default %(default)s: repeatable)")
     p.add_argument("--only", help="comma-separated C function names (the gate then fails, as it should)")
     p.add_argument(
@@ -369,14 +369,12 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from harness.cli import _selected
-
     try:
         exceptions = load_exceptions(Path(args.exceptions))
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         print(f"coverage: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    funcs = _selected(args.only)
+    funcs = selected(args.only)
     if isinstance(funcs, str):
         print(f"coverage: {funcs}", file=sys.stderr)
         return EXIT_USAGE
@@ -554,6 +552,4 @@ def _py_report(tmp: Path, html: Path | None) -> tuple[list[Uncovered], int, int]
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--campaign":
         raise SystemExit(_campaign_main(sys.argv[2]))
-    from harness.cli import main
-
-    raise SystemExit(main(["coverage", *sys.argv[1:]]))
+    raise SystemExit(f"usage: {sys.argv[0]} --campaign SPEC (what python -m harness coverage runs)")

@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.campaign.plan import jobs_count
+
 ROOT = Path(__file__).resolve().parents[2]
 IOV_C = ROOT / "reference_c" / "iov.c"
 PORT = ROOT / "pyimpl" / "iov.py"
@@ -547,7 +549,7 @@ def isolated(m: Mutant, examples: int, seed: int, timeout: float, profile: str |
 # -- the command ----------------------------------------------------------------------------------
 
 
-def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
+def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "mutate",
         help="mutation testing of the harness: every one-line mutant must be caught",
@@ -564,7 +566,7 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
         help="judge each mutant by every engine of this run profile (batched, Hypothesis, exhaustive), "
         "not the Hypothesis engine alone with --examples",
     )
-    p.add_argument("--jobs", type=jobs_type, default="auto", help="mutants checked at once (number or auto)")
+    p.add_argument("--jobs", type=jobs_count, default="auto", help="mutants checked at once (number or auto)")
     p.add_argument("--seed", type=int, default=1, help="sample and campaign seed (default: %(default)s)")
     p.add_argument(
         "--timeout", type=float, default=300.0, help="seconds per mutant before it counts as hung (caught)"
@@ -683,6 +685,4 @@ if __name__ == "__main__":
         code = _one(sys.argv[2])
         sys.stdout.flush()
         os._exit(code)  # leave at once: a mutant may have left C memory in any state
-    from harness.cli import main
-
-    raise SystemExit(main(["mutate", *sys.argv[1:]]))
+    raise SystemExit(f"usage: {sys.argv[0]} --one JOB (what python -m harness mutate runs)")

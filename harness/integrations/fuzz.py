@@ -38,8 +38,10 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.campaign.plan import ONLY_HELP, jobs_count, selected
 from harness.model.results import HOW, FunctionResult
 from harness.review.exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
+from harness.review.sources import SOURCE_SPEC
 
 from .libfuzzer import Counts, Job
 
@@ -53,8 +55,7 @@ GRACE_SECONDS = 120.0
 HOW_SHRUNK = "found by libFuzzer, then " + HOW["hypothesis"]
 
 
-def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
-    from harness.cli import ONLY_HELP, SOURCE_SPEC
+def add_parser(sub: Any) -> None:
 
     p = sub.add_parser(
         "fuzz",
@@ -69,7 +70,7 @@ def add_parser(sub: Any, jobs_type: Callable[[str], int]) -> None:
     p.add_argument(
         "--max-time", type=float, default=60.0, help="seconds of fuzzing per function (default %(default)s)"
     )
-    p.add_argument("--jobs", type=jobs_type, default=1, help="fuzzer processes at a time (a number or auto)")
+    p.add_argument("--jobs", type=jobs_count, default=1, help="fuzzer processes at a time (a number or auto)")
     p.add_argument("--seed", type=int, help="libFuzzer's seeds derive from it (printed when not given)")
     p.add_argument("--report", default="iovconf-reports", help="directory for reports and reproducers")
     p.add_argument("--db", help="the example database, as run's --db (env IOVCONF_DB)")
@@ -215,9 +216,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int | str:
     if not math.isfinite(args.max_time) or args.max_time <= 0:  # nan is not <= 0
         console.print(f"--max-time: expected a positive number of seconds, got {args.max_time}")
         return EXIT_USAGE
-    from harness.cli import _selected
-
-    funcs = _selected(args.only)
+    funcs = selected(args.only)
     if isinstance(funcs, str):
         console.print(funcs)
         return EXIT_USAGE

@@ -34,6 +34,8 @@ from typing import BinaryIO
 
 __all__ = ["STDIN", "Source", "SourceError", "materialise", "resolve", "resolve_all"]
 
+#: the forms a source spec takes, as help texts say it
+SOURCE_SPEC = "a path, - (standard input), REV:PATH (a git object of the current repository) or a pipe"
 #: the spec that means standard input
 STDIN = "-"
 #: the name every written copy has (the build and the reports read it as iov.c)
