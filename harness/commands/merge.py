@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.campaign.merge import MergeError, load, merge
 from harness.report import export
+from harness.report.merge import MergeError, load, merge
 from harness.report.reports import write_report
 from harness.review.exits import EXIT_DIFFER, EXIT_USAGE
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.campaign.plan import jobs_count
+from reference_c.csource import read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 IOV_C = ROOT / "reference_c" / "iov.c"
@@ -96,32 +98,24 @@ C_SWAPS = [
     (r"\bfalse\b", "true"),
 ]
 
-#: who calls whom, so a mutant inside a helper is looked for through its callers too
-CALLERS = {
-    "iov_from_buf_full": ["iov_from_buf", "qemu_iovec_from_buf"],
-    "iov_to_buf_full": ["iov_to_buf", "qemu_iovec_to_buf"],
-    "iov_memset": ["qemu_iovec_memset"],
-    "qemu_iovec_add": ["qemu_iovec_init", "qemu_iovec_concat_iov", "qemu_iovec_concat", "qemu_iovec_clone"],
-    "qemu_iovec_concat_iov": ["qemu_iovec_concat"],
-    "iov_skip_offset": [
-        "qiov_slice",
-        "qemu_iovec_subvec_niov",
-        "qemu_iovec_init_extended",
-        "qemu_iovec_is_zero",
-        "qemu_iovec_init_slice",
-    ],
-    "qiov_slice": ["qemu_iovec_subvec_niov", "qemu_iovec_init_extended", "qemu_iovec_init_slice"],
-    "qemu_iovec_init_extended": ["qemu_iovec_init_slice"],
-    "sortelem_cmp_src_base": ["qemu_iovec_clone"],
-    "sortelem_cmp_src_index": ["qemu_iovec_clone"],
-    "iov_discard_front_undoable": ["iov_discard_front", "iov_discard_undo"],
-    "iov_discard_back_undoable": ["iov_discard_back", "qemu_iovec_discard_back", "iov_discard_undo"],
-    "iov_discard_back": ["qemu_iovec_discard_back"],
-    "iov_discard_undo": ["iov_discard_front_undoable"],
-    "do_send_recv": ["iov_send_recv", "iov_send", "iov_recv"],
-    "iov_send_recv": ["iov_send", "iov_recv"],
-    "iov_copy": ["iov_send_recv", "iov_recv"],
+#: the campaigns whose cases call a function besides their own (their family makes the call),
+#: which see its mutants too; who calls whom in C is read from the source (:func:`callers`)
+CALLED_BY_CASES_OF = {
+    "qemu_iovec_add": ("qemu_iovec_init",),
+    "iov_discard_front_undoable": ("iov_discard_undo",),
+    "iov_discard_back_undoable": ("iov_discard_undo",),
+    "iov_discard_undo": ("iov_discard_front_undoable",),
 }
+
+
+@functools.cache
+def callers(func: str) -> list[str]:
+    """The functions whose campaigns can see a change in ``func`` besides its own: every function
+    of iov.c that reaches it (the call graph of the parsed source, ``reference_c.csource``),
+    then those whose cases call it (:data:`CALLED_BY_CASES_OF`)."""
+    source = read_source(IOV_C)
+    reach = sorted(source.callers(func)) if func in source.functions else []
+    return list(dict.fromkeys([*reach, *CALLED_BY_CASES_OF.get(func, ())]))
 
 
 @dataclass(frozen=True)
@@ -330,9 +324,9 @@ def targets(func: str) -> list[str]:
     the port, those of the functions it is the body of)."""
     from harness.campaign.pool import CAMPAIGNS
 
-    names = [func, *CALLERS.get(func, [])]
+    names = [func, *callers(func)]
     for public in {**helper_callers(), **fastpath_callers()}.get(func, []):
-        names += [public, *CALLERS.get(public, [])]
+        names += [public, *callers(public)]
     return [n for n in dict.fromkeys(names) if n in CAMPAIGNS]
 
 

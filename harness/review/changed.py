@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.campaign.pool import CAMPAIGNS
+# the functions with a campaign are those with a strategy (harness.campaign.pool.CAMPAIGNS)
+from harness.generate.strategies import STRATEGIES as CAMPAIGNS
 from reference_c.csource import SourceInfo, read_source
 
 #: the word of ``--only`` that asks for this selection

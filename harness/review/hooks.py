@@ -207,7 +207,7 @@ def _title(args: argparse.Namespace) -> str:
 def _only_changed(args: argparse.Namespace, named: list[str]) -> int | str | None:
     """Replace ``--only changed[,NAME...]`` by the functions it selects; an outcome when there
     is nothing to run."""
-    from harness.campaign.pool import CAMPAIGNS
+    from harness.generate.strategies import STRATEGIES as CAMPAIGNS  # the campaigned functions
     from reference_c.csource import CSourceError, read_source
 
     from .changed import select

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.model.outcome import generalise
-from harness.report.export import Record, Row
+
+from .export import Record, Row
 
 
 class MergeError(ValueError):
