@@ -50,6 +50,9 @@ def test_the_wheel_builds_silently_with_its_data_files(tmp_path: Path) -> None:
         "reference_c/revisions/SHA256SUMS",
         "harness/py.typed",
         "harness/gates/mutants_equivalent.toml",
+        "harness/report/templates/program.c",
+        "harness/report/templates/helpers.c",
+        "harness/report/templates/prelude.h",
     ):
         assert rel in names, rel
     # every module, in sub-packages too: a package the configuration does not find would be left out

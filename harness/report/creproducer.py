@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Sequence
+import string
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from harness.model.case import GUARD_BYTE, Case, Sock, Stream
 from harness.model.compact import BLOCK, C_HELPERS, block_crcs, c_string, progressions, statements_within
 from harness.model.outcome import AssertFailed, GLibFatal, Result, Returned, TimedOut, Undefined
 from harness.model.regions import c_pointer
+from iovspec.ctable import BY_NAME
 from iovspec.structs import IOVEC_SIZE
 from reference_c.build import SHIM_FILES
 
@@ -204,220 +206,13 @@ def _int_check(what: str, expr: str, value: Any) -> str:
     return f"check_u64({_cstr(what)}, (unsigned long long)({expr}), {_u64(int(value))});"
 
 
-PRELUDE = r"""
-#include <assert.h>
-#include <inttypes.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <errno.h>
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#include <sanitizer/asan_interface.h>
-#else
-#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
-#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
-#endif
+#: the program's text around what each case fills in (string.Template: ``${name}``), and the
+#: fixed parts it includes: what comes before iov.c (prelude.h), the check helpers (helpers.c)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-/* A failed assert of iov.c comes here (the C library's message, then the checks). */
-static void repro_assert_fail(const char *expr, const char *file, unsigned int line,
-                              const char *func) __attribute__((noreturn));
-#define __assert_fail repro_assert_fail
-"""
 
-HELPERS = r"""
-enum { P_NULL, P_ARENA, P_HEAP, P_ABS };
-enum { END_RETURNED, END_ASSERT, END_ABORT };
-
-static volatile int call_no;       /* the call being made, from 1 */
-static volatile int differences;
-static volatile int last_errno;
-static const char *volatile failed_expr, *volatile failed_func;
-static sigjmp_buf repro_jmp;
-
-static UNUSED int same_expr(const char *a, const char *b);
-
-static void differ(const char *what, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("  DIFFERENT %s: ", what);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    differences++;
-}
-
-static UNUSED void check_u64(const char *what, unsigned long long got, unsigned long long want)
-{
-    if (got != want) {
-        differ(what, "C %llu (%#llx), the port %llu (%#llx)", got, got, want, want);
-    }
-}
-
-static UNUSED void check_ptr(const char *what, const void *p, int kind, long long a, long long b)
-{
-    uintptr_t u = (uintptr_t)p;
-    long long off = (long long)(intptr_t)(u - (uintptr_t)A);
-    uint64_t serial = 0;
-    size_t offset = 0;
-
-    switch (kind) {
-    case P_NULL:
-        if (p != NULL) {
-            differ(what, "C %p, the port NULL", p);
-        }
-        break;
-    case P_ARENA:
-        if (off != a) {
-            differ(what, "C A%+lld, the port A%+lld", off, a);
-        }
-        break;
-    case P_HEAP:
-        if (iovconf_heap_find(u, &serial, &offset)) {
-            if ((long long)serial != a || (long long)offset != b) {
-                differ(what, "C heap block %llu + %zu, the port heap block %lld + %lld",
-                       (unsigned long long)serial, offset, a, b);
-            }
-        } else if (iovconf_heap_find(u - 1, &serial, &offset)) {
-            if ((long long)serial != a || (long long)offset + 1 != b) {
-                differ(what, "C heap block %llu + %zu, the port heap block %lld + %lld",
-                       (unsigned long long)serial, offset + 1, a, b);
-            }
-        } else {
-            differ(what, "C %p (no live heap block), the port heap block %lld + %lld", p, a, b);
-        }
-        break;
-    default:
-        if ((long long)u != a) {
-            differ(what, "C %#llx, the port %#llx", (unsigned long long)u, (unsigned long long)a);
-        }
-    }
-}
-
-static UNUSED void check_bytes(const char *what, size_t at, const void *wanted, size_t n)
-{
-    const unsigned char *want = wanted;
-    size_t first = n, last = 0, count = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (A[at + i] != want[i]) {
-            first = first < n ? first : i;
-            last = i;
-            count++;
-        }
-    }
-    if (count) {
-        differ(what, "byte %zu: C %02x, the port %02x (%zu of %zu bytes differ, the last at byte %zu)",
-               first, A[at + first], want[first], count, n, last);
-    }
-}
-
-/* the line number of byte at of text (from 1), and where that line starts */
-static UNUSED size_t line_of(const char *text, size_t at, size_t *start)
-{
-    size_t line = 1;
-
-    *start = 0;
-    for (size_t i = 0; i < at; i++) {
-        if (text[i] == '\n') {
-            line++;
-            *start = i + 1;
-        }
-    }
-    return line;
-}
-
-static UNUSED int line_length(const char *text, size_t len, size_t start)
-{
-    const char *end = memchr(text + start, '\n', len - start);
-
-    return (int)(end ? (size_t)(end - (text + start)) : len - start);
-}
-
-static UNUSED void check_text(const char *what, const char *got, size_t len,
-                                                const char *want, size_t n)
-{
-    size_t k = 0, start;
-    size_t line;
-
-    while (k < len && k < n && got[k] == want[k]) {
-        k++;
-    }
-    if (len == n && k == n) {
-        return;
-    }
-    line = line_of(got, k, &start);
-    differ(what, "line %zu differs (C wrote %zu bytes, the port %zu):\n    C:        %.*s\n"
-           "    the port: %.*s", line, len, n, start < len ? line_length(got, len, start) : 0, got + start,
-           start < n ? line_length(want, n, start) : 0, want + start);
-}
-
-/* got[0..got_len) against the port's want_len bytes, known by the CRC-32 of each block bytes */
-static UNUSED void check_blocks(const char *what, const unsigned char *got, size_t got_len,
-                                size_t want_len, const uint32_t *crcs, size_t block, int text)
-{
-    for (size_t at = 0; at < want_len; at += block) {
-        size_t n = want_len - at < block ? want_len - at : block;
-
-        if (at + n > got_len || repro_crc32(got + at, n) != crcs[at / block]) {
-            if (text) {
-                size_t start, line = line_of((const char *)got, at < got_len ? at : got_len, &start);
-
-                differ(what, "C's text (%zu bytes, the port's %zu) differs in its bytes %zu to %zu (by "
-                       "their CRC-32), from its line %zu:\n    C: %.*s", got_len, want_len, at, at + n,
-                       line, start < got_len ? line_length((const char *)got, got_len, start) : 0,
-                       (const char *)got + start);
-            } else {
-                differ(what, "bytes %zu to %zu differ from the port's (by their CRC-32)", at, at + n);
-            }
-            return;
-        }
-    }
-    if (got_len != want_len) {
-        differ(what, "C has %zu bytes, the port %zu", got_len, want_len);
-    }
-}
-
-/* entries start..start+count of v: base (kind, a + i * da, b + i * db), length len + i * dlen */
-static UNUSED void check_iovecs(const char *name, const struct iovec *v, size_t start, size_t count,
-                                int kind, long long a, long long da, long long b, long long db,
-                                unsigned long long len, unsigned long long dlen)
-{
-    char what[160];
-
-    for (size_t i = 0; i < count; i++) {
-        snprintf(what, sizeof(what), "%s[%zu].iov_base", name, start + i);
-        check_ptr(what, v[start + i].iov_base, kind,
-                  (long long)((unsigned long long)a + i * (unsigned long long)da),
-                  (long long)((unsigned long long)b + i * (unsigned long long)db));
-        snprintf(what, sizeof(what), "%s[%zu].iov_len", name, start + i);
-        check_u64(what, v[start + i].iov_len, len + i * dlen);
-    }
-}
-
-static void dump_arena(void)
-{
-    size_t shown = sizeof(A) < DUMP_BYTES ? sizeof(A) : DUMP_BYTES;
-
-    for (size_t i = 0; i < shown; i += 16) {
-        printf("%06zx:", i);
-        for (size_t j = i; j < i + 16 && j < shown; j++) {
-            printf(" %02x", A[j]);
-        }
-        printf("\n");
-    }
-    if (shown < sizeof(A)) {
-        printf("... and %zu more bytes\n", sizeof(A) - shown);
-    }
-}
-"""
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
 
 
 def _call_lines(k: int, call: Any, fn: Any, streams: dict[str, str]) -> tuple[list[str], str]:
@@ -722,140 +517,94 @@ def _header(
     return "\n".join(out)
 
 
-def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks) -> str:
-    """Everything after the header: the arena, the checks, the calls."""
-    from iovspec.ctable import BY_NAME
+def _lines(lines: Iterable[str], indent: str = "") -> str:
+    """``lines`` for a ``${name}`` that starts a line of the template: each with its newline."""
+    return "".join(f"{indent}{line}\n" for line in lines)
 
+
+def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks) -> str:
+    """Everything after the header: the arena, the checks, the calls (templates/program.c)."""
     offsets, parts, total = case.layout()
     uses_sockets = any(isinstance(a, Sock) for c in case.calls for a in c.args)
     streams = {a.name: f"stream_{a.name}" for c in case.calls for a in c.args if isinstance(a, Stream)}
-    out = [
-        PRELUDE.strip("\n"),
-        *_source_prelude(c_source),
-        '#include "iov.c"',
-        '#include "shim.h"',
-        "",
-        f"static unsigned char A[{total}] __attribute__((aligned(16)));",
-        *[f"#define OFF_{n} {off}" for n, off in offsets.items()],
-        "#define UNUSED __attribute__((unused))",
-        f"static UNUSED unsigned char W[{max(checks.scratch, 1)}];  /* the port's bytes of a long value */",
-        f"#define DUMP_BYTES {DUMP_BYTES}",
-        "",
-    ]
+    results = expected.results
+    stream_lines = []
     for s in streams.values():
         base = s.removeprefix("stream_")
-        out += [f"static FILE *{s};", f"static char *text_{base};", f"static size_t len_{base};"]
-    out.append(C_HELPERS.strip("\n"))
-    out.append(HELPERS.strip("\n"))
-    results = expected.results
-    n_made = len(results)
-    last = results[-1] if results else None
-    ends_early = isinstance(last, AssertFailed | GLibFatal)
-
-    # -- how the calls ended, then the final state
-    out += ["", "static void check_final(void)", "{"]
-    if expected.error:
-        out.append(f"    /* the port raised {expected.error}: nothing to check */")
-    else:
-        out += [f"    {line}" for line in checks.lines]
-    out += ["}", ""]
-    out += [
-        "static void repro_end(int how) __attribute__((noreturn));",
-        "static void repro_end(int how)",
-        "{",
-        "    int made = call_no;",
-        "",
-        "    ASAN_UNPOISON_MEMORY_REGION(A, sizeof(A));",
-    ]
-    if isinstance(last, AssertFailed):
-        want = f"assert `{last.expr}` in {last.func}"
-        out += [
-            f"    if (how != END_ASSERT || made != {n_made}) {{",
-            f'        differ("end", "C %s in call %d, the port failed {_cstr(want)[1:-1]} in call {n_made}",',
-            '               how == END_ASSERT ? "failed an assert" : how == END_ABORT ? "aborted" : '
-            '"returned", made);',
-            f"    }} else if (strcmp(failed_func, {_cstr(last.func)}) != 0 || "
-            f"!same_expr(failed_expr, {_cstr(last.expr)})) {{",
-            f'        differ("end", "C failed assert `%s` in %s, the port {_cstr(want)[1:-1]}",',
-            "               failed_expr, failed_func);",
-            "    }",
-        ]
-    elif isinstance(last, GLibFatal):
-        out += [
-            f"    if (how != END_ABORT || made != {n_made} || iovconf_trap.message[0] == 0) {{",
-            f'        differ("end", "C %s in call %d, the port had a fatal GLib error in call {n_made} '
-            f'(%s)", how == END_RETURNED ? "returned" : how == END_ASSERT ? "failed an assert" : '
-            f'"aborted", made, {_cstr(last.message)});',
-            "    }",
-        ]
-    else:
-        out += [
-            "    if (how != END_RETURNED) {",
-            '        differ("end", "C %s in call %d, the port returned from every call",',
-            '               how == END_ASSERT ? "failed an assert" : "aborted", made);',
-            "    }",
-        ]
-    out += [
-        "    check_final();",
-        '    printf("arena at the end:\\n");',
-        "    dump_arena();",
-    ]
+        stream_lines += [f"static FILE *{s};", f"static char *text_{base};", f"static size_t len_{base};"]
+    final = [f"/* the port raised {expected.error}: nothing to check */"] if expected.error else checks.lines
+    undecided = []
     if uses_sockets:
-        out += [
-            '    printf("UNDECIDED: this case uses sockets, which this program does not rebuild; '
+        undecided = [
+            'printf("UNDECIDED: this case uses sockets, which this program does not rebuild; '
             'replay the .py reproducer\\n");',
-            f"    exit({UNDECIDED});",
+            f"exit({UNDECIDED});",
         ]
     elif expected.error:
-        out += [
-            f'    printf("UNDECIDED: the port raised {_cstr(expected.error)[1:-1]}\\n");',
-            f"    exit({UNDECIDED});",
+        undecided = [
+            f'printf("UNDECIDED: the port raised {_cstr(expected.error)[1:-1]}\\n");',
+            f"exit({UNDECIDED});",
         ]
-    out += [
-        "    if (differences) {",
-        '        printf("DIFFERENT: %d difference%s from the port\\n", differences,',
-        '               differences == 1 ? "" : "s");',
-        f"        exit({DIFFER});",
-        "    }",
-        '    printf("AGREE: C does what the port says\\n");',
-        f"    exit({AGREE});",
+    return string.Template(_template("program.c")).substitute(
+        prelude=_template("prelude.h"),
+        source_prelude=_lines(_source_prelude(c_source)),
+        total=total,
+        offsets=_lines(f"#define OFF_{n} {off}" for n, off in offsets.items()),
+        scratch=max(checks.scratch, 1),
+        dump_bytes=DUMP_BYTES,
+        streams=_lines(stream_lines),
+        compact_helpers=C_HELPERS.strip("\n") + "\n",
+        helpers=_template("helpers.c"),
+        final_checks=_lines(final, "    "),
+        how_it_ended=_lines(_how_it_ended(results), "    "),
+        undecided=_lines(undecided, "    "),
+        differ=DIFFER,
+        agree=AGREE,
+        calls=_lines(_calls(case, results, streams, parts)),
+    )
+
+
+def _how_it_ended(results: Sequence[Result]) -> list[str]:
+    """``repro_end``'s check of how the calls ended (an assert, a GLib abort, or returning)."""
+    n_made = len(results)
+    last = results[-1] if results else None
+    if isinstance(last, AssertFailed):
+        want = f"assert `{last.expr}` in {last.func}"
+        return [
+            f"if (how != END_ASSERT || made != {n_made}) {{",
+            f'    differ("end", "C %s in call %d, the port failed {_cstr(want)[1:-1]} in call {n_made}",',
+            '           how == END_ASSERT ? "failed an assert" : how == END_ABORT ? "aborted" : '
+            '"returned", made);',
+            f"}} else if (strcmp(failed_func, {_cstr(last.func)}) != 0 || "
+            f"!same_expr(failed_expr, {_cstr(last.expr)})) {{",
+            f'    differ("end", "C failed assert `%s` in %s, the port {_cstr(want)[1:-1]}",',
+            "           failed_expr, failed_func);",
+            "}",
+        ]
+    if isinstance(last, GLibFatal):
+        return [
+            f"if (how != END_ABORT || made != {n_made} || iovconf_trap.message[0] == 0) {{",
+            f'    differ("end", "C %s in call %d, the port had a fatal GLib error in call {n_made} '
+            f'(%s)", how == END_RETURNED ? "returned" : how == END_ASSERT ? "failed an assert" : '
+            f'"aborted", made, {_cstr(last.message)});',
+            "}",
+        ]
+    return [
+        "if (how != END_RETURNED) {",
+        '    differ("end", "C %s in call %d, the port returned from every call",',
+        '           how == END_ASSERT ? "failed an assert" : "aborted", made);',
         "}",
-        "",
-        "static int same_expr(const char *a, const char *b)",
-        "{",
-        "    /* the C library's text of an expression is the source's, maybe spaced otherwise */",
-        "    for (;;) {",
-        "        while (*a == ' ') a++;",
-        "        while (*b == ' ') b++;",
-        "        if (*a != *b) return 0;",
-        "        if (!*a) return 1;",
-        "        a++, b++;",
-        "    }",
-        "}",
-        "",
-        "static void repro_assert_fail(const char *expr, const char *file, unsigned int line,",
-        "                              const char *func)",
-        "{",
-        '    fprintf(stderr, "%s:%u: %s: Assertion `%s\' failed.\\n", file, line, func, expr);',
-        "    failed_expr = expr;",
-        "    failed_func = func;",
-        "    repro_end(END_ASSERT);",
-        "}",
-        "",
-        "static void on_abort(int sig)",
-        "{",
-        "    (void)sig;",
-        "    siglongjmp(repro_jmp, 1);",
-        "}",
-        "",
-        "int main(void)",
-        "{",
-        "    setvbuf(stdout, NULL, _IONBF, 0);",
-        "    signal(SIGABRT, on_abort);",
-        "    if (sigsetjmp(repro_jmp, 1)) {",
-        "        repro_end(END_ABORT);  /* a fatal GLib error (or another abort) */",
-        "    }",
     ]
+
+
+def _calls(
+    case: Case, results: Sequence[Result], streams: dict[str, str], parts: Sequence[tuple[int, bool]]
+) -> list[str]:
+    """``main``'s statements after its abort handler: the arena laid out, then each call with
+    its checks, up to the call where the port ended."""
+    n_made = len(results)
+    ends_early = bool(results) and isinstance(results[-1], AssertFailed | GLibFatal)
+    out = []
     for s in streams.values():
         base = s.removeprefix("stream_")
         out.append(f"    {s} = open_memstream(&text_{base}, &len_{base});")
@@ -921,5 +670,4 @@ def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks)
         if k == n_made and ends_early:
             out.append("    repro_end(END_RETURNED);  /* C returned where the port did not */")
             break
-    out += ["    repro_end(END_RETURNED);", "}", ""]
-    return "\n".join(out)
+    return out
