@@ -123,7 +123,8 @@ def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(
     import json
 
     v92 = ROOT / "reference_c" / "revisions" / "iov-v9.2.0.c"
-    args = ("run", "--only", "do_send_recv,qemu_iovec_init_extended,iov_size", "--engine", "exhaustive")
+    args: tuple[str, ...] = ("run", "--only", "do_send_recv,qemu_iovec_init_extended,iov_size")
+    args += ("--engine", "exhaustive")
     args += ("--jobs", "1", "--seed", "3", "--c-source", str(v92))
     r = harness(*args, "--json", "red.json", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr

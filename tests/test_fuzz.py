@@ -20,8 +20,10 @@ from harness import cli
 from harness.generate.strategies import STRATEGIES
 from harness.integrations.libfuzzer import CC_ENV, fuzz_compiler, fuzz_flavour
 
-#: the fuzz targets' module file, found without importing it (pytest collects it)
-TARGETS = Path(str(importlib.util.find_spec("harness.engines.fuzz_targets").origin))
+#: the fuzz targets' module, found without importing it (pytest collects its file)
+_TARGETS_SPEC = importlib.util.find_spec("harness.engines.fuzz_targets")
+assert _TARGETS_SPEC is not None and _TARGETS_SPEC.origin is not None
+TARGETS = Path(_TARGETS_SPEC.origin)
 HAS_CLANG = fuzz_compiler() is not None
 needs_clang = pytest.mark.skipif(not HAS_CLANG, reason="clang is not installed (ci/setup.sh installs it)")
 #: a clang that is not there: the fuzz flavour cannot be built, C is gcc's plain build

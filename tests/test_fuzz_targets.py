@@ -14,8 +14,10 @@ import redis
 from changes import changed_iov_c
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the fuzz targets' module file, found without importing it (pytest collects it)
-TARGETS = Path(str(importlib.util.find_spec("harness.engines.fuzz_targets").origin))
+#: the fuzz targets' module, found without importing it (pytest collects its file)
+_TARGETS_SPEC = importlib.util.find_spec("harness.engines.fuzz_targets")
+assert _TARGETS_SPEC is not None and _TARGETS_SPEC.origin is not None
+TARGETS = Path(_TARGETS_SPEC.origin)
 GROWTH = ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;")
 
 

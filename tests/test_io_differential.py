@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import reference_c
 from harness.generate.io_strategies import IO_STRATEGIES, IOBuilder, pattern
 from harness.model.case import Arg, Case, Peer, Ref, Sock, Stream, case_from_json, case_to_json
-from harness.model.outcome import AssertFailed, Outcome, Returned
+from harness.model.outcome import AssertFailed, Outcome, Result, Returned
 from harness.report.reports import replay_case_json
 from harness.verdict.judge import Discrepancy, Judge
 from harness.worlds.world import CWorld, PyWorld, Run, run_case
@@ -90,7 +90,7 @@ def iovecs_as_laid_out(case: Case) -> dict[str, Any]:
         run.close()
 
 
-def check(judge: Any, case: Case) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def check(judge: Any, case: Case) -> tuple[Result | None, dict[str, Any]]:
     """Both worlds agree (else Discrepancy); the port's last result and observations."""
     outcome = judge.check(case)
     obs = observed(outcome)

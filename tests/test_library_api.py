@@ -66,7 +66,7 @@ def test_every_function_has_its_real_signature_for_help(side: str) -> None:
         fn = getattr(module, row.name)
         params = list(inspect.signature(fn).parameters)
         assert params == ["mem", *(p.py_name for p in row.inputs)], row.name
-    text = pydoc.render_doc(module.iov_to_buf, renderer=pydoc.plaintext)
+    text = pydoc.render_doc(module.iov_to_buf, renderer=pydoc.plaintext)  # type: ignore[attr-defined]  # pydoc has it, its stub not
     assert "iov_to_buf(mem" in text and "iov_cnt: int" in text and "bytes_: int" in text
     assert "iov.h" in text or "iov.c" in text
 
@@ -115,7 +115,7 @@ def test_keyword_calls_work_on_both_sides_and_match_positional_ones(name: str) -
                 outcomes.append(_outcome(lambda: fn(mem=mem, **args)))  # noqa: B023
             else:
                 outcomes.append(_outcome(lambda: fn(mem, *args.values())))  # noqa: B023
-            if side == "reference_c":
+            if not isinstance(mem, pyimpl.Memory):  # the C side's memory is closed, not collected
                 mem.close()
     missing = "MissingFunction" if name in ref.missing else None
     assert outcomes[0] == outcomes[1], outcomes
