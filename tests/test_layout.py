@@ -195,3 +195,22 @@ def test_mutate_finds_callers_in_the_parsed_source() -> None:
     families = (ROOT / "harness" / "generate" / "families.py").read_text()
     for func, campaigns in mutate.CALLED_BY_CASES_OF.items():
         assert f'"{func}"' in families and all(c in CAMPAIGNS for c in campaigns), func
+
+
+def test_the_facade_names_what_its_modules_define() -> None:
+    """``from harness import NAME`` gives the object of the module the facade names, and the
+    type checker's view (the TYPE_CHECKING imports) lists the same names from the same modules."""
+    import importlib
+
+    import harness
+
+    for name, module in harness.PUBLIC.items():
+        assert getattr(harness, name) is getattr(importlib.import_module(module), name), name
+    tree = ast.parse((ROOT / "harness" / "__init__.py").read_text())
+    typed = {
+        alias.name: node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness.")
+        for alias in node.names
+    }
+    assert typed == harness.PUBLIC
