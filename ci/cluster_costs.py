@@ -53,8 +53,8 @@ def dask() -> Any:
 
 
 def local_start() -> dict[str, float]:
-    """As ``--cluster local:2`` starts it (harness.cluster)."""
-    from harness.cluster import _client
+    """As ``--cluster local:2`` starts it (harness.campaign.cluster)."""
+    from harness.campaign.cluster import _client
 
     start = time.perf_counter()
     with _client("local:2") as client:
@@ -94,8 +94,8 @@ def start_cli_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]], fl
 
 def task_start(address: str) -> dict[str, float]:
     """A short job on the cluster against the same job on --jobs 1: what a task adds."""
-    from harness.campaign import PROFILES, Config, run_jobs
-    from harness.cluster import run_jobs_on_cluster
+    from harness.campaign.cluster import run_jobs_on_cluster
+    from harness.campaign.pool import PROFILES, Config, run_jobs
 
     config = Config(PROFILES["quick"], None, "trap", 1, None)
     job = ("exhaustive", "iov_size")

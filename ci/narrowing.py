@@ -4,7 +4,7 @@ that read lengths without touching the bytes, declared ``int``, judged by a camp
 
     python ci/narrowing.py [--profile quick] [--functions F,G|all] [--json FILE] [--jobs 2]
 
-For each such parameter or local (``harness.narrowing``: found with pycparser, rewritten so
+For each such parameter or local (``harness.gates.narrowing``: found with pycparser, rewritten so
 that names, assert texts and lines stay), the mutant is judged by
 ``python -m harness run --profile P --c-source MUTANT --only FUNC,ITS-CALLERS`` in a scratch
 directory.  Each mutant is then one of:
@@ -18,7 +18,7 @@ directory.  Each mutant is then one of:
   Where the original's copy of such a length is undefined, the narrowed one may copy less
   and run to its end, and the oracle refutes the port's claim when it checks that case; it
   trusts a (function, kind) it has confirmed once, so such a catch is luck: reported as caught;
-- not rewritten: its address is passed on as a pointer to a wider type (``harness.narrowing``).
+- not rewritten: its address is passed on as a pointer to a wider type (``harness.gates.narrowing``).
 
 ``--from-json FILE`` applies the arguments again to the verdicts a run saved (after editing
 them), without judging anything.
@@ -42,15 +42,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.families import WIDE  # noqa: E402
-from harness.narrowing import Variable, mutant, variables  # noqa: E402
-from pyimpl.ctable import BY_NAME  # noqa: E402
+from harness.gates.narrowing import Variable, mutant, variables  # noqa: E402
+from harness.generate.families import WIDE  # noqa: E402
+from iovspec.ctable import BY_NAME  # noqa: E402
 from reference_c.csource import read_source  # noqa: E402
 
 IOV_C = ROOT / "reference_c" / "iov.c"
 
 #: the functions that read iov_len (and sizes) without touching the bytes, for some arguments:
-#: those the families give wide entries, qemu_iovec_is_zero (harness.families.WIDE says why it
+#: those the families give wide entries, qemu_iovec_is_zero (harness.generate.families.WIDE says why it
 #: gets none; its sizes meet the wide values as amounts) and iov_discard_undo (nothing to narrow)
 LENGTH_ONLY = frozenset(WIDE) | {"qemu_iovec_is_zero", "iov_discard_undo"}
 

@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the project's packages
     sys.path.insert(0, str(ROOT))
 
-from harness.campaign import CAMPAIGNS  # noqa: E402
-from harness.outcome import KINDS  # noqa: E402
+from harness.campaign.pool import CAMPAIGNS  # noqa: E402
+from harness.model.outcome import KINDS  # noqa: E402
 from reference_c.csource import SourceInfo, read_source  # noqa: E402
 
 PATCHES = ROOT / "tests" / "patches"
@@ -138,7 +138,9 @@ def _patch(entry: Mapping[str, Any], k: int) -> Patch:
         kinds = _strings(c["kinds"], f"{where}: kinds of {c['function']}")
         bad = [kind for kind in kinds if kind not in KINDS]
         if bad:
-            raise ManifestError(f"{where}: kinds {bad} are not among harness.outcome.KINDS {list(KINDS)}")
+            raise ManifestError(
+                f"{where}: kinds {bad} are not among harness.model.outcome.KINDS {list(KINDS)}"
+            )
         if c["function"] not in functions:
             raise ManifestError(f"{where}: cause {c['function']} is not among the functions it touches")
         causes.append(Cause(c["function"], kinds))

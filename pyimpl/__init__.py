@@ -17,9 +17,12 @@ A failing C ``assert`` raises :class:`CAssertionError`; undefined behaviour in C
 raises :class:`UndefinedBehaviour`; a GLib abort raises :class:`GLibFatalError`.
 """
 
-from . import ctable, structs
-from .ctable import TABLE, CFunction
-from .errors import UB_KINDS, CAssertionError, GLibFatalError, UndefinedBehaviour
+from iovspec import ctable, structs
+from iovspec.ctable import TABLE, CFunction
+from iovspec.errors import UB_KINDS, CAssertionError, GLibFatalError, UndefinedBehaviour
+from iovspec.structs import *  # noqa: F403  (structs.__all__, shared with reference_c)
+from iovspec.structs import HeapStats
+
 from .hooks import observing_asserts
 from .iov import (
     do_send_recv,
@@ -65,8 +68,7 @@ from .iov import (
     sortelem_cmp_src_base,
     sortelem_cmp_src_index,
 )
-from .memory import HeapStats, Memory
-from .structs import *  # noqa: F403  (structs.__all__, shared with reference_c)
+from .memory import Memory
 
 #: the public functions (iov.c and the header inlines), in table order
 PUBLIC_FUNCTIONS = tuple(f.name for f in TABLE if f.kind != "static")

@@ -4,7 +4,7 @@ A caller who passes a wrong type or a value no C argument of that type can hold
 gets a ``TypeError``/``ValueError`` naming the argument, before the function
 touches memory, on every memory.  On a strict memory, a public function's call
 is also checked against what it will touch (:mod:`pyimpl.checks`) first.  The C
-types come from the function's row in :mod:`pyimpl.ctable`.  Calls the port
+types come from the function's row in :mod:`iovspec.ctable`.  Calls the port
 makes of its own functions (``mem.depth`` > 0) skip all of it.
 """
 
@@ -15,9 +15,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from iovspec.arguments import type_name
+from iovspec.cint import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX
+from iovspec.ctable import BY_NAME
+
 from .checks import CHECKS
-from .ctable import BY_NAME
-from .memory import INT_MAX, INT_MIN, SIZE_MAX, UINT_MAX, Memory
+from .memory import Memory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,13 +52,6 @@ def _check(name: str, ctype: str, value: object) -> None:
         raise ValueError(f"{name}: {value} does not fit C type {ctype} [{lo}, {hi}]")
 
 
-def type_name(value: object) -> str:
-    """``package.Class`` of ``value``'s type (``reference_c.CMemory``; builtins plainly)."""
-    cls = type(value)
-    package = cls.__module__.split(".")[0]
-    return cls.__qualname__ if package == "builtins" else f"{package}.{cls.__qualname__}"
-
-
 #: the checking wrapper of a port function, as source: Python binds the arguments (by position or
 #: keyword, under the C parameters' names) and each is tested inline against its C type's range
 _WRAPPER = """
@@ -85,7 +81,7 @@ def _inline_check(name: str, kind: str) -> str:
 
 
 def cfunction(func: F) -> F:
-    """Declare ``func`` the port of the C function of the same name in :data:`pyimpl.ctable.TABLE`.
+    """Declare ``func`` the port of the C function of the same name in :data:`iovspec.ctable.TABLE`.
 
     Its parameters must be the row's C parameters (Python names, out parameters left out);
     calls, positional or by keyword, are checked against the row's C types first, and on a
@@ -94,7 +90,7 @@ def cfunction(func: F) -> F:
     """
     row = BY_NAME.get(func.__name__)
     if row is None:
-        raise TypeError(f"{func.__name__}: no row in pyimpl.ctable.TABLE")
+        raise TypeError(f"{func.__name__}: no row in iovspec.ctable.TABLE")
     spec = tuple((p.py_name, p.kind) for p in row.inputs)
     names = [p for p in inspect.signature(func).parameters][1:]
     if [n for n, _ in spec] != names:

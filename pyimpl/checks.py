@@ -4,7 +4,7 @@ A strict :class:`~pyimpl.memory.Memory` promises a library user that a call with
 pointer, a short buffer, an iovec entry past its region, an undersized struct or an
 address of another memory raises ``ValueError`` naming the argument *before anything is
 written or allocated*.  The port itself runs exactly as C does, stores first and faults
-later; so for each function of :mod:`pyimpl.ctable` this module says, once, which bytes a
+later; so for each function of :mod:`iovspec.ctable` this module says, once, which bytes a
 call will touch, and checks them all up front:
 
 - the objects the C parameter types name: a ``QEMUIOVector`` is ``QIOV_SIZE`` bytes, an
@@ -38,9 +38,9 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
-from .ctable import BY_NAME
-from .memory import NULL_PAGE, SIZE_MAX, Memory, Span, int_
-from .structs import (
+from iovspec.cint import SIZE_MAX, int_
+from iovspec.ctable import BY_NAME
+from iovspec.structs import (
     IOV_MAX,
     IOVEC_SIZE,
     QIOV_IOV,
@@ -52,6 +52,8 @@ from .structs import (
     UNDO_MODIFIED,
     UNDO_SIZE,
 )
+
+from .memory import NULL_PAGE, Memory, Span
 
 Checker = Callable[..., None]
 
@@ -68,7 +70,7 @@ def touches(check: Checker) -> Checker:
     """Register ``check`` for the C function of its name; its parameters must be the row's."""
     row = BY_NAME.get(check.__name__)
     if row is None or row.kind == "static":
-        raise TypeError(f"{check.__name__}: no public row in pyimpl.ctable.TABLE")
+        raise TypeError(f"{check.__name__}: no public row in iovspec.ctable.TABLE")
     names = list(inspect.signature(check).parameters)[1:]
     if names != [p.py_name for p in row.inputs]:
         raise TypeError(f"{check.__name__}: the table says {[p.py_name for p in row.inputs]}, not {names}")

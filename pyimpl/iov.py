@@ -5,49 +5,24 @@ the C arguments in C order.  Pointers are integer addresses (NULL is 0); C
 integer conversions and wraparound are explicit (``size_t()``, ``unsigned()``,
 ``int_()``, ``ssize_t()``).  A failing ``assert`` raises :class:`CAssertionError`
 at the same point as in C, after the same stores.
+
+Read it beside iov.c: each function's docstring names its C line, and its statements follow
+C's.  Where C loops over many entries, the function first lets :mod:`pyimpl.fastpaths` try the
+whole walk at once, and its loop's loads, copies and fills go through that module's helpers,
+which skip the memory model's lookups but do exactly what the C statement does.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import functools
-import operator
 import os
 import socket
-from array import array
-from bisect import bisect_left, bisect_right
-from itertools import accumulate
 from typing import TextIO
 
-from ._cfunc import cfunction
-from .errors import CAssertionError, UndefinedBehaviour
-from .hooks import assert_hook
-from .libc import (
-    CHUNK,
-    ZEROS,
-    ZEROS_SIZE,
-    buffer_is_zero,
-    equal,
-    first_difference,
-    g_new,
-    g_renew,
-    memcpy,
-    memset,
-    qemu_hexdump,
-)
-from .memory import (
-    INT_MAX,
-    MAX_HEAP_BLOCK,
-    NATIVE_WORDS,
-    SIZE_MAX,
-    Memory,
-    Span,
-    int_,
-    size_t,
-    ssize_t,
-    unsigned,
-)
-from .structs import (
+from iovspec.cint import SIZE_MAX, int_, size_t, ssize_t, unsigned
+from iovspec.errors import CAssertionError, UndefinedBehaviour
+from iovspec.structs import (
     EINVAL,
     IOV_BASE,
     IOV_LEN,
@@ -67,6 +42,12 @@ from .structs import (
     UNDO_ORIG,
 )
 
+from . import fastpaths
+from ._cfunc import cfunction
+from .hooks import assert_hook
+from .libc import g_new, g_renew, memcpy, memset, qemu_hexdump
+from .memory import Memory
+
 #: the default thread stack (ulimit -s 8192): a larger VLA overflows it
 STACK_LIMIT = 8 << 20
 
@@ -75,7 +56,7 @@ QEMU_IOVEC_BUF_ASSERT_LINE = 152
 
 
 #: functions whose body the port shares with another (a later revision moved or renamed it):
-#: the lines of that body's asserts, in order, in the source of each (see pyimpl.ctable)
+#: the lines of that body's asserts, in order, in the source of each (see iovspec.ctable)
 SHARED_ASSERT_LINES: dict[str, tuple[int, ...]] = {
     "iov_send_recv": (167, 186, 187, 202),
     "iov_send_recv_with_flags": (183, 202, 203, 218),
@@ -114,164 +95,21 @@ def _at(iov: int, i: int) -> int:
     return (iov + i * IOVEC_SIZE) & SIZE_MAX
 
 
-# How the loops over entries stay fast and exact.  The entries are loaded through a live view
-# of the array (``words``, two uint64 per entry: Memory.iovecs) while they lie in its region;
-# past it, through _len/_base, which meet the undefined behaviour where C does.  A memcpy or
-# memset whose areas lie in the regions the previous one used (``lo``/``hi``/``view`` below,
-# taken from what Memory remembered) is done right there; anything else (a new region, a
-# fault, an overlap, NULL) goes through libc.memcpy/memset, with every check in C's order.
-_NO_VIEW = memoryview(bytearray())
-#: how many entries the list-based walk below looks at, at most (is_zero's walk has no count)
-_PIECES_MAX = 4096
-
-
-def _pieces(words: memoryview, k: int, count: int, offset: int, nbytes: int) -> tuple[list[int], list[int]]:
-    """The walk of the ``_full`` loops over lists, for the usual case: the (address, length)
-    of every piece they memcpy/memset, in order, when the walk takes at least one byte, uses
-    ``offset`` up and stays in the first ``k`` of ``count`` entries (all loaded through
-    ``words``); ([], []) otherwise (the caller walks entry by entry).  Entries the walk
-    passes without a piece (empty ones) are left out, as the loops call nothing for them."""
-    if nbytes <= 0 or k <= 0 or k > _PIECES_MAX:
-        return [], []
-    lens = words[1 : 2 * k : 2].tolist()
-    starts = list(accumulate(lens, initial=0))  # starts[i]: where entry i begins in the vector
-    size = starts[-1]
-    if offset >= size or (k < count and offset + nbytes > size):
-        return [], []  # offset left over, or the walk goes on past entry k
-    end = min(offset + nbytes, size)
-    first = bisect_right(starts, offset) - 1  # the entry holding byte offset
-    last = bisect_left(starts, end) - 1  # the entry holding byte end - 1
-    lengths = lens[first : last + 1]
-    addrs = words[2 * first : 2 * last + 2 : 2].tolist()
-    lengths[-1] -= starts[last + 1] - end
-    head = offset - starts[first]
-    addrs[0] += head
-    lengths[0] -= head
-    if 0 in lengths:
-        keep = [i for i, n in enumerate(lengths) if n]
-        addrs, lengths = [addrs[i] for i in keep], [lengths[i] for i in keep]
-    return addrs, lengths
-
-
-def _one_region(mem: Memory, addrs: list[int], lengths: list[int]) -> tuple[Span, int, int, bool] | None:
-    """The span of the one live region holding every piece, if there is one; with the lowest
-    address and the end of the pieces, and whether they follow each other in memory (a buffer
-    cut into consecutive entries: then their copies, fills or reads are one of the whole run,
-    with the same result)."""
-    ends = list(map(operator.add, addrs, lengths))
-    run = ends[:-1] == addrs[1:]
-    lo, hi = (addrs[0], ends[-1]) if run else (min(addrs), max(ends))
-    span = mem._holding(lo)
-    if span is None or hi > span[1]:
-        return None
-    return span, lo, hi, run
-
-
-def _bulk_copy(
-    mem: Memory, iov: int, count: int, addrs: list[int], lengths: list[int], buf: int, to_vectors: bool
-) -> bool:
-    """The memcpy calls of iov_from_buf_full (``to_vectors``) or iov_to_buf_full, done in a
-    loop of slice copies, when none can fault or overlap and none writes what the walk still
-    loads (the array); False (nothing done) otherwise."""
-    total = sum(lengths)
-    flat = mem._holding(buf)
-    if flat is None or buf + total > flat[1]:
-        return False
-    if not to_vectors and buf < iov + IOVEC_SIZE * count and iov < buf + total:
-        return False  # the copies would write the array the walk still loads
-    region = _one_region(mem, addrs, lengths)
-    if region is None:
-        return _copy_pieces(mem, iov, addrs, lengths, flat, buf, to_vectors)
-    span, lo, hi, run = region
-    if lo < buf + total and buf < hi:
-        return False  # some piece may overlap its part of buf: memcpy's checks decide
-    if to_vectors and lo < iov + IOVEC_SIZE * count and iov < hi:
-        return False
-    v0, _, vview = span
-    pos = buf - flat[0]
-    fview = flat[2]
-    if run:  # one memcpy's worth: nothing overlaps, so the bytes end the same
-        a = lo - v0
-        if to_vectors:
-            vview[a : a + total] = fview[pos : pos + total]
-        else:
-            fview[pos : pos + total] = vview[a : a + total]
-        return True
-    if to_vectors:
-        for a, n in zip(addrs, lengths, strict=True):
-            a -= v0
-            vview[a : a + n] = fview[pos : pos + n]
-            pos += n
-    else:
-        for a, n in zip(addrs, lengths, strict=True):
-            a -= v0
-            fview[pos : pos + n] = vview[a : a + n]
-            pos += n
-    return True
-
-
-def _copy_pieces(
-    mem: Memory, iov: int, addrs: list[int], lengths: list[int], flat: Span, buf: int, to_vectors: bool
-) -> bool:
-    """:func:`_bulk_copy` for pieces in several regions (entries in separate buffers, as
-    ``pyimpl.sg`` maps them): each piece a view of its region (:meth:`Memory.pieces`), used
-    when ``buf``'s region holds no piece (so no memcpy overlaps) and, where the pieces are
-    written, the array's region holds none (the walk loads what it loaded).  The copies run
-    in the loop's order, so pieces that alias each other end as C leaves them."""
-    found = mem.pieces(addrs, lengths)
-    if found is None:
-        return False
-    views, regions = found
-    if flat[0] in regions:
-        return False
-    if to_vectors:
-        array = mem._holding(iov)
-        if array is not None and array[0] in regions:
-            return False
-    pos = buf - flat[0]
-    fview = flat[2]
-    if to_vectors:
-        for view, n in zip(views, lengths, strict=True):
-            view[:] = fview[pos : pos + n]
-            pos += n
-    else:
-        for view, n in zip(views, lengths, strict=True):
-            fview[pos : pos + n] = view
-            pos += n
-    return True
-
-
 @cfunction
 def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:25 — copy ``bytes_`` from ``buf`` into the vectors, starting ``offset`` in."""
-    done = 0
-    i = 0
-    words, k = mem.iovecs(iov, iov_cnt)
-    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
-    if addrs and _bulk_copy(mem, iov, iov_cnt, addrs, lengths, buf, to_vectors=True):
+    entries = fastpaths.Entries(mem, iov, iov_cnt)
+    done = fastpaths.copy_walk(mem, entries, offset, buf, bytes_, to_vectors=True)
+    if done is not None:
         _assert(True, "offset == 0", "iov_from_buf_full", 40)
-        return sum(lengths)
-    d_lo, d_hi, s_lo, s_hi = 1, 0, 1, 0  # empty: no address is in them, not even NULL
-    d_view = s_view = _NO_VIEW
+        return done
+    copy = fastpaths.Memcpy(mem)
+    done = i = 0
     while (offset or done < bytes_) and i < iov_cnt:
-        length_i = words[2 * i + 1] if i < k else _len(mem, _at(iov, i))
+        length_i = entries.len(i)
         if offset < length_i:
-            length = length_i - offset  # MIN(iov[i].iov_len - offset, bytes - done)
-            if length > bytes_ - done:
-                length = bytes_ - done
-            dst = ((words[2 * i] if i < k else _base(mem, _at(iov, i))) + offset) & SIZE_MAX
-            src = (buf + done) & SIZE_MAX
-            if (
-                d_lo <= dst
-                and dst + length <= d_hi
-                and s_lo <= src
-                and src + length <= s_hi
-                and (dst + length <= src or src + length <= dst)
-            ):
-                d_view[dst - d_lo : dst - d_lo + length] = s_view[src - s_lo : src - s_lo + length]
-            else:
-                memcpy(mem, dst, src, length)
-                (s_lo, s_hi, s_view), (d_lo, d_hi, d_view) = mem._hit_src, mem._hit_dst
+            length = min(length_i - offset, bytes_ - done)
+            copy(size_t(entries.base(i) + offset), size_t(buf + done), length)
             done += length
             offset = 0
         else:
@@ -284,34 +122,18 @@ def iov_from_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int
 @cfunction
 def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
     """iov.c:44 — copy up to ``bytes_`` from the vectors, starting ``offset`` in, into ``buf``."""
-    done = 0
-    i = 0
-    words, k = mem.iovecs(iov, iov_cnt)
-    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
-    if addrs and _bulk_copy(mem, iov, iov_cnt, addrs, lengths, buf, to_vectors=False):
+    entries = fastpaths.Entries(mem, iov, iov_cnt)
+    done = fastpaths.copy_walk(mem, entries, offset, buf, bytes_, to_vectors=False)
+    if done is not None:
         _assert(True, "offset == 0", "iov_to_buf_full", 59)
-        return sum(lengths)
-    d_lo, d_hi, s_lo, s_hi = 1, 0, 1, 0  # empty: no address is in them, not even NULL
-    d_view = s_view = _NO_VIEW
+        return done
+    copy = fastpaths.Memcpy(mem)
+    done = i = 0
     while (offset or done < bytes_) and i < iov_cnt:
-        length_i = words[2 * i + 1] if i < k else _len(mem, _at(iov, i))
+        length_i = entries.len(i)
         if offset < length_i:
-            length = length_i - offset  # MIN(iov[i].iov_len - offset, bytes - done)
-            if length > bytes_ - done:
-                length = bytes_ - done
-            dst = (buf + done) & SIZE_MAX
-            src = ((words[2 * i] if i < k else _base(mem, _at(iov, i))) + offset) & SIZE_MAX
-            if (
-                d_lo <= dst
-                and dst + length <= d_hi
-                and s_lo <= src
-                and src + length <= s_hi
-                and (dst + length <= src or src + length <= dst)
-            ):
-                d_view[dst - d_lo : dst - d_lo + length] = s_view[src - s_lo : src - s_lo + length]
-            else:
-                memcpy(mem, dst, src, length)
-                (s_lo, s_hi, s_view), (d_lo, d_hi, d_view) = mem._hit_src, mem._hit_dst
+            length = min(length_i - offset, bytes_ - done)
+            copy(size_t(buf + done), size_t(entries.base(i) + offset), length)
             done += length
             offset = 0
         else:
@@ -324,42 +146,18 @@ def iov_to_buf_full(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, 
 @cfunction
 def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, bytes_: int) -> int:
     """iov.c:63 — fill up to ``bytes_`` of the vectors with ``fillc``, starting ``offset`` in."""
-    done = 0
-    i = 0
-    words, k = mem.iovecs(iov, iov_cnt)
-    addrs, lengths = _pieces(words, k, iov_cnt, offset, bytes_)
-    region = _one_region(mem, addrs, lengths) if addrs else None
-    if region is not None and (region[2] <= iov or iov + IOVEC_SIZE * iov_cnt <= region[1]):
-        (v0, _, view), lo, hi, run = region  # no piece faults, none lies over the array
-        if run:  # one fill of the whole run, a chunk at a time
-            addrs = list(range(lo, hi, CHUNK))
-            lengths = [min(CHUNK, hi - a) for a in addrs]
-        if max(lengths) <= CHUNK:
-            pattern = bytes([fillc & 0xFF]) * max(lengths)
-            for a, n in zip(addrs, lengths, strict=True):
-                a -= v0
-                view[a : a + n] = pattern[:n]
-            _assert(True, "offset == 0", "iov_memset", 78)
-            return sum(lengths)
-    elif addrs and max(lengths) <= CHUNK and _fill_pieces(mem, iov, addrs, lengths, fillc):
+    entries = fastpaths.Entries(mem, iov, iov_cnt)
+    done = fastpaths.fill_walk(mem, entries, offset, fillc, bytes_)
+    if done is not None:
         _assert(True, "offset == 0", "iov_memset", 78)
-        return sum(lengths)
-    d_lo, d_hi = 1, 0  # empty: no address is in it, not even NULL
-    d_view = fill = _NO_VIEW  # fill: (unsigned char) fillc, as many as a fast memset needs
+        return done
+    fill = fastpaths.Memset(mem, fillc, bytes_)
+    done = i = 0
     while (offset or done < bytes_) and i < iov_cnt:
-        length_i = words[2 * i + 1] if i < k else _len(mem, _at(iov, i))
+        length_i = entries.len(i)
         if offset < length_i:
-            length = length_i - offset  # MIN(iov[i].iov_len - offset, bytes - done)
-            if length > bytes_ - done:
-                length = bytes_ - done
-            dst = ((words[2 * i] if i < k else _base(mem, _at(iov, i))) + offset) & SIZE_MAX
-            if d_lo <= dst and dst + length <= d_hi and length <= len(fill):
-                d_view[dst - d_lo : dst - d_lo + length] = fill[:length]
-            else:
-                memset(mem, dst, fillc, length)
-                d_lo, d_hi, d_view = mem._hit_view
-                if not len(fill):
-                    fill = memoryview(bytes([fillc & 0xFF]) * min(CHUNK, bytes_ - done))
+            length = min(length_i - offset, bytes_ - done)
+            fill(size_t(entries.base(i) + offset), length)
             done += length
             offset = 0
         else:
@@ -369,29 +167,13 @@ def iov_memset(mem: Memory, iov: int, iov_cnt: int, offset: int, fillc: int, byt
     return done
 
 
-def _fill_pieces(mem: Memory, iov: int, addrs: list[int], lengths: list[int], fillc: int) -> bool:
-    """The memsets of iov_memset for pieces in several regions, each at most CHUNK bytes
-    (:func:`_copy_pieces`' way): done when the array's region holds no piece."""
-    found = mem.pieces(addrs, lengths)
-    if found is None:
-        return False
-    views, regions = found
-    array = mem._holding(iov)
-    if array is not None and array[0] in regions:
-        return False
-    pattern = memoryview(bytes([fillc & 0xFF]) * max(lengths))
-    for view, n in zip(views, lengths, strict=True):
-        view[:] = pattern[:n]
-    return True
-
-
 @cfunction
 def iov_size(mem: Memory, iov: int, iov_cnt: int) -> int:
     """iov.c:82 — the sum of the lengths, modulo 2**64."""
-    words, k = mem.iovecs(iov, iov_cnt)  # the lengths in the array's region, loaded at once
-    length = size_t(sum(words[1 : 2 * k : 2].tolist()))
-    for i in range(k, iov_cnt):
-        length = size_t(length + _len(mem, _at(iov, i)))
+    entries = fastpaths.Entries(mem, iov, iov_cnt)
+    length = entries.loaded_sum()  # the lengths in the array's region, summed at once
+    for i in range(entries.k, iov_cnt):
+        length = size_t(length + entries.len(i))
     return length
 
 
@@ -537,23 +319,17 @@ def iov_copy(
     mem: Memory, dst_iov: int, dst_iov_cnt: int, iov: int, iov_cnt: int, offset: int, bytes_: int
 ) -> int:
     """iov.c:244 — make ``dst_iov`` describe ``bytes_`` of ``iov`` from ``offset``; returns its count."""
+    src = fastpaths.Entries(mem, iov, iov_cnt)  # live views: a store to dst_iov that lands in iov shows
+    dst = fastpaths.Entries(mem, dst_iov, dst_iov_cnt)
     i = j = 0
-    words, k = mem.iovecs(iov, iov_cnt)  # live views: a store to dst_iov that lands in iov shows
-    dst, dk = mem.iovecs(dst_iov, dst_iov_cnt)
     while i < iov_cnt and j < dst_iov_cnt and (offset or bytes_):
-        length_i = words[2 * i + 1] if i < k else _len(mem, _at(iov, i))
+        length_i = src.len(i)
         if offset >= length_i:
             offset -= length_i
             i += 1
             continue
         length = min(bytes_, length_i - offset)
-        base = ((words[2 * i] if i < k else _base(mem, _at(iov, i))) + offset) & SIZE_MAX
-        if j < dk:
-            dst[2 * j] = base
-            dst[2 * j + 1] = length
-        else:
-            _set_base(mem, _at(dst_iov, j), base)
-            _set_len(mem, _at(dst_iov, j), length)
+        dst.set(j, size_t(src.base(i) + offset), length)
         j += 1
         bytes_ -= length
         offset = 0
@@ -759,40 +535,19 @@ def qemu_iovec_is_zero(mem: Memory, qiov: int, offset: int, bytes_: int) -> bool
         486,
     )
     iov, current_offset = iov_skip_offset(mem, _qiov_iov(mem, qiov), offset)
-    words, k = mem.iovecs(iov, SIZE_MAX)  # the walk is bounded by bytes, not by niov
-    k = min(k, _PIECES_MAX)
-    addrs, lengths = _pieces(words, k, k + 1, current_offset, bytes_)  # it may go on past k
-    region = _one_region(mem, addrs, lengths) if addrs else None
-    if region is not None:  # no piece faults: the first nonzero one decides, as in the loop
-        (v0, _, view), lo, hi, run = region
-        if run:  # the whole run at once, a chunk of zeros at a time
-            addrs = list(range(lo, hi, ZEROS_SIZE))
-            lengths = [min(ZEROS_SIZE, hi - a) for a in addrs]
-        if max(lengths) <= ZEROS_SIZE:
-            pieces = zip(addrs, lengths, strict=True)
-            return all(ZEROS.startswith(view[a - v0 : a - v0 + n]) for a, n in pieces)
-    elif addrs and max(lengths) <= ZEROS_SIZE:  # in several regions: none faults, as above
-        found = mem.pieces(addrs, lengths)
-        if found is not None:
-            return all(map(ZEROS.startswith, found[0]))
-    lo, hi, view = 1, 0, _NO_VIEW
+    # the walk is bounded by bytes, not by niov
+    entries = fastpaths.Entries(mem, iov, SIZE_MAX, most=fastpaths.PIECES_MAX)
+    zero = fastpaths.zero_walk(mem, entries, current_offset, bytes_)
+    if zero is not None:
+        return zero
+    is_zero = fastpaths.ZeroCheck(mem)
     j = 0
     while bytes_:
-        if j < k:
-            base, length = words[2 * j], words[2 * j + 1]
-        else:
-            at = _at(iov, j)
-            base = _base(mem, at)
-            length = _len(mem, at)
-        base = (base + current_offset) & SIZE_MAX
-        length = min((length - current_offset) & SIZE_MAX, bytes_)
-        if lo <= base and base + length <= hi and length <= ZEROS_SIZE:
-            if not ZEROS.startswith(view[base - lo : base - lo + length]):
-                return False
-        elif not buffer_is_zero(mem, base, length):
+        base = entries.base(j)
+        length = entries.len(j)
+        length = min(size_t(length - current_offset), bytes_)
+        if not is_zero(size_t(base + current_offset), length):
             return False
-        elif length:
-            lo, hi, view = mem._hit_view
         current_offset = 0
         bytes_ -= length
         j += 1
@@ -854,65 +609,25 @@ def qemu_iovec_compare(mem: Memory, a: int, b: int) -> int:
     niov = _niov(mem, a)
     if niov <= 0:
         return -1
-    a_iov, b_iov = _qiov_iov(mem, a), _qiov_iov(mem, b)
-    wa, ka = mem.iovecs(a_iov, niov)
-    wb, kb = mem.iovecs(b_iov, niov)
-    if ka == niov and kb == niov and _equal_runs(mem, wa, wb, niov):
+    ea = fastpaths.Entries(mem, _qiov_iov(mem, a), niov)
+    eb = fastpaths.Entries(mem, _qiov_iov(mem, b), niov)
+    if ea.k == niov and eb.k == niov and fastpaths.equal_runs(mem, ea.words, eb.words, niov):
         hook = assert_hook()
         if hook is not None:  # each entry's assert, evaluated and holding
             for _ in range(niov):
                 hook("qemu_iovec_compare", "a->iov[i].iov_len == b->iov[i].iov_len", 575, True)
         return -1
-    a_lo, a_hi, a_view, b_lo, b_hi, b_view = 1, 0, _NO_VIEW, 1, 0, _NO_VIEW
+    equal_bytes = fastpaths.Compare(mem)
     i = 0
     while i < niov:
-        a_len = wa[2 * i + 1] if i < ka else _len(mem, _at(a_iov, i))
-        b_len = wb[2 * i + 1] if i < kb else _len(mem, _at(b_iov, i))
+        a_len, b_len = ea.len(i), eb.len(i)
         _assert(a_len == b_len, "a->iov[i].iov_len == b->iov[i].iov_len", "qemu_iovec_compare", 575)
-        pa = wa[2 * i] if i < ka else _base(mem, _at(a_iov, i))
-        pb = wb[2 * i] if i < kb else _base(mem, _at(b_iov, i))
-        if not (a_lo <= pa and pa + a_len <= a_hi):  # remember the regions the bytes lie in
-            a_lo, a_hi, a_view = mem._holding(pa) or (1, 0, _NO_VIEW)
-        if not (b_lo <= pb and pb + a_len <= b_hi):
-            b_lo, b_hi, b_view = mem._holding(pb) or (1, 0, _NO_VIEW)
-        if (
-            a_len <= CHUNK
-            and a_lo <= pa
-            and pa + a_len <= a_hi
-            and b_lo <= pb
-            and pb + a_len <= b_hi
-            and equal(a_view[pa - a_lo : pa - a_lo + a_len], b_view[pb - b_lo : pb - b_lo + a_len])
-        ):
-            length = a_len  # the byte loop runs to the end
-        else:
-            length = first_difference(mem, pa, pb, a_len)
+        length = equal_bytes(ea.base(i), eb.base(i), a_len)  # the byte loop: where it stops
         offset = ssize_t(offset + length)
         if length != a_len:
             return offset
         i += 1
     return -1
-
-
-def _equal_runs(mem: Memory, wa: memoryview, wb: memoryview, niov: int) -> bool:
-    """Whether the compare loop would run to its end without a fault or a failed assert: the
-    same lengths, each side's bytes one run in one region, and the runs equal (compared a
-    chunk at a time).  False says nothing: the loop then does it entry by entry."""
-    lens = wa[1 : 2 * niov : 2].tolist()
-    if lens != wb[1 : 2 * niov : 2].tolist():
-        return False
-    total = sum(lens)
-    pa, la = _pieces(wa, niov, niov, 0, total)
-    pb, lb = _pieces(wb, niov, niov, 0, total)
-    ra = _one_region(mem, pa, la) if pa else None
-    rb = _one_region(mem, pb, lb) if pb else None
-    if ra is None or rb is None or not (ra[3] and rb[3]):
-        return False
-    (a0, _, va), (b0, _, vb) = ra[0], rb[0]
-    a, b = ra[1] - a0, rb[1] - b0
-    return all(
-        equal(va[a + off : a + min(off + CHUNK, total)], vb[b + off : b + min(off + CHUNK, total)])
-        for off in range(0, total, CHUNK)
-    )
 
 
 @cfunction
@@ -965,9 +680,9 @@ def qemu_iovec_clone(mem: Memory, dest: int, src: int, buf: int) -> None:
         raise UndefinedBehaviour("stack-overflow", f"IOVectorSortElem sortelems[{n}] on an 8 MiB stack")
     sortelems = mem.stack_alloc(n * SORTELEM_SIZE)
     try:
-        plan = _plain_clone(mem, dest, src, n)
+        plan = fastpaths.plain_clone(mem, dest, src, n)
         if plan is not None:
-            _clone_plainly(mem, dest, src, buf, n, plan)
+            fastpaths.clone_plainly(mem, dest, src, buf, n, plan)
             return
         i = 0
         while i < _niov(mem, src):
@@ -1005,118 +720,6 @@ def _elem(mem: Memory, sortelems: int, n: int, i: int) -> int:
     if not 0 <= i < n:
         raise UndefinedBehaviour("out-of-bounds", f"sortelems[{i}] of {n}")
     return sortelems + i * SORTELEM_SIZE
-
-
-# qemu_iovec_clone without a Python step per load: when nothing the clone stores can reach what
-# it reads (the usual case), every load of src gives what it gave first, the sort elements live
-# only on the stack, and the n qemu_iovec_add calls make the same g_renew calls in the same order
-# and leave the same bytes; so the loops run over lists and the adds land in one go.  Anything
-# else takes the loops above, load by load.
-_Growth = tuple[int, int, int, int, tuple[int, ...]]  # niov, nalloc, iov, entries in place, renews
-
-
-def _whole(mem: Memory, addr: int, size: int) -> bool:
-    """Whether the ``size`` bytes at ``addr`` lie in one live region (no load of them is UB)."""
-    span = mem._holding(addr)
-    return span is not None and addr + size <= span[1]
-
-
-def _plain_clone(mem: Memory, dest: int, src: int, n: int) -> _Growth | None:
-    """How n adds to ``dest`` would grow it, if the clone of ``src`` into it is plain; else None.
-
-    Plain: both structs and src's n entries are whole (no load the clone makes is UB), and no
-    store of the adds lands on src's struct or entries (which loops 2 and 3 read again)."""
-    if n <= 0 or not NATIVE_WORDS or not (_whole(mem, src, QIOV_SIZE) and _whole(mem, dest, QIOV_SIZE)):
-        return None
-    src_iov = _qiov_iov(mem, src)
-    if not _whole(mem, src_iov, n * IOVEC_SIZE):
-        return None  # the loads past the array meet their UB in the loops
-    keep = ((src, src + QIOV_SIZE), (src_iov, src_iov + n * IOVEC_SIZE))
-    for lo, hi in keep:  # the adds store into dest's fields
-        if dest < hi and lo < dest + QIOV_SIZE:
-            return None
-    return _growth(mem, dest, n, keep)
-
-
-def _growth(mem: Memory, qiov: int, adds: int, keep: tuple[tuple[int, int], ...]) -> _Growth | None:
-    """What ``adds`` qemu_iovec_add calls on ``qiov`` would do, when they can land in one go:
-    (niov, nalloc, iov, how many entries go in place, the nalloc of each g_renew); None when an
-    add would assert, overflow, abort, free something that is not a heap block, or store over
-    the struct or what ``keep`` spans (the caller then adds one by one)."""
-    nalloc, niov, iov = _nalloc(mem, qiov), _niov(mem, qiov), _qiov_iov(mem, qiov)  # whole: no UB
-    if nalloc == -1 or not 0 <= niov <= nalloc or niov + adds > INT_MAX:
-        return None
-    in_place = min(adds, nalloc - niov)
-    at = (iov + niov * IOVEC_SIZE) & SIZE_MAX
-    end = at + in_place * IOVEC_SIZE
-    if in_place:
-        span = mem._holding(at)
-        if span is None or end > span[1]:
-            return None
-        for lo, hi in ((qiov, qiov + QIOV_SIZE), *keep):
-            if at < hi and lo < end:
-                return None
-    renews: list[int] = []
-    count, cap = niov + in_place, nalloc
-    while count < niov + adds:
-        cap = 2 * cap + 1
-        if cap > INT_MAX or cap * IOVEC_SIZE > MAX_HEAP_BLOCK:
-            return None
-        renews.append(cap)
-        count = min(cap, niov + adds)
-    if renews and iov:
-        block = mem.heap_block(iov)
-        region = mem.region_at(iov)
-        if block is None or block[1] != 0 or region is None:
-            return None
-        # g_renew frees the old array: neither the struct nor what the caller reads may be in it
-        for lo, hi in ((qiov, qiov + QIOV_SIZE), *keep):
-            if lo < region.end and region.start < hi:
-                return None
-    return niov, nalloc, iov, in_place, tuple(renews)
-
-
-def _add_all(mem: Memory, qiov: int, plan: _Growth, bases: list[int], lens: list[int]) -> None:
-    """The adds of ``plan``: entries in place, then each g_renew (which carries them), then the
-    rest in the last array; size and niov as the adds leave them."""
-    niov, _, iov, in_place, renews = plan
-    hook = assert_hook()
-    if hook is not None:  # each add evaluates its assert, and it holds
-        for _ in bases:
-            hook("qemu_iovec_add", "qiov->nalloc != -1", 292, True)
-    entries = array("Q", bytes(16 * len(bases)))
-    entries[0::2] = array("Q", bases)
-    entries[1::2] = array("Q", lens)
-    if in_place:
-        mem.write(_at(iov, niov), memoryview(entries)[: 2 * in_place].cast("B"))
-    for cap in renews:
-        mem.set_i32(qiov + QIOV_NALLOC, cap)
-        iov = g_renew(mem, IOVEC_SIZE, iov, cap)
-        mem.set_u64(qiov + QIOV_IOV, iov)
-    if in_place < len(bases):
-        mem.write(_at(iov, niov + in_place), memoryview(entries)[2 * in_place :].cast("B"))
-    mem.set_u64(qiov + QIOV_SIZE_FIELD, size_t(_qiov_size(mem, qiov) + sum(lens)))
-    mem.set_i32(qiov + QIOV_NIOV, niov + len(bases))
-
-
-def _clone_plainly(mem: Memory, dest: int, src: int, buf: int, n: int, plan: _Growth) -> None:
-    """The three loops and two sorts of qemu_iovec_clone over lists (see above)."""
-    words, _ = mem.iovecs(_qiov_iov(mem, src), n)
-    bases, lens = words[0 : 2 * n : 2].tolist(), words[1 : 2 * n : 2].tolist()
-    # qsort(sortelem_cmp_src_base): the elements by source base, equals in index order
-    order = sorted(range(n), key=bases.__getitem__)
-    dest_bases = [0] * n
-    last_end = 0
-    for i in order:
-        cur_base, cur_len = bases[i], lens[i]
-        rewind = 0
-        if last_end and last_end > cur_base:
-            rewind = ssize_t(last_end - cur_base)
-        dest_bases[i] = size_t(buf - rewind)
-        buf = size_t(buf + cur_len - min(size_t(rewind), cur_len))
-        last_end = max(size_t(cur_base + cur_len), last_end)
-    # qsort(sortelem_cmp_src_index) restores index order; then one qemu_iovec_add per entry
-    _add_all(mem, dest, plan, dest_bases, lens)
 
 
 @cfunction
@@ -1205,31 +808,31 @@ def qemu_iovec_discard_back(mem: Memory, qiov: int, bytes_: int) -> None:
 # header inlines (include/qemu/iov.h) -------------------------------------------
 @cfunction
 def iov_from_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_from_buf_full` (the constant-size fast path gives the same)."""
+    """qemu/iov.h:108 — :func:`iov_from_buf_full` (the constant-size fast path gives the same)."""
     return iov_from_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
 
 
 @cfunction
 def iov_to_buf(mem: Memory, iov: int, iov_cnt: int, offset: int, buf: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_to_buf_full` (the constant-size fast path gives the same)."""
+    """qemu/iov.h:115 — :func:`iov_to_buf_full` (the constant-size fast path gives the same)."""
     return iov_to_buf_full(mem, iov, iov_cnt, offset, buf, bytes_)
 
 
 @cfunction
 def iov_send(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_send_recv` sending."""
+    """qemu/iov.h:122 — :func:`iov_send_recv` sending."""
     return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, True)
 
 
 @cfunction
 def iov_recv(mem: Memory, sockfd: int, iov: int, iov_cnt: int, offset: int, bytes_: int) -> int:
-    """qemu/iov.h — :func:`iov_send_recv` receiving."""
+    """qemu/iov.h:129 — :func:`iov_send_recv` receiving."""
     return iov_send_recv(mem, sockfd, iov, iov_cnt, offset, bytes_, False)
 
 
 @cfunction
 def qemu_iovec_init_buf(mem: Memory, qiov: int, buf: int, len_: int) -> None:
-    """qemu/iov.h — assign the whole struct: one embedded entry {buf, len}, nalloc -1."""
+    """qemu/iov.h:135 — assign the whole struct: one embedded entry {buf, len}, nalloc -1."""
     mem.write(qiov, bytes(QIOV_SIZE))
     mem.set_u64(qiov + QIOV_IOV, qiov + QIOV_LOCAL_IOV)
     mem.set_i32(qiov + QIOV_NIOV, 1)
@@ -1240,7 +843,7 @@ def qemu_iovec_init_buf(mem: Memory, qiov: int, buf: int, len_: int) -> None:
 
 @cfunction
 def qemu_iovec_buf(mem: Memory, qiov: int) -> int:
-    """qemu/iov.h — the buffer of a vector made by :func:`qemu_iovec_init_buf`."""
+    """qemu/iov.h:149 — the buffer of a vector made by :func:`qemu_iovec_init_buf`."""
     if not (_nalloc(mem, qiov) == -1 and _qiov_iov(mem, qiov) == qiov + QIOV_LOCAL_IOV):
         raise CAssertionError(
             "qiov->nalloc == -1 && qiov->iov == &qiov->local_iov",

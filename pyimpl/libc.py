@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from .errors import GLibFatalError, UndefinedBehaviour
-from .memory import SIZE_MAX, Memory
+from iovspec.cint import SIZE_MAX
+from iovspec.errors import GLibFatalError, UndefinedBehaviour
+
+from .memory import Memory
 
 # Bulk work is done a chunk at a time with C-speed operations (slice copies,
 # memcmp via bytes.startswith), never with a Python loop per byte; chunks keep

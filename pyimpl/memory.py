@@ -18,15 +18,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
-from .errors import GLibFatalError, UndefinedBehaviour
+from iovspec.arguments import readonly_view, writable_view
+from iovspec.cint import SIZE_MAX, UINT_MAX, int_
+from iovspec.errors import GLibFatalError, UndefinedBehaviour
+from iovspec.structs import HeapStats
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
-
-SIZE_MAX = (1 << 64) - 1
-INT_MAX = (1 << 31) - 1
-INT_MIN = -(1 << 31)
-UINT_MAX = (1 << 32) - 1
 
 _U64 = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
@@ -87,28 +85,6 @@ def _zeroed(size: int) -> memoryview:
     return memoryview(bytearray(size))
 
 
-def size_t(value: int) -> int:
-    """``value`` converted to ``size_t`` (modulo 2**64)."""
-    return value & SIZE_MAX
-
-
-def unsigned(value: int) -> int:
-    """``value`` converted to ``unsigned int`` (modulo 2**32)."""
-    return value & UINT_MAX
-
-
-def ssize_t(value: int) -> int:
-    """``value`` converted to ``ssize_t`` (two's complement, 64 bits)."""
-    value &= SIZE_MAX
-    return value - (1 << 64) if value >> 63 else value
-
-
-def int_(value: int) -> int:
-    """``value`` converted to ``int`` (two's complement, 32 bits, as GCC does)."""
-    value &= UINT_MAX
-    return value - (1 << 32) if value >> 31 else value
-
-
 @dataclass
 class Region:
     """One live object: ``size`` bytes at ``start``."""
@@ -137,42 +113,6 @@ class _HeapMark:
     contents: list[tuple[Region, bytes]]
     freed: dict[int, int]
     counters: tuple[int, int, int, int, int]
-
-
-@dataclass(frozen=True)
-class HeapStats:
-    """What the code under test did with the GLib heap."""
-
-    allocs: int
-    reallocs: int
-    frees: int
-    live: int
-
-
-def writable_view(buffer: Buffer) -> memoryview:
-    """``buffer`` as a memoryview a C function may write through; else a TypeError or
-    ValueError naming the argument (what ``map`` takes, on both sides)."""
-    try:
-        view = memoryview(buffer)
-    except TypeError:
-        raise TypeError(f"buffer: expected a writable buffer, got {type(buffer).__name__}") from None
-    if view.readonly:
-        raise TypeError("buffer: must be writable (use a bytearray)")
-    if not view.c_contiguous:
-        raise ValueError("buffer: must be C-contiguous")
-    return view
-
-
-def readonly_view(buffer: Buffer) -> memoryview:
-    """``buffer`` (writable or not) as a memoryview a C function may read through (``map``'s
-    ``readonly=True``, on both sides)."""
-    try:
-        view = memoryview(buffer)
-    except TypeError:
-        raise TypeError(f"buffer: expected a buffer, got {type(buffer).__name__}") from None
-    if not view.c_contiguous:
-        raise ValueError("buffer: must be C-contiguous")
-    return view
 
 
 class Memory:

@@ -59,11 +59,9 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, SupportsIndex, TypeVar, overload
 
-from . import iov as _port
-from ._cfunc import type_name
-from .iov import STACK_LIMIT
-from .memory import INT_MAX, Memory
-from .structs import (
+from iovspec.arguments import type_name
+from iovspec.cint import INT_MAX
+from iovspec.structs import (
     IOV_MAX,
     IOVEC_SIZE,
     QIOV_SIZE,
@@ -74,6 +72,10 @@ from .structs import (
     read_iovecs,
     read_qiov,
 )
+
+from . import iov as _port
+from .iov import STACK_LIMIT
+from .memory import Memory
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer

@@ -4,12 +4,12 @@
 source with our shims, and returns a :class:`Reference`.  ``Reference.memory()``
 gives a :class:`CMemory`: real process memory with the same loads, stores and
 heap observers as :class:`pyimpl.memory.Memory`.  The module-level functions
-(one per row of :mod:`pyimpl.ctable`, see ``_facade.py``) take that memory first
+(one per row of :mod:`iovspec.ctable`, see ``_facade.py``) take that memory first
 and then the C arguments in C order; pointers are int addresses (NULL is 0) and
 ints are converted to the C parameter types the way C converts them.
 
-A failing C assert raises :class:`pyimpl.errors.CAssertionError`, a fatal GLib
-error :class:`pyimpl.errors.GLibFatalError`, a fatal signal :class:`CCrash`,
+A failing C assert raises :class:`iovspec.errors.CAssertionError`, a fatal GLib
+error :class:`iovspec.errors.GLibFatalError`, a fatal signal :class:`CCrash`,
 an endless loop :class:`CTimeout` and a function the source lacks (or defines
 with another prototype) :class:`MissingFunction`; the process survives all of
 them (trap flavour).
@@ -17,10 +17,10 @@ them (trap flavour).
 
 from __future__ import annotations
 
-from pyimpl import structs
-from pyimpl.errors import CAssertionError, GLibFatalError
-from pyimpl.memory import HeapStats
-from pyimpl.structs import *  # noqa: F403  (structs.__all__, shared with pyimpl)
+from iovspec import structs
+from iovspec.errors import CAssertionError, GLibFatalError
+from iovspec.structs import *  # noqa: F403  (structs.__all__, shared with pyimpl)
+from iovspec.structs import HeapStats
 
 from ._facade import *  # noqa: F403  (the public C functions, generated from the table)
 
@@ -44,7 +44,7 @@ def memory(c_source: str | None = None) -> CMemory:
 
 # A literal list, so type checkers read it (mypy takes a module for a protocol such as
 # pyimpl.sg.Library only through a literal __all__); tests/test_library_api.py checks that it
-# is this package's own names, pyimpl.structs.__all__ and _facade.__all__ (the table's functions)
+# is this package's own names, iovspec.structs.__all__ and _facade.__all__ (the table's functions)
 __all__ = [
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
@@ -60,7 +60,7 @@ __all__ = [
     "Reference",
     "load",
     "memory",
-    # pyimpl.structs.__all__
+    # iovspec.structs.__all__
     "IOVEC_SIZE",
     "QIOV_SIZE",
     "UNDO_SIZE",

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyimpl.errors import CAssertionError, GLibFatalError
+from iovspec.errors import CAssertionError, GLibFatalError
 
 from .errors import CCrash
 

@@ -46,7 +46,7 @@ from types import ModuleType
 import cffi  # type: ignore[import-untyped]
 from filelock import FileLock
 
-from pyimpl.ctable import BY_NAME, INLINES, TABLE, CParam, compatible, normalise, parse_prototype, value_kind
+from iovspec.ctable import BY_NAME, INLINES, TABLE, CParam, compatible, normalise, parse_prototype, value_kind
 
 from .csource import CPP, CSourceError, SourceInfo, read_source
 from .errors import BuildError

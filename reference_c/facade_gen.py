@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pyimpl.ctable import TABLE, CFunction
+from iovspec.ctable import TABLE, CFunction
 
 TARGET = Path(__file__).resolve().parent / "_facade.py"
 

@@ -8,8 +8,8 @@ take that memory first and then the C arguments in C order; pointers are int
 addresses (NULL is 0) and ints are converted to the C parameter types the way
 C converts them.
 
-A failing C assert raises :class:`pyimpl.errors.CAssertionError`, a fatal GLib
-error :class:`pyimpl.errors.GLibFatalError`, a fatal signal :class:`CCrash`,
+A failing C assert raises :class:`iovspec.errors.CAssertionError`, a fatal GLib
+error :class:`iovspec.errors.GLibFatalError`, a fatal signal :class:`CCrash`,
 an endless loop :class:`CTimeout` and a function the source lacks
 :class:`MissingFunction`; the process survives all of them (trap flavour).
 """
@@ -26,10 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pyimpl._cfunc import type_name
-from pyimpl.ctable import BY_NAME, value_kind
-from pyimpl.errors import CAssertionError, GLibFatalError
-from pyimpl.memory import HeapStats, int_, readonly_view, size_t, ssize_t, unsigned, writable_view
+from iovspec.arguments import readonly_view, type_name, writable_view
+from iovspec.cint import int_, size_t, ssize_t, unsigned
+from iovspec.ctable import BY_NAME, value_kind
+from iovspec.errors import CAssertionError, GLibFatalError
+from iovspec.structs import HeapStats
 
 from . import _forked
 from . import build as _build

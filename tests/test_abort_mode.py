@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, find, settings
 
 import reference_c
-from harness.campaign import CAMPAIGNS
-from harness.case import Case
-from harness.sites import assert_sites, unreachable
-from harness.worlds import CWorld, PyWorld, run_case
+from harness.campaign.pool import CAMPAIGNS
+from harness.model.case import Case
+from harness.model.sites import assert_sites, unreachable
+from harness.worlds.world import CWorld, PyWorld, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 REACHABLE = [s for s in assert_sites(ROOT / "reference_c" / "iov.c") if unreachable(s.func, s.expr) is None]
@@ -24,7 +24,7 @@ def test_every_site_is_either_reachable_or_has_a_reason() -> None:
     sites = assert_sites(ROOT / "reference_c" / "iov.c")
     reasons = [unreachable(s.func, s.expr) for s in sites]
     assert len(sites) == 24
-    assert sum(r is not None for r in reasons) == 5  # each with its reason in pyimpl.ctable
+    assert sum(r is not None for r in reasons) == 5  # each with its reason in iovspec.ctable
     assert len(REACHABLE) == 19
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pyimpl
-from pyimpl.structs import QIOV_SIZE
+from iovspec.structs import QIOV_SIZE
 
 ALLOWED = (TypeError, ValueError, pyimpl.CAssertionError, pyimpl.UndefinedBehaviour, pyimpl.GLibFatalError)
 SOCKET_FUNCS = {f.name for f in pyimpl.TABLE if f.sets_errno}

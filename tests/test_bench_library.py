@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench_library
+from harness.bench import library as bench_library
 from harness.cli import main
 
 

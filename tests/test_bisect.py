@@ -11,7 +11,7 @@ from pathlib import Path
 from cli_runs import ROOT, harness
 from git_repos import IN_REPO, IOV_C, git, history, patched
 
-from harness.exits import (
+from harness.review.exits import (
     BISECT_BAD,
     BISECT_GOOD,
     BISECT_SKIP,

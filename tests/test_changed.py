@@ -9,8 +9,8 @@ import pytest
 from cli_runs import harness
 from git_repos import IOV_C, patched
 
-from harness.campaign import CAMPAIGNS
-from harness.changed import changed_functions, select, split_only
+from harness.campaign.pool import CAMPAIGNS
+from harness.review.changed import changed_functions, select, split_only
 from reference_c import revisions
 from reference_c.csource import read_source
 

@@ -27,7 +27,9 @@ from hypothesis.database import (
 )
 from ruamel.yaml import YAML
 
-from harness import cli, database
+from harness import cli
+from harness.campaign import plan
+from harness.engines import database
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "ci" / "templates"
 GITHUB = TEMPLATES / "github-iovconf.yml"
@@ -224,11 +226,11 @@ def test_every_harness_command_of_a_template_is_one_the_cli_accepts(which: str, 
     calls = template_calls(which, tmp_path)
     for where, argv in calls:
         try:
-            args = cli._parser().parse_args(argv)
+            args = cli.parser().parse_args(argv)
         except SystemExit:
             pytest.fail(f"{which} template, {where}: the harness refuses {argv}")
         if args.command == "run":
-            assert not isinstance(cli._shard(args.shard, args.engine), str), (where, argv)
+            assert not isinstance(plan.shard(args.shard, args.engine), str), (where, argv)
             assert args.shard is None or args.json, f"{where}: a shard's results must be kept (--json)"
     commands = [(argv[0], "--shard" in argv, "quick" in argv) for _, argv in calls]
     assert ("run", False, True) in commands  # the quick profile
@@ -238,7 +240,7 @@ def test_every_harness_command_of_a_template_is_one_the_cli_accepts(which: str, 
 
 @pytest.mark.parametrize("which", sorted(TEMPLATE_SCRIPTS))
 def test_the_merge_reads_every_shard_the_matrix_writes(which: str, tmp_path: Path) -> None:
-    calls = [cli._parser().parse_args(argv) for _, argv in template_calls(which, tmp_path)]
+    calls = [cli.parser().parse_args(argv) for _, argv in template_calls(which, tmp_path)]
     shards = [a for a in calls if a.command == "run" and a.shard]
     (merge,) = [a for a in calls if a.command == "merge"]
     n = len(shards)
@@ -252,7 +254,7 @@ def test_the_merge_reads_every_shard_the_matrix_writes(which: str, tmp_path: Pat
 def _run_db(which: str, workdir: Path) -> Any:
     (quick,) = [
         a
-        for a in (cli._parser().parse_args(argv) for _, argv in template_calls(which, workdir))
+        for a in (cli.parser().parse_args(argv) for _, argv in template_calls(which, workdir))
         if a.command == "run" and a.profile == "quick"
     ]
     return database.open_database(quick.db)

@@ -8,6 +8,8 @@ from pathlib import Path
 from changes import changed_iov_c
 from cli_runs import harness
 
+from harness.verdict.expected import KNOWN_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -121,7 +123,8 @@ def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(
     import json
 
     v92 = ROOT / "reference_c" / "revisions" / "iov-v9.2.0.c"
-    args = ("run", "--only", "do_send_recv,qemu_iovec_init_extended,iov_size", "--engine", "exhaustive")
+    args: tuple[str, ...] = ("run", "--only", "do_send_recv,qemu_iovec_init_extended,iov_size")
+    args += ("--engine", "exhaustive")
     args += ("--jobs", "1", "--seed", "3", "--c-source", str(v92))
     r = harness(*args, "--json", "red.json", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -141,7 +144,7 @@ def test_run_reports_a_changed_prototype_and_honours_the_known_differences_file(
     assert (missing["verdict"], missing["kind"], missing["red"]) == ("not judged", "missing", True)
     assert rows["iov_size"]["verdict"] == "agree" and not rows["iov_size"]["red"]
 
-    known = ROOT / "harness" / "known" / "v9.2.0.toml"
+    known = KNOWN_DIR / "v9.2.0.toml"
     r = harness(*args, "--expect-diff", str(known), "--json", "green.json", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(listed: v9.2 gave the static do_send_recv" in r.stdout
@@ -245,7 +248,7 @@ def test_jobs_accepts_auto_and_refuses_nonsense() -> None:
 
     import pytest
 
-    from harness.cli import jobs_count
+    from harness.campaign.plan import jobs_count
 
     assert jobs_count("auto") == (os.cpu_count() or 1)
     assert jobs_count("3") == 3

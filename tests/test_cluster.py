@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_run_loses_no_job(
             assert run.poll() is None and time.monotonic() < deadline, "no worker took a job"
             for worker in dask_cluster.workers:
                 children = psutil.Process(worker.pid).children()
-                jobs = [p for p in children if "harness.cluster_job" in p.cmdline()]
+                jobs = [p for p in children if "harness.campaign.cluster_job" in p.cmdline()]
                 if jobs:
                     victim, job = worker, jobs[0]
                     break
@@ -258,8 +258,8 @@ def test_a_task_gets_the_clients_files_where_it_has_not_got_them(
 ) -> None:
     """No shared disk: a source the worker does not have at the client's path is written from
     the bytes the task carries; one it has there with the same bytes is used where it is."""
-    from harness.campaign import PROFILES, Config
-    from harness.cluster import _localised
+    from harness.campaign.cluster import _localised
+    from harness.campaign.pool import PROFILES, Config
 
     monkeypatch.setenv("IOVCONF_CACHE_DIR", str(tmp_path / "cache"))
     here = tmp_path / "here.c"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.coverage import EXCEPTIONS, Exception_, Uncovered, judge_coverage, load_exceptions
+from harness.gates.coverage import EXCEPTIONS, Exception_, Uncovered, judge_coverage, load_exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,7 +104,7 @@ def test_a_small_measured_campaign_gates_on_what_it_left_uncovered(tmp_path: Pat
     empty.write_text("")
     first = coverage_run(tmp_path, empty, tmp_path / "html")
     assert first.returncode == 1, first.stdout + first.stderr
-    m = re.search(r"branch coverage: iov\.c (\d+)/(\d+) .*pyimpl/ (\d+)/(\d+)", first.stdout)
+    m = re.search(r"branch coverage: iov\.c (\d+)/(\d+) .*iovspec/ (\d+)/(\d+)", first.stdout)
     assert m, first.stdout
     taken, total = int(m.group(1)), int(m.group(2))
     assert 0 < taken < total and total > 150

@@ -13,10 +13,10 @@ import pytest
 from changes import changed_iov_c
 
 import reference_c
-from harness.case import Builder, Case, case_to_json
-from harness.judge import Discrepancy, Judge
-from harness.report import write_report
-from harness.worlds import CWorld, PyWorld
+from harness.model.case import Builder, Case, case_to_json
+from harness.report.reports import write_report
+from harness.verdict.judge import Discrepancy, Judge
+from harness.worlds.world import CWorld, PyWorld
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase, MultiplexedDatabase, ReadOnlyDatabase
 from hypothesis.internal.reflection import function_digest
 
-from harness.database import DatabaseSpecError, keyed, open_database
+from harness.engines.database import DatabaseSpecError, keyed, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 #: qemu_iovec_add grows the vector by one entry more than the original: found within a few

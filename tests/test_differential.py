@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 
 import reference_c
-from harness.database import keyed
-from harness.judge import Judge
-from harness.strategies import STRATEGIES
-from harness.worlds import CWorld, PyWorld
-from pyimpl import ctable
+from harness.engines.database import keyed
+from harness.generate.strategies import STRATEGIES
+from harness.verdict.judge import Judge
+from harness.worlds.world import CWorld, PyWorld
+from iovspec import ctable
 from reference_c.revisions import revision
 
 EXAMPLES = int(os.environ.get("IOVCONF_TEST_EXAMPLES", "150"))

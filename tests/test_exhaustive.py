@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 
 import reference_c
-from harness import campaign, narrowing
-from harness.bounds import QUICK_BOUND, Bound
-from harness.case import Case, Ref, case_from_json, case_to_json
-from harness.exhaustive import FUNCTIONS, NOT_MEMORY, cases, check_function, count_cases
-from harness.judge import Discrepancy, Judge, Tally
-from harness.strategies import STRATEGIES
-from harness.worlds import CWorld, PyWorld
-from pyimpl import ctable
-from pyimpl.memory import SIZE_MAX
+from harness.campaign import pool as campaign
+from harness.engines.exhaustive import FUNCTIONS, NOT_MEMORY, cases, check_function, count_cases
+from harness.gates import narrowing
+from harness.generate.bounds import QUICK_BOUND, Bound
+from harness.generate.strategies import STRATEGIES
+from harness.model.case import Case, Ref, case_from_json, case_to_json
+from harness.verdict.judge import Discrepancy, Judge, Tally
+from harness.worlds.world import CWorld, PyWorld
+from iovspec import ctable
+from iovspec.cint import SIZE_MAX
 
 TINY = Bound(
     max_vectors=2,
@@ -161,7 +162,9 @@ def test_enumerated_cases_are_distinct_and_end_with_the_function() -> None:
 
 
 def test_quick_bound_agrees_on_the_original(judge: Judge) -> None:
-    for func in (f for f in FUNCTIONS if f not in judge.reference.reference.missing):
+    assert isinstance(judge.reference, CWorld)
+    missing = judge.reference.reference.missing
+    for func in (f for f in FUNCTIONS if f not in missing):
         progress: list[int] = []
         tally = Tally()
         done = check_function(func, QUICK_BOUND, judge, tally, progress.append)
@@ -258,7 +261,7 @@ def test_mutant_found_only_at_a_boundary(
     # the report is a replayable case
     case_json = case_to_json(qback.case)
     assert case_from_json(case_json) == qback.case
-    from harness.report import replay_case_json
+    from harness.report.reports import replay_case_json
 
     assert replay_case_json(case_json, str(path)) == 1
     assert "DIFFERENT" in capsys.readouterr().out
@@ -268,7 +271,7 @@ def test_mutant_found_only_at_a_boundary(
 def test_the_first_failure_found_is_the_smallest_layout(mutant: tuple[Path, Any]) -> None:
     """Groups run smallest layout first: no group that comes earlier holds a failing case."""
     _, ref = mutant
-    from harness.exhaustive import ordered_groups
+    from harness.engines.exhaustive import ordered_groups
 
     judge = Judge(PyWorld(), CWorld(ref))
     first = found("qemu_iovec_discard_back", judge)

@@ -11,7 +11,7 @@ from pathlib import Path
 from changes import IOV_C, changed_iov_c
 from cli_runs import harness
 
-from harness.export import NOT_JUDGED, Record, Row, write_junit
+from harness.report.export import NOT_JUDGED, Record, Row, write_junit
 
 ROOT = Path(__file__).resolve().parent.parent
 GROWTH = ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;")

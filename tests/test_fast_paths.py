@@ -4,11 +4,16 @@ do what the load-by-load code does, in the corners where a shortcut is easy to g
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import pyimpl
-import pyimpl.iov as iov_mod
+import pyimpl.fastpaths as fastpaths
+from harness.generate.strategies import STRATEGIES
+from harness.model.case import Case
+from harness.worlds.world import PyWorld, run_case
+from iovspec.structs import IOVEC_SIZE, QIOV_SIZE
 from pyimpl.hooks import observing_asserts
-from pyimpl.structs import IOVEC_SIZE, QIOV_SIZE
 
 
 def test_compare_of_empty_vectors_never_loads_their_arrays() -> None:
@@ -41,7 +46,7 @@ def _run_clone(monkeypatch: pytest.MonkeyPatch | None) -> tuple[object, ...]:
     mem = _memory()
     src, dest, buf = _clone_layout(mem)
     if monkeypatch is not None:
-        monkeypatch.setattr(iov_mod, "_plain_clone", lambda *_: None)  # load by load
+        monkeypatch.setattr(fastpaths, "plain_clone", lambda *_: None)  # load by load
     seen: list[tuple[str, str, int, bool]] = []
     with observing_asserts(lambda *a: seen.append(a)):
         try:
@@ -72,7 +77,7 @@ def test_plain_clone_is_the_loop_clone(monkeypatch: pytest.MonkeyPatch, nalloc: 
         pyimpl.qemu_iovec_add(mem, dest, data, 1)
         with pytest.MonkeyPatch.context() as mp:
             if slow:
-                mp.setattr(iov_mod, "_plain_clone", lambda *_: None)
+                mp.setattr(fastpaths, "plain_clone", lambda *_: None)
             seen: list[object] = []
             with observing_asserts(lambda *a: seen.append(a)):
                 pyimpl.qemu_iovec_clone(mem, dest, src, buf)
@@ -101,3 +106,35 @@ def test_strict_is_zero_at_the_very_end_stays_in_the_array() -> None:
     assert pyimpl.qemu_iovec_is_zero(mem, q, 0, 4) is True
     mem.write(data + 3, b"x")
     assert pyimpl.qemu_iovec_is_zero(mem, q, 2, 2) is False
+
+
+#: each whole-walk fast path, and what it answers when it declines (the loop then runs)
+DECLINED = {"copy_walk": None, "fill_walk": None, "zero_walk": None, "equal_runs": False, "plain_clone": None}
+#: the functions whose loops have a whole-walk fast path, and those that reach them
+BULK = (
+    "iov_from_buf_full",
+    "iov_to_buf_full",
+    "iov_memset",
+    "iov_size",
+    "iov_copy",
+    "qemu_iovec_to_buf",
+    "qemu_iovec_from_buf",
+    "qemu_iovec_memset",
+    "qemu_iovec_is_zero",
+    "qemu_iovec_compare",
+    "qemu_iovec_clone",
+)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(BULK).flatmap(lambda func: STRATEGIES[func]))
+def test_the_whole_walks_do_what_the_loops_do(case: Case) -> None:
+    """For every case of the functions with a whole-walk fast path, the port's outcome (each
+    call's result or fault, every byte of the arena, the heap, errno) is the same with the fast
+    paths as with every one of them declining, so that each loop runs entry by entry."""
+    fast = run_case(PyWorld(), case)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, declined in DECLINED.items():
+            mp.setattr(fastpaths, name, lambda *_, d=declined, **__: d)
+        slow = run_case(PyWorld(), case)
+    assert fast == slow

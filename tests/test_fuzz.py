@@ -4,6 +4,7 @@ runs the same targets elsewhere."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -16,10 +17,13 @@ from cli_runs import ROOT, harness
 from ruamel.yaml import YAML
 
 from harness import cli
-from harness.libfuzzer import CC_ENV, fuzz_compiler, fuzz_flavour
-from harness.strategies import STRATEGIES
+from harness.generate.strategies import STRATEGIES
+from harness.integrations.libfuzzer import CC_ENV, fuzz_compiler, fuzz_flavour
 
-TARGETS = ROOT / "harness" / "fuzz_targets.py"
+#: the fuzz targets' module, found without importing it (pytest collects its file)
+_TARGETS_SPEC = importlib.util.find_spec("harness.engines.fuzz_targets")
+assert _TARGETS_SPEC is not None and _TARGETS_SPEC.origin is not None
+TARGETS = Path(_TARGETS_SPEC.origin)
 HAS_CLANG = fuzz_compiler() is not None
 needs_clang = pytest.mark.skipif(not HAS_CLANG, reason="clang is not installed (ci/setup.sh installs it)")
 #: a clang that is not there: the fuzz flavour cannot be built, C is gcc's plain build
@@ -140,16 +144,16 @@ def test_the_fuzz_flavour_loads_only_after_libfuzzer_is_loaded_globally(tmp_path
     """clang's fuzz flavour calls libFuzzer's coverage hooks without defining them: loaded alone it
     fails on one of them; loaded after atheris's libFuzzer (RTLD_GLOBAL), it loads."""
     assert fuzz_flavour(None)[0] == "fuzz"  # built (or found in the cache) by clang
-    load = "from harness import libfuzzer; libfuzzer.load_reference(None, 'fuzz'); print('loaded')"
+    load = "from harness.integrations import libfuzzer as lf; lf.load_reference(None, 'fuzz'); print('ok')"
     alone = subprocess.run(
         [sys.executable, "-c", load], cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
     assert alone.returncode != 0 and re.search(r"undefined symbol: __san", alone.stderr), alone.stderr
-    first = f"from harness import libfuzzer; libfuzzer.start('fuzz'); {load.split('; ', 1)[1]}"
+    first = f"from harness.integrations import libfuzzer as lf; lf.start('fuzz'); {load.split('; ', 1)[1]}"
     loaded = subprocess.run(
         [sys.executable, "-c", first], cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
-    assert loaded.returncode == 0 and "loaded" in loaded.stdout, loaded.stderr
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "ok", loaded.stderr
 
 
 def test_clusterfuzzlite_builds_one_fuzzer_per_function_and_one_fuzzes(tmp_path: Path) -> None:

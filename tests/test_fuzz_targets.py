@@ -1,9 +1,10 @@
-"""Long campaigns across processes: the fuzz targets (harness/fuzz_targets.py) run by two
+"""Long campaigns across processes: the fuzz targets (harness/engines/fuzz_targets.py) run by two
 worker processes on one Redis database, and a failure one of them saved is replayed first
 by a later run anywhere that shares the database."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,7 +14,10 @@ import redis
 from changes import changed_iov_c
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ROOT / "harness" / "fuzz_targets.py"
+#: the fuzz targets' module, found without importing it (pytest collects its file)
+_TARGETS_SPEC = importlib.util.find_spec("harness.engines.fuzz_targets")
+assert _TARGETS_SPEC is not None and _TARGETS_SPEC.origin is not None
+TARGETS = Path(_TARGETS_SPEC.origin)
 GROWTH = ("        qiov->nalloc = 2 * qiov->nalloc + 1;", "        qiov->nalloc = 2 * qiov->nalloc + 2;")
 
 

@@ -1,7 +1,7 @@
 """The I/O functions over real sockets and streams: iov_send_recv, iov_send, iov_recv, iov_hexdump.
 
 Each run gets its own AF_UNIX socket pair whose peer script runs before the call
-(harness/sockets.py), so pyimpl and C meet the same socket state.  The named
+(harness/worlds/sockets.py), so pyimpl and C meet the same socket state.  The named
 cases follow iov.c: the loop at lines 157-219 (skip ``offset``, clip the tail,
 one sendmsg/recvmsg, undo, advance), EAGAIN after progress returning the partial
 total (line 204), end of file ending a receive (line 209), ``bytes == 0``
@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import reference_c
-from harness.case import Arg, Case, Peer, Ref, Sock, Stream, case_from_json, case_to_json
-from harness.io_strategies import IO_STRATEGIES, IOBuilder, pattern
-from harness.judge import Discrepancy, Judge
-from harness.outcome import AssertFailed, Outcome, Returned
-from harness.report import replay_case_json
-from harness.worlds import CWorld, PyWorld, Run, run_case
+from harness.generate.io_strategies import IO_STRATEGIES, IOBuilder, pattern
+from harness.model.case import Arg, Case, Peer, Ref, Sock, Stream, case_from_json, case_to_json
+from harness.model.outcome import AssertFailed, Outcome, Result, Returned
+from harness.report.reports import replay_case_json
+from harness.verdict.judge import Discrepancy, Judge
+from harness.worlds.world import CWorld, PyWorld, Run, run_case
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 EXAMPLES = int(os.environ.get("IOVCONF_IO_EXAMPLES", "60"))
@@ -90,7 +90,7 @@ def iovecs_as_laid_out(case: Case) -> dict[str, Any]:
         run.close()
 
 
-def check(judge: Any, case: Case) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def check(judge: Any, case: Case) -> tuple[Result | None, dict[str, Any]]:
     """Both worlds agree (else Discrepancy); the port's last result and observations."""
     outcome = judge.check(case)
     obs = observed(outcome)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import mutate
 from harness.cli import main
-from harness.mutate import Mutant, Verdict, gate, load_equivalents
+from harness.gates import mutate
+from harness.gates.mutate import Mutant, Verdict, gate, load_equivalents
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -49,8 +49,15 @@ def test_the_wheel_builds_silently_with_its_data_files(tmp_path: Path) -> None:
         "reference_c/revisions/iov-v10.0.0.c",
         "reference_c/revisions/SHA256SUMS",
         "harness/py.typed",
-        "harness/mutants_equivalent.toml",
+        "harness/gates/mutants_equivalent.toml",
+        "harness/report/templates/program.c",
+        "harness/report/templates/helpers.c",
+        "harness/report/templates/prelude.h",
     ):
         assert rel in names, rel
+    # every module, in sub-packages too: a package the configuration does not find would be left out
+    for package in ("iovspec", "pyimpl", "harness", "reference_c"):
+        for module in (ROOT / package).rglob("*.py"):
+            assert module.relative_to(ROOT).as_posix() in names, module
     # data directories stay data: no stray package markers were invented for them
     assert not any(n.startswith("reference_c/include/") and n.endswith(".py") for n in names)

@@ -18,8 +18,8 @@ import pytest
 from pycparser import c_ast, c_generator, c_parser  # type: ignore[import-untyped]
 
 import reference_c
-from harness.campaign import CAMPAIGNS
-from harness.outcome import KINDS
+from harness.campaign.pool import CAMPAIGNS
+from harness.model.outcome import KINDS
 from reference_c import csource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +114,7 @@ causes = [{ function = "iov_size", kinds = ["a different value"] }]
     ("change", "message"),
     [
         (('class = "bug"', 'class = "feature"'), "class must be one of"),
-        (('"a different value"', '"a wrong value"'), "not among harness.outcome.KINDS"),
+        (('"a different value"', '"a wrong value"'), "not among harness.model.outcome.KINDS"),
         (('function = "iov_size"', 'function = "iov_copy"'), "not among the functions it touches"),
         (('class = "bug"', 'class = "refactor"'), "has no causes"),
         (

@@ -23,13 +23,13 @@ from changes import IOV_C, changed_iov_c
 from cli_runs import harness
 
 import reference_c
-from harness.batch import CBatch, make_batch
-from harness.campaign import PROFILES, Config, make_judge
-from harness.case import Case
-from harness.exhaustive import QUICK_BOUND, ordered_groups
-from harness.outcome import SAME_ABORT, rank
-from harness.results import Finding, FunctionResult, dedupe
-from pyimpl.ctable import BY_NAME, compatible
+from harness.campaign.pool import PROFILES, Config, make_judge
+from harness.engines.exhaustive import QUICK_BOUND, ordered_groups
+from harness.model.case import Case
+from harness.model.outcome import SAME_ABORT, rank
+from harness.model.results import Finding, FunctionResult, dedupe
+from harness.verdict.batch import CBatch, make_batch
+from iovspec.ctable import BY_NAME, compatible
 from reference_c.build import source_prelude
 from reference_c.revisions import revision
 
@@ -91,7 +91,7 @@ def test_a_fast_path_with_its_own_copy_of_an_assert_is_the_same_abort(tmp_path: 
 
 def test_the_port_against_the_original_is_strict_by_default() -> None:
     """A note is no excuse for the port: on the original iov.c, which assert fails counts."""
-    from harness.cli import _parser
+    from harness.cli import parser as _parser
 
     args = _parser().parse_args(["run"])
     assert args.strict_asserts is None  # decided by the source: strict when it is the original
@@ -273,7 +273,7 @@ def test_c_against_c_batches_agree_with_the_judge_case_by_case(tmp_path: Path) -
     """The raw comparison of two builds' batches says what the judge says of each case alone:
     the tests a batch hands on as differences are exactly those the judge fails on their
     own, and the others agree."""
-    from harness.judge import Discrepancy, Tally
+    from harness.verdict.judge import Discrepancy, Tally
 
     text = IOV_C.read_text()
     old = "            memcpy(iov[i].iov_base + offset, buf + done, len);"

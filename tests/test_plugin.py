@@ -15,14 +15,14 @@ import pytest
 from changes import changed_iov_c
 from hypothesis import settings
 
-import harness.pytest_plugin
+import harness.integrations.pytest_plugin
 
 HOST_TEST = """
 import os
 
 from hypothesis import given, settings
 
-from harness.campaign import CAMPAIGNS
+from harness.campaign.pool import CAMPAIGNS
 
 
 def test_hypothesis_settings_are_the_hosts():
@@ -41,8 +41,8 @@ def test_iov_size_agrees(judge):
 
 def test_the_plugin_comes_through_its_entry_point(pytestconfig: pytest.Config) -> None:
     (ep,) = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "iovconf"]
-    assert ep.value == "harness.pytest_plugin"
-    assert pytestconfig.pluginmanager.get_plugin("iovconf") is harness.pytest_plugin
+    assert ep.value == "harness.integrations.pytest_plugin"
+    assert pytestconfig.pluginmanager.get_plugin("iovconf") is harness.integrations.pytest_plugin
 
 
 def hypothesis_own_profile(env: dict[str, str] | None = None) -> str:
@@ -62,21 +62,21 @@ def test_this_suite_opted_in_to_a_profile() -> None:
     expected = os.environ.get("HYPOTHESIS_PROFILE") or (
         "iovconf-ci" if hypothesis_own_profile() == "ci" else "iovconf-dev"
     )
-    assert settings.get_current_profile_name() == harness.pytest_plugin.resolve_profile(expected)
+    assert settings.get_current_profile_name() == harness.integrations.pytest_plugin.resolve_profile(expected)
 
 
 @pytest.mark.parametrize("variable", ["CI", "GITHUB_ACTIONS", "GITLAB_CI"])
 def test_auto_means_iovconf_ci_wherever_hypothesis_sees_a_ci_service(variable: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
     env[variable] = "true"
-    probe = "import harness.pytest_plugin as p; print(p.resolve_profile('auto'))"
+    probe = "import harness.integrations.pytest_plugin as p; print(p.resolve_profile('auto'))"
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert hypothesis_own_profile(env) == "ci"
     assert out.stdout.strip() == "iovconf-ci"
 
 
 def test_profile_names() -> None:
-    resolve = harness.pytest_plugin.resolve_profile
+    resolve = harness.integrations.pytest_plugin.resolve_profile
     assert resolve("ci") == "iovconf-ci" and resolve("dev") == "iovconf-dev"
     assert resolve("iovconf-ci-readonly") == "iovconf-ci-readonly"
     assert resolve("default") == "default"  # Hypothesis's own, or any the host registered

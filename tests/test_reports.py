@@ -15,12 +15,10 @@ from hypothesis import HealthCheck, find, settings
 from test_creproducer import run_as_downloaded
 
 import reference_c
-from harness.case import Builder, Case, Ref, Stream, case_to_json
-from harness.compact import pieces, rebuild
-from harness.creproducer import PROGRAM_LIMIT
-from harness.io_strategies import BIG_DUMP, IO_STRATEGIES, tiled
-from harness.judge import Discrepancy, Judge
-from harness.outcome import (
+from harness.generate.io_strategies import BIG_DUMP, IO_STRATEGIES, tiled
+from harness.model.case import Builder, Case, Ref, Stream, case_to_json
+from harness.model.compact import pieces, rebuild
+from harness.model.outcome import (
     FIELD_LIMIT,
     SENTENCE_LIMIT,
     AssertFailed,
@@ -30,8 +28,10 @@ from harness.outcome import (
     differences,
     first_difference,
 )
-from harness.report import REPORT_LIMIT, format_fields, load_case, write_report
-from harness.worlds import CWorld, PyWorld
+from harness.report.creproducer import PROGRAM_LIMIT
+from harness.report.reports import REPORT_LIMIT, format_fields, load_case, write_report
+from harness.verdict.judge import Discrepancy, Judge
+from harness.worlds.world import CWorld, PyWorld
 
 GUARD = b"\xa5" * 16
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 import reference_c
-from harness.campaign import Profile
-from harness.expected import Expected, shipped
-from harness.findings import not_judged
-from harness.outcome import SAME_ABORT
-from harness.revisions import Diff, check_revision, diff, function_status
-from pyimpl import ctable
+from harness.campaign.pool import Profile
+from harness.campaign.revisions import Diff, check_revision, diff, function_status
+from harness.model.outcome import SAME_ABORT
+from harness.report.findings import not_judged
+from harness.verdict.expected import Expected, shipped
+from iovspec import ctable
 from reference_c.csource import read_source
 from reference_c.revisions import REVISIONS, revision
 
@@ -50,7 +50,7 @@ def test_a_header_inline_whose_callee_is_gone_is_missing_not_later() -> None:
     ``qemu/iov.h`` (``iov_send``) whose callee a source lacks is missing like its callee."""
     from types import SimpleNamespace
 
-    from harness.functions_in_source import in_source
+    from harness.verdict.functions_in_source import in_source
 
     lacking = SimpleNamespace(
         missing={"iov_send_recv", "iov_send", "qemu_iovec_slice"},

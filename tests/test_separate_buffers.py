@@ -1,6 +1,6 @@
 """The port's walk over entries in separate buffers, judged against the compiled iov.c.
 
-The campaigns' layouts put every entry in one data region (harness/layouts.py); what
+The campaigns' layouts put every entry in one data region (harness/generate/layouts.py); what
 ``pyimpl.sg`` makes, and what the port now walks through :meth:`pyimpl.Memory.pieces`, is
 entries in buffers of their own.  These tests run the bulk functions over such entries on a
 ``Memory(strict=False)`` (the harness's memory: no checks, the port as it is) and on a
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import pyimpl
 import reference_c
-from pyimpl.structs import IOVEC_SIZE, QIOV_SIZE, write_iovecs
+from iovspec.structs import IOVEC_SIZE, QIOV_SIZE, write_iovecs
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import pyimpl
 import reference_c
+from iovspec.structs import IOVEC_SIZE, UNDO_SIZE, write_iovecs
 from pyimpl import sg
-from pyimpl.structs import IOVEC_SIZE, UNDO_SIZE, write_iovecs
 
 ROOT = Path(__file__).resolve().parent.parent
 DISK = bytes(range(256)) * 16
@@ -40,9 +40,10 @@ def _python_blocks(text: str) -> list[str]:
 
 
 def test_the_readme_python_blocks_run() -> None:
-    """The README's examples: the >>> ones as doctests, the others as scripts."""
-    blocks = _python_blocks((ROOT / "README.md").read_text())
-    assert len(blocks) >= 2
+    """The README's examples and the CLI reference's (the pytest plugin's): the >>> ones as
+    doctests, the others as scripts."""
+    blocks = [b for doc in ("README.md", "docs/cli.md") for b in _python_blocks((ROOT / doc).read_text())]
+    assert len(blocks) >= 3
     parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     for k, block in enumerate(blocks):
         if ">>>" in block:

@@ -9,9 +9,9 @@ from typing import Any
 from changes import changed_iov_c
 from cli_runs import harness
 
-from harness.bounds import BOUNDS
-from harness.campaign import PROFILES
-from harness.exhaustive import count_cases
+from harness.campaign.pool import PROFILES
+from harness.engines.exhaustive import count_cases
+from harness.generate.bounds import BOUNDS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: qemu_iovec_add grows the vector by one entry more than the original

@@ -1,4 +1,4 @@
-"""Source specs (harness.sources): a path, -, REV:PATH or a pipe, read once, with clear usage errors."""
+"""Source specs (harness.review.sources): a path, -, REV:PATH or a pipe, read once, clear usage errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from cli_runs import ROOT, harness
 from git_repos import IN_REPO, IOV_C, git, history, patched
 
-from harness.sources import SourceError, materialise, resolve, resolve_all
+from harness.review.sources import SourceError, materialise, resolve, resolve_all
 
 ORIGINAL = IOV_C.read_text()
 #: iov_size counts one entry fewer: a change every engine sees on the smallest layouts

@@ -1,6 +1,6 @@
 """Stateful differential tests: QEMUIOVector lifecycles on the port and on C at once.
 
-The state machine (``harness.stateful.IovecMachine``) keeps one arena per side
+The state machine (``harness.engines.stateful.IovecMachine``) keeps one arena per side
 and makes random sequences of QEMUIOVector calls on both, comparing results and
 every observation after each call.  These tests run it, check that a sequence it
 records is a case the judge and ``python -m harness replay`` re-run to the same
@@ -22,14 +22,14 @@ from hypothesis import settings as hsettings
 from hypothesis.stateful import run_state_machine_as_test
 
 import reference_c
-from harness import stateful
-from harness.case import Arg, Ref, Region, case_from_json, case_to_json
 from harness.cli import main as cli_main
-from harness.judge import Discrepancy, Judge, Tally, minimise
-from harness.outcome import AssertFailed, Returned, Undefined
-from harness.report import replay_case_json
-from harness.stateful import IovecMachine, SequenceDiscrepancy, compact_json, layout_regions
-from harness.worlds import CWorld, PyWorld, run_case
+from harness.engines import stateful
+from harness.engines.stateful import IovecMachine, SequenceDiscrepancy, compact_json, layout_regions
+from harness.model.case import Arg, Ref, Region, case_from_json, case_to_json
+from harness.model.outcome import AssertFailed, Returned, Undefined
+from harness.report.reports import replay_case_json
+from harness.verdict.judge import Discrepancy, Judge, Tally, minimise
+from harness.worlds.world import CWorld, PyWorld, run_case
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 
@@ -305,7 +305,7 @@ def test_a_listed_difference_ends_the_sequence_and_passes() -> None:
     """Against v9.2 with its known-differences file, a sequence that meets a listed change
     (its qemu_iovec_clone uses the heap otherwise) stops there, instead of reporting the same
     parted heap again after the next call, under that call's name."""
-    from harness.expected import Expected, shipped
+    from harness.verdict.expected import Expected, shipped
     from reference_c.revisions import revision
 
     expected = Expected.load(shipped("v9.2.0"))

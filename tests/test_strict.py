@@ -27,9 +27,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import iovspec.ctable
 import pyimpl
+from iovspec.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE
 from pyimpl.memory import HEAP_OFFSET, RANGE_SIZE
-from pyimpl.structs import IOVEC_SIZE, QIOV_LOCAL_IOV, QIOV_SIZE, UNDO_SIZE
 
 PUBLIC = [f for f in pyimpl.TABLE if f.kind != "static"]
 SIZE_MAX = 2**64 - 1
@@ -297,7 +298,7 @@ def names_an_argument(message: str, row: pyimpl.CFunction) -> bool:
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(spec=specs(), data=st.data())
 def test_a_strict_call_writes_nothing_or_runs_as_c(name: str, spec: Spec, data: st.DataObject) -> None:
-    row = pyimpl.ctable.BY_NAME[name]
+    row = iovspec.ctable.BY_NAME[name]
     fn = getattr(pyimpl, name)
     args = draw_args(data, row)
     peer = data.draw(st.binary(max_size=12), label="peer sends")

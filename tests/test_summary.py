@@ -1,4 +1,4 @@
-"""``--summary``: a reviewer's Markdown of at most 40 lines, and cases as C calls (harness.ccalls)."""
+"""``--summary``: a reviewer's Markdown of at most 40 lines, and cases as C calls (harness.report.ccalls)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from harness.campaign import CAMPAIGNS
-from harness.case import Builder, Case, case_to_json
-from harness.ccalls import c_int, c_lines, c_string
-from harness.export import Record, Row
-from harness.summary import MAX_LINES, render
+from harness.campaign.pool import CAMPAIGNS
+from harness.model.case import Builder, Case, case_to_json
+from harness.report.ccalls import c_int, c_lines, c_string
+from harness.report.export import Record, Row
+from harness.report.summary import MAX_LINES, render
 from reference_c.build import HERE, compile_flags
 
 
@@ -146,7 +146,7 @@ def test_rows_too_are_left_out_when_they_do_not_fit() -> None:
 
 
 def test_a_case_json_that_is_missing_is_taken_from_the_reproducer(tmp_path: Path) -> None:
-    from harness.report import write_report
+    from harness.report.reports import write_report
 
     case = copy_case()
     script = write_report(tmp_path, "iov_copy", "x", case_to_json(case), case.describe(), None)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.oracle import EXPECTED
-from harness.ub import GENERATORS, run_ub_campaign
+from harness.engines.ub import GENERATORS, run_ub_campaign
+from harness.worlds.oracle import EXPECTED
 
 
 def test_every_ub_kind_the_port_knows_has_a_generator() -> None:
@@ -41,9 +41,9 @@ def test_a_call_with_two_bad_accesses_is_confirmed_whichever_the_sanitizers_repo
     for 8 bytes, the overflowed destination for 1 MiB, and the source's wild end for 4 GiB.
     All are accesses to no live object: the claim is confirmed (a stateful sequence met the
     last one and called the original red)."""
-    from harness.case import Builder
-    from harness.oracle import for_source
-    from harness.worlds import PyWorld, run_case
+    from harness.model.case import Builder
+    from harness.worlds.oracle import for_source
+    from harness.worlds.world import PyWorld, run_case
 
     b = Builder()
     iov = b.iovs([(0, 1 << 32)])
@@ -56,7 +56,7 @@ def test_a_call_with_two_bad_accesses_is_confirmed_whichever_the_sanitizers_repo
 
 
 def test_a_kind_that_is_not_an_access_still_needs_its_own_report() -> None:
-    from harness.oracle import confirms
+    from harness.worlds.oracle import confirms
 
     assert confirms("out-of-bounds", "SEGV on unknown address 0x000000000004 (pc 0x1)")
     assert confirms("null-pointer", "heap-buffer-overflow on address 0x6020 at pc 0x1")
@@ -73,9 +73,9 @@ def test_buffer_is_zero_past_its_object_is_undefined_whatever_the_bytes_hold() -
     read any byte of the range (the port says out of bounds), and the sanitize shim checks
     the whole range, so the oracle confirms the claim (a stateful sequence called the
     original red on it)."""
-    from harness.case import Builder
-    from harness.oracle import for_source
-    from harness.worlds import PyWorld, run_case
+    from harness.model.case import Builder
+    from harness.worlds.oracle import for_source
+    from harness.worlds.world import PyWorld, run_case
 
     b = Builder()
     q = b.qiov()
@@ -94,7 +94,7 @@ def test_the_oracle_server_leaves_no_directory_behind_when_its_client_exits_abru
     the end of its standard input, removes its socket and the directory made for it."""
     script = (
         "import os, sys\n"
-        "from harness.oracle import Sanitizer\n"
+        "from harness.worlds.oracle import Sanitizer\n"
         "oracle = Sanitizer(None)\n"
         "print(oracle._ensure(), flush=True)\n"
         "os._exit(0)\n"

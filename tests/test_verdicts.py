@@ -24,13 +24,13 @@ from changes import changed_iov_c
 from cli_runs import harness
 
 import reference_c
-from harness.case import Builder, Case, case_to_json
-from harness.exhaustive import QUICK_BOUND, check_function
-from harness.judge import Discrepancy, Judge
-from harness.oracle import for_source
-from harness.outcome import AssertFailed, Undefined
-from harness.report import write_report
-from harness.worlds import CWorld, PyWorld, run_case
+from harness.engines.exhaustive import QUICK_BOUND, check_function
+from harness.model.case import Builder, Case, case_to_json
+from harness.model.outcome import AssertFailed, Undefined
+from harness.report.reports import write_report
+from harness.verdict.judge import Discrepancy, Judge
+from harness.worlds.oracle import for_source
+from harness.worlds.world import CWorld, PyWorld, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,7 +250,7 @@ def test_a_killed_client_leaves_no_sanitizer_server_behind(tmp_path: Path) -> No
     sanitizer server running: each holds a copy of the C library and its shadow memory."""
     script = (
         "import os, sys\n"
-        "from harness.oracle import for_source\n"
+        "from harness.worlds.oracle import for_source\n"
         "from tests_alias import alias_case\n"
         "oracle = for_source(None)\n"
         "oracle.report(alias_case())\n"
@@ -258,7 +258,7 @@ def test_a_killed_client_leaves_no_sanitizer_server_behind(tmp_path: Path) -> No
         "os._exit(0)\n"  # no atexit, as a worker that leaves after a wild write
     )
     (tmp_path / "tests_alias.py").write_text(
-        "from harness.case import Builder\n"
+        "from harness.model.case import Builder\n"
         "def alias_case():\n"
         "    b = Builder()\n"
         "    buf = b.data(bytes(4))\n"

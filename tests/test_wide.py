@@ -3,7 +3,7 @@ the port and C on them, and the narrowing they exist to catch.
 
 A patch that keeps a ``size_t`` length in an ``int`` changes nothing below 2**31; the
 families give the functions that read lengths without touching the bytes entries of the
-bound's wide lengths (``harness.layouts``: one real byte each, the rest past the region).
+bound's wide lengths (``harness.generate.layouts``: one real byte each, the rest past the region).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 
 import pyimpl
 import reference_c
-from harness.bounds import BACKED_MAX, DRAWN, QUICK_BOUND, Bound
-from harness.case import Arg, Case, Ref
-from harness.choices import Drawn, sweep
-from harness.exhaustive import FUNCTIONS, count_cases, groups
-from harness.families import FAMILIES, WIDE, strategy
-from harness.narrowing import mutant, variables
-from pyimpl.memory import SIZE_MAX
+from harness.engines.exhaustive import FUNCTIONS, count_cases, groups
+from harness.gates.narrowing import mutant, variables
+from harness.generate.bounds import BACKED_MAX, DRAWN, QUICK_BOUND, Bound
+from harness.generate.choices import Drawn, sweep
+from harness.generate.families import FAMILIES, WIDE, strategy
+from harness.model.case import Arg, Case, Ref
+from iovspec.cint import SIZE_MAX
 
 IOV_C = Path(__file__).resolve().parent.parent / "reference_c" / "iov.c"
 #: the functions with wide entries that the exhaustive engine enumerates
@@ -100,7 +100,7 @@ def test_the_batched_engine_sweeps_each_wide_boundary(func: str) -> None:
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def sweeps(data: st.DataObject) -> None:
-        from harness.case import Builder
+        from harness.model.case import Builder
 
         c = Drawn(data.draw, DRAWN)
         b = Builder()
