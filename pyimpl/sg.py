@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import errno
 import io
 import operator
@@ -234,6 +235,24 @@ class _Buffers:
         self.views: list[memoryview] = []
         self.owners: list[weakref.ref[_Node]] = []
         self.longest = 0  # no buffer starting further before an address holds it
+        #: the port's regions under the buffers (None on another library: its addresses are real)
+        self.regions: _Regions | None = None
+
+    def acquire(self, mem: Any, view: memoryview) -> int:
+        """The address of a buffer being mapped: on the port, inside a region shared with
+        every other buffer over the same bytes (:class:`_Regions`)."""
+        if not isinstance(mem, Memory):
+            return int(mem.map(view))
+        if self.regions is None:
+            self.regions = _Regions()
+        return self.regions.acquire(mem, view)
+
+    def release(self, mem: Any, addr: int) -> None:
+        """Give back an address :meth:`acquire` gave (or a region the object made)."""
+        if self.regions is None:
+            mem.unmap(addr)
+        else:
+            self.regions.release(mem, addr)
 
     def add(self, addr: int, view: memoryview, owner: _Node) -> None:
         self.longest = max(self.longest, len(view))
@@ -277,6 +296,82 @@ class _Buffers:
                 if owner is not None:
                     found.setdefault(id(owner), owner)
         return list(found.values())
+
+
+def _real_address(view: memoryview) -> int | None:
+    """Where a writable buffer's bytes are in this process (None if it has none to give)."""
+    if not len(view) or view.readonly:
+        return None
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def _whole(view: memoryview) -> memoryview:
+    """The whole object ``view`` is a view of (a bytearray, say), if it exports one writable
+    contiguous buffer holding the view; else the view itself."""
+    try:
+        whole = memoryview(view.obj).cast("B")
+    except (TypeError, ValueError):
+        return view
+    if whole.readonly or not whole.contiguous:
+        return view
+    start, mine = _real_address(whole), _real_address(view)
+    if start is None or mine is None or not (start <= mine and mine + len(view) <= start + len(whole)):
+        return view
+    return whole
+
+
+class _Regions:
+    """The port's regions over Python buffers, shared as C shares an address: in C a buffer
+    has one address however often it is put in vectors, and a slice of it lies inside it, so
+    what compares addresses (``qemu_iovec_clone`` merging entries that overlap) sees the same
+    thing on both sides.  A region maps the whole object a buffer views (a slice's bytearray)
+    and is unmapped when the last buffer inside it is given back."""
+
+    def __init__(self) -> None:
+        self.real: list[int] = []  # the real start of each region, sorted
+        self.regions: list[tuple[int, int, int]] = []  # (real start, length, port address)
+        self.users: dict[int, int] = {}  # port address of a region -> buffers mapped in it
+        self.inside: dict[int, int] = {}  # port address given out -> its region's
+        self.longest = 0
+
+    def acquire(self, mem: Memory, view: memoryview) -> int:
+        real = _real_address(view)
+        if real is None:
+            return mem.map(view)
+        i = bisect.bisect(self.real, real) - 1
+        while i >= 0 and self.real[i] >= real - self.longest:
+            start, length, region = self.regions[i]
+            if real + len(view) <= start + length:
+                return self._give(region, region + real - start)
+            i -= 1
+        whole = _whole(view)
+        whole_start = _real_address(whole)
+        assert whole_start is not None
+        region = mem.map(whole)
+        i = bisect.bisect(self.real, whole_start)
+        self.real.insert(i, whole_start)
+        self.regions.insert(i, (whole_start, len(whole), region))
+        self.longest = max(self.longest, len(whole))
+        return self._give(region, region + real - whole_start)
+
+    def _give(self, region: int, addr: int) -> int:
+        self.users[region] = self.users.get(region, 0) + 1
+        self.inside[addr] = region
+        return addr
+
+    def release(self, mem: Memory, addr: int) -> None:
+        region = self.inside.get(addr)
+        if region is None:
+            mem.unmap(addr)
+            return
+        self.users[region] -= 1
+        if self.users[region]:
+            return
+        del self.users[region]
+        self.inside = {a: r for a, r in self.inside.items() if r != region}
+        i = next(k for k, (_, _, r) in enumerate(self.regions) if r == region)
+        del self.real[i], self.regions[i]
+        mem.unmap(region)
 
 
 _BUFFERS: weakref.WeakKeyDictionary[object, _Buffers] = weakref.WeakKeyDictionary()
@@ -365,12 +460,12 @@ class _Node:
         if not _closed(self.mem):
             for addr in self._owned:
                 self._buffers.forget(addr, self)
-                self.mem.unmap(addr)
+                self._buffers.release(self.mem, addr)
         self._owned.clear()
 
     def _map(self, view: memoryview) -> int:
         """Map a buffer for as long as this object lives."""
-        addr: int = self.mem.map(view)
+        addr = self._buffers.acquire(self.mem, view)
         self._owned.append(addr)
         self._buffers.add(addr, view, self)
         return addr

@@ -344,3 +344,38 @@ def test_a_strict_memory_that_used_up_its_range_moves_on_to_another() -> None:
     arr = mem.buffer(16)  # and the port works across its ranges
     pyimpl.write_iovecs(mem, arr, [(first, 16)])
     assert pyimpl.iov_to_buf(mem, arr, 1, 0, block, 16) == 16
+
+
+# -- one buffer, one address: a buffer in two entries, a slice of a mapped buffer --------------
+
+
+def _aliases(state: dict[str, Any], side: str) -> tuple[Any, ...]:
+    kw = side_kwargs(side)
+    one = bytearray(b"p")
+    whole = bytearray(b"abcdef")
+    with sg.QIOV([one, one], alloc_hint=0, **kw) as twice, twice.clone() as clone:
+        clone.write(b"\x01", 0)  # the clone merged the two entries over one byte, as C does
+        cloned_twice = clone.to_bytes()
+    with sg.QIOV([memoryview(whole)[2:4], whole], **kw) as nested:
+        (a, _), (b, _) = nested.entries()
+        with nested.clone() as copy:
+            copy.write(b"XY", 0)  # the slice lies inside the whole buffer in the clone too
+            nested_bytes = copy.to_bytes()
+    first = sg.IOVector([whole], **kw)
+    second = sg.IOVector([memoryview(whole)[1:]], **kw)
+    first.close()  # the buffer stays mapped for the vector that still holds it
+    second.write(b"Z", 0)
+    return cloned_twice, a - b, nested_bytes, bytes(whole), second.read()
+
+
+def test_a_buffer_has_one_address_however_often_it_is_mapped() -> None:
+    """As in C, where a buffer is its own address: the same bytearray twice in a vector is one
+    byte to qemu_iovec_clone (writing it through the clone shows in both entries), a slice of a
+    buffer lies inside that buffer, and closing one vector leaves the buffer mapped for another
+    (the port mapped each entry apart, so its clone kept two separate bytes where C's had one)."""
+    port, c = on("pyimpl", _aliases), on("reference_c", _aliases)
+    assert port == c
+    cloned_twice, offset, nested, whole, rest = port
+    assert cloned_twice == b"\x01\x01" and offset == 2
+    assert nested == b"XY" + b"\x00\x00XY\x00\x00"  # a zeroed clone, the slice at offset 2 of it
+    assert whole == b"aZcdef" and rest == b"Zcdef"
