@@ -158,7 +158,7 @@ class Lifecycles(RuleBasedStateMachine):
         super().__init__()
         self.child: Child | None = None  # forked at the first step: examples Hypothesis drops cost none
         self.port: dict[str, Any] = {}
-        self.snapshot: dict[int, bytes] = {}
+        self.snapshots: dict[str, dict[int, bytes]] = {}
         self.next_id = 0
         #: the buffers each object's entries may point into
         self.footprint: dict[int, set[int]] = {}
@@ -184,12 +184,15 @@ class Lifecycles(RuleBasedStateMachine):
         assert all(end[0] == "ok" or end[0] in MISUSE for end in ends), f"{op}: {port}"
         may_change = self.footprint.get(target, set()) if target is not None and op[0] in WRITES else set()
         for side, after in (("pyimpl", port_bufs), ("reference_c", c_bufs)):
-            changed = {b for b, data in after.items() if self.snapshot.get(b, data) != data}
+            # each side against its own bytes before the step: a clone's own buffer is laid
+            # out otherwise on each side, so the port's bytes are no reference for C's
+            before = self.snapshots.get(side, {})
+            changed = {b for b, data in after.items() if before.get(b, data) != data}
             assert changed <= may_change, f"{op} on {side} changed buffers {changed - may_change}"
         for b, data in port_bufs.items():
             if b not in self.scrambled:
                 assert c_bufs[b] == data, f"{op}: buffer {b} differs: port {data!r}, C {c_bufs[b]!r}"
-        self.snapshot = port_bufs
+        self.snapshots = {"pyimpl": port_bufs, "reference_c": c_bufs}
         return port
 
     # -- making things ------------------------------------------------------------------------
