@@ -1,6 +1,11 @@
-"""What the commands share: the environment their help shows, and what judging nothing says."""
+"""What the commands share: the environment their help shows, what judging nothing says, and
+reading ``--expect-diff``."""
 
 from __future__ import annotations
+
+from rich.console import Console
+
+from harness.verdict.expected import Expected
 
 #: the environment variables the harness reads (shown by --help)
 ENVIRONMENT = """\
@@ -26,3 +31,15 @@ environment:
 
 #: what a run that judged no case says (exit 2: nothing judged is not a pass; skip under --bisect)
 NOTHING = "NOTHING JUDGED: no case of any selected function was judged, which is not a pass (exit 2)"
+
+
+def expected_differences(console: Console, path: str | None) -> Expected | None:
+    """The known differences ``--expect-diff PATH`` lists (none without it), or None after
+    saying why the file cannot be read (a usage error)."""
+    if not path:
+        return Expected()
+    try:
+        return Expected.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        console.print(f"--expect-diff: {path}: {type(exc).__name__}: {exc}")
+        return None

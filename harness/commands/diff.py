@@ -25,9 +25,8 @@ from harness.report.findings import not_judged, ranked, show_differences, show_n
 from harness.review import hooks as review
 from harness.review.exits import EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE, NOTHING_JUDGED
 from harness.review.sources import SOURCE_SPEC
-from harness.verdict.expected import Expected
 
-from .common import NOTHING
+from .common import NOTHING, expected_differences
 
 
 def add_parser(sub: Any) -> None:
@@ -66,13 +65,9 @@ def cmd_diff(args: argparse.Namespace) -> int | str:
     if isinstance(funcs, str):
         console.print(funcs)
         return EXIT_USAGE
-    expected = Expected()
-    if args.expect_diff:
-        try:
-            expected = Expected.load(args.expect_diff)
-        except (OSError, ValueError, KeyError) as exc:
-            console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
-            return EXIT_USAGE
+    expected = expected_differences(console, args.expect_diff)
+    if expected is None:
+        return EXIT_USAGE
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     old_shown, new_shown = review.shown(args, "old", args.old), review.shown(args, "new", args.new)
     console.print(f"iovconf diff: {old_shown} -> {new_shown}, profile {args.profile}, seed {seed}")

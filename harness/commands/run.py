@@ -38,7 +38,7 @@ from harness.worlds import inflight
 from harness.worlds.oracle import shared_server
 from iovspec.ctable import BY_NAME
 
-from .common import ENVIRONMENT, NOTHING
+from .common import ENVIRONMENT, NOTHING, expected_differences
 
 
 def _profiles_help() -> str:
@@ -175,13 +175,9 @@ def cmd_run(args: argparse.Namespace) -> int | str:
         shard=shard,
         strict_asserts=args.strict_asserts,
     )
-    expected = Expected()
-    if args.expect_diff:
-        try:
-            expected = Expected.load(args.expect_diff)
-        except (OSError, ValueError, KeyError) as exc:
-            console.print(f"--expect-diff: {args.expect_diff}: {type(exc).__name__}: {exc}")
-            return EXIT_USAGE
+    expected = expected_differences(console, args.expect_diff)
+    if expected is None:
+        return EXIT_USAGE
     console.print(
         f"iovconf: profile {profile.name} ({profile.examples} examples/function), {len(funcs)} functions, "
         f"seed {seed}, C source {review.shown(args, 'c_source', c_source or 'reference_c/iov.c')} "
