@@ -167,3 +167,15 @@ def test_an_output_that_cannot_be_written_is_a_usage_error_before_any_campaign(
     assert "campaign" not in r.stdout
     r = harness("run", "--only", "iov_size", "--bisect", option, str(tmp_path), cwd=tmp_path)
     assert r.returncode == 128 and f"{option}: cannot write {tmp_path}: it is a directory" in r.stderr
+
+
+def test_a_known_differences_file_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -> None:
+    """run and diff refuse an --expect-diff file that is missing or malformed the same way:
+    exit 2, naming the option and the file, before any campaign."""
+    bad = tmp_path / "known.toml"
+    bad.write_text("[[changed]\n")
+    for path in (bad, tmp_path / "missing.toml"):
+        for command in (["run"], ["diff", str(IOV_C), str(IOV_C)]):
+            r = harness(*command, "--only", "iov_size", "--expect-diff", str(path), cwd=tmp_path)
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert f"--expect-diff: {path}: " in r.stdout and "campaign" not in r.stdout
