@@ -320,6 +320,10 @@ def _whole(view: memoryview) -> memoryview:
     return whole
 
 
+def _real_start(region: tuple[int, int, int]) -> int:
+    return region[0]
+
+
 class _Regions:
     """The port's regions over Python buffers, shared as C shares an address: in C a buffer
     has one address however often it is put in vectors, and a slice of it lies inside it, so
@@ -328,8 +332,7 @@ class _Regions:
     and is unmapped when the last buffer inside it is given back."""
 
     def __init__(self) -> None:
-        self.real: list[int] = []  # the real start of each region, sorted
-        self.regions: list[tuple[int, int, int]] = []  # (real start, length, port address)
+        self.regions: list[tuple[int, int, int]] = []  # (real start, length, port address), sorted
         self.users: dict[int, int] = {}  # port address of a region -> buffers mapped in it
         self.inside: dict[int, int] = {}  # port address given out -> its region's
         self.longest = 0
@@ -338,8 +341,8 @@ class _Regions:
         real = _real_address(view)
         if real is None:
             return mem.map(view)
-        i = bisect.bisect(self.real, real) - 1
-        while i >= 0 and self.real[i] >= real - self.longest:
+        i = bisect.bisect(self.regions, real, key=_real_start) - 1
+        while i >= 0 and self.regions[i][0] >= real - self.longest:
             start, length, region = self.regions[i]
             if real + len(view) <= start + length:
                 return self._give(region, region + real - start)
@@ -348,9 +351,7 @@ class _Regions:
         whole_start = _real_address(whole)
         assert whole_start is not None
         region = mem.map(whole)
-        i = bisect.bisect(self.real, whole_start)
-        self.real.insert(i, whole_start)
-        self.regions.insert(i, (whole_start, len(whole), region))
+        bisect.insort(self.regions, (whole_start, len(whole), region), key=_real_start)
         self.longest = max(self.longest, len(whole))
         return self._give(region, region + real - whole_start)
 
@@ -369,8 +370,7 @@ class _Regions:
             return
         del self.users[region]
         self.inside = {a: r for a, r in self.inside.items() if r != region}
-        i = next(k for k, (_, _, r) in enumerate(self.regions) if r == region)
-        del self.real[i], self.regions[i]
+        self.regions = [r for r in self.regions if r[2] != region]
         mem.unmap(region)
 
 

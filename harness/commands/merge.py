@@ -20,8 +20,7 @@ def add_parser(sub: Any) -> None:
     """``merge`` and its options."""
     p = sub.add_parser("merge", help="combine the --json files of a sharded exhaustive run")
     p.add_argument("files", nargs="+", help="one results file per shard (harness run --shard K/N --json)")
-    p.add_argument("--json", metavar="FILE", help="write the merged results as JSON")
-    p.add_argument("--junitxml", metavar="FILE", help="write the merged results as JUnit XML")
+    export.add_arguments(p, "write the merged results")  # --json, --junitxml
     p.add_argument(
         "--report", default="iovconf-reports", help="directory for the merged failures' reproducers"
     )

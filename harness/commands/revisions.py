@@ -30,8 +30,7 @@ def add_parser(sub: Any) -> None:
         "--discover", action="store_true", help="print the known differences the harness finds, as TOML"
     )
     cluster.add_argument(p)  # --cluster local:N|tcp://HOST:PORT
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--junitxml", metavar="FILE", help="also write the results as JUnit XML")
+    export.add_arguments(p)  # --json, --junitxml
     p.set_defaults(handler=cmd_revisions)
 
 

@@ -120,8 +120,7 @@ def add_parser(sub: Any) -> None:
     )
     review.add_arguments(p)  # --bisect, --summary
     cluster.add_argument(p)  # --cluster local:N|tcp://HOST:PORT
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--junitxml", metavar="FILE", help="also write the results as JUnit XML")
+    export.add_arguments(p)  # --json, --junitxml
     p.set_defaults(handler=cmd_run)
 
 

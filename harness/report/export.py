@@ -11,6 +11,7 @@ to a ``skipped`` with its reason (never a silent pass).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import xml.etree.ElementTree as ET
@@ -65,6 +66,12 @@ class Record:
         record = cls(**{k: v for k, v in data.items() if k in fields})
         record.rows = [Row(**row) for row in data.get("rows", [])]
         return record
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str = "also write the results") -> None:
+    """``--json`` and ``--junitxml``: where a command writes its record (:func:`write`)."""
+    parser.add_argument("--json", metavar="FILE", help=f"{verb} as JSON")
+    parser.add_argument("--junitxml", metavar="FILE", help=f"{verb} as JUnit XML")
 
 
 def write_json(record: Record, path: str | Path) -> None:

@@ -186,14 +186,8 @@ class Batch:
         asked to stop."""
         self.on_failure = on_failure
         self.stop = False
-        if not self.fast:
-            for test in tests:
-                self._check(Case(self.base.regions, self.base.calls + test, label), tally)
-                if self.stop:
-                    return True
-            return False
         for start in range(0, len(tests), CHUNK):
-            if not self.fast:  # laid out again after a difference, and no longer fast
+            if not self.fast:  # never fast, or laid out again after a difference and no longer
                 for test in tests[start:]:
                     self._check(Case(self.base.regions, self.base.calls + test, label), tally)
                     if self.stop:
@@ -206,13 +200,7 @@ class Batch:
 
     def _check(self, case: Case, tally: Tally | None) -> None:
         """The judge on one case alone; a Discrepancy goes to ``on_failure`` if there is one."""
-        if self.on_failure is None:
-            self.judge.check(case, tally)
-            return
-        try:
-            self.judge.check(case, tally)
-        except Discrepancy as d:
-            self.stop = self.on_failure(d)
+        _judged(self, self.judge.check, case, tally)
 
     def _chunk(self, tests: Sequence[tuple[Call, ...]], label: str, tally: Tally | None) -> None:
         judge = self.judge
@@ -313,14 +301,9 @@ class Batch:
                     results: list[Result] = [Returned(None)] * len(setup)
                     results += [Returned(r) for r in rets]
                     claim = Outcome((*results, undefined))  # type: ignore[arg-type]
-                    try:
-                        judge.decide(case, claim, _never, tally)
-                    except Discrepancy as d:  # the claim was refuted
-                        if self.on_failure is None:
-                            raise
-                        self.stop = self.on_failure(d)
-                        if self.stop:
-                            return
+                    _judged(self, judge.decide, case, claim, _never, tally)  # refuted: a Discrepancy
+                    if self.stop:
+                        return
                     continue
                 for _ in range(len(resolved) - made):
                     words += NOT_REACHED
@@ -426,6 +409,17 @@ class Batch:
             self._lay_out()
 
 
+def _judged(batch: Batch | CBatch, judging: Callable[..., object], *args: Any) -> None:
+    """One judgement of ``batch`` (``judging(*args)``): a Discrepancy goes to its ``on_failure``,
+    which says whether to stop (``batch.stop``), or is raised when there is none."""
+    try:
+        judging(*args)
+    except Discrepancy as d:
+        if batch.on_failure is None:
+            raise
+        batch.stop = batch.on_failure(d)
+
+
 def _abort_blind(words: Sequence[int]) -> list[int]:
     """A test's call words with the identity of each failed assert left out."""
     out = list(words)
@@ -510,12 +504,7 @@ class CBatch:
         """Judge each of ``which`` on its case alone (a Discrepancy to ``on_failure`` if any)."""
         for t in which:
             case = Case(self.base.regions, self.base.calls + tests[t], label)
-            try:
-                self.judge.check(case, tally)
-            except Discrepancy as d:
-                if self.on_failure is None:
-                    raise
-                self.stop = self.on_failure(d)
+            _judged(self, self.judge.check, case, tally)
             if self.stop:
                 return
 
