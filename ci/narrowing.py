@@ -140,10 +140,10 @@ class Result:
     red: str = ""  # the first red row: engine, function, kind, difference
 
 
-def _scope(source: Path, funcs: list[str], var: Variable) -> list[str]:
+def _scope(source: Path, var: Variable) -> list[str]:
     """The mutated function and every function of the source that calls it (which the port has)."""
     callers = read_source(source).callers(var.func)
-    return [f for f in funcs if f == var.func] + sorted(c for c in callers if c in BY_NAME)
+    return [var.func, *sorted(c for c in callers if c in BY_NAME)]
 
 
 def judge(var: Variable, text: str, source: Path, args: argparse.Namespace) -> Result:
@@ -153,7 +153,7 @@ def judge(var: Variable, text: str, source: Path, args: argparse.Namespace) -> R
         result.status = "not rewritten"
         result.why = "its address is passed on as a pointer to a wider type: int would be a type confusion"
         return result
-    only = ",".join(_scope(source, [var.func], var))
+    only = ",".join(_scope(source, var))
     result.only = only
     with tempfile.TemporaryDirectory(prefix="narrow-") as tmp:
         path = Path(tmp) / f"iov-{var.func}-{var.name}.c"

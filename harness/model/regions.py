@@ -105,7 +105,7 @@ def c_pointer(arg: Any) -> str:
     return f"(void *)(uintptr_t){arg:#x}" if arg else "NULL"
 
 
-def _u64(value: int) -> str:
+def c_u64(value: int) -> str:
     """An integer as C's unsigned long long (negative ones modulo 2**64)."""
     return f"{value & ((1 << 64) - 1):#x}ULL"
 
@@ -195,10 +195,10 @@ class IovsKind(RegionKind):
             if run.key:
                 base = f"(void *)(A + OFF_{run.key} + {b0} + (long long)i * {db})"
             else:
-                base = f"(void *)(uintptr_t)({_u64(b0)} + (unsigned long long)i * {_u64(db)})"
+                base = f"(void *)(uintptr_t)({c_u64(b0)} + (unsigned long long)i * {c_u64(db)})"
             lines.append(
                 f"for (size_t i = 0; i < {run.count}; i++) ((struct iovec *){at})[{run.start} + i] = "
-                f"(struct iovec){{ {base}, (size_t)({_u64(n0)} + (unsigned long long)i * {_u64(dn)}) }};"
+                f"(struct iovec){{ {base}, (size_t)({c_u64(n0)} + (unsigned long long)i * {c_u64(dn)}) }};"
             )
         return lines
 

@@ -28,6 +28,7 @@ harness's (offsets, guard bytes).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import string
@@ -39,7 +40,7 @@ from typing import Any
 from harness.model.case import GUARD_BYTE, Case, Sock, Stream
 from harness.model.compact import BLOCK, C_HELPERS, block_crcs, c_string, progressions, statements_within
 from harness.model.outcome import AssertFailed, GLibFatal, Result, Returned, TimedOut, Undefined
-from harness.model.regions import c_pointer
+from harness.model.regions import c_pointer, c_u64
 from iovspec.ctable import BY_NAME
 from iovspec.structs import IOVEC_SIZE
 from reference_c.build import SHIM_FILES
@@ -130,10 +131,6 @@ def _cstr(text: str) -> str:
     return c_string(text.encode())
 
 
-def _u64(value: int) -> str:
-    return f"{value & ((1 << 64) - 1):#x}ULL"
-
-
 def _value(ctype: str, arg: Any) -> str:
     if "*" in ctype:
         return f"({ctype}){c_pointer(arg)}"
@@ -157,7 +154,7 @@ def _ptr_parts(norm: Any) -> tuple[str, int, int] | None:
 
 def _ll(value: int) -> str:
     """An integer as C's long long (values past it modulo 2**64, as check_ptr compares them)."""
-    return f"{value}LL" if 0 <= value < 1 << 31 else f"(long long){_u64(value)}"
+    return f"{value}LL" if 0 <= value < 1 << 31 else f"(long long){c_u64(value)}"
 
 
 def _ptr_check(what: str, expr: str, norm: Any) -> str | None:
@@ -195,7 +192,7 @@ def _entries_checks(name: str, array: str, entries: list[Any]) -> list[str]:
         (a, b, n), (da, db, dn) = run.first, run.step
         lines.append(
             f"check_iovecs({_cstr(name)}, {array}, {run.start}, {run.count}, {run.key}, "
-            f"{_ll(a)}, {_ll(da)}, {_ll(b)}, {_ll(db)}, {_u64(n)}, {_u64(dn)});"
+            f"{_ll(a)}, {_ll(da)}, {_ll(b)}, {_ll(db)}, {c_u64(n)}, {c_u64(dn)});"
         )
     return lines
 
@@ -203,7 +200,7 @@ def _entries_checks(name: str, array: str, entries: list[Any]) -> list[str]:
 def _int_check(what: str, expr: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"check_u64({_cstr(what)}, ({expr}) != 0, {int(value)}ULL);"
-    return f"check_u64({_cstr(what)}, (unsigned long long)({expr}), {_u64(int(value))});"
+    return f"check_u64({_cstr(what)}, (unsigned long long)({expr}), {c_u64(int(value))});"
 
 
 #: the program's text around what each case fills in (string.Template: ``${name}``), and the
@@ -211,6 +208,7 @@ def _int_check(what: str, expr: str, value: Any) -> str:
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+@functools.cache
 def _template(name: str) -> str:
     return (TEMPLATES / name).read_text()
 
@@ -462,13 +460,14 @@ def c_program(
     support = support or support_name(c_source)
     expected = port_outcome(case)
     offsets = case.layout()[0]
+    source_prelude = _source_prelude(c_source)  # the same for every budget: planned once
     for budget in VALUE_BUDGETS:
         checks = (
             _Checks([], [], 0)
             if expected.error
             else _observation_checks(case, expected.observed, offsets, budget)
         )
-        body = _body(case, c_source, expected, checks)
+        body = _body(case, source_prelude, expected, checks)
         notes = list(checks.notes)
         text = _header(c_source, title, name, support, fields, notes) + body
         if len(text.encode()) <= PROGRAM_LIMIT:
@@ -522,7 +521,7 @@ def _lines(lines: Iterable[str], indent: str = "") -> str:
     return "".join(f"{indent}{line}\n" for line in lines)
 
 
-def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks) -> str:
+def _body(case: Case, source_prelude: list[str], expected: Expected, checks: _Checks) -> str:
     """Everything after the header: the arena, the checks, the calls (templates/program.c)."""
     offsets, parts, total = case.layout()
     uses_sockets = any(isinstance(a, Sock) for c in case.calls for a in c.args)
@@ -547,7 +546,7 @@ def _body(case: Case, c_source: str | None, expected: Expected, checks: _Checks)
         ]
     return string.Template(_template("program.c")).substitute(
         prelude=_template("prelude.h"),
-        source_prelude=_lines(_source_prelude(c_source)),
+        source_prelude=_lines(source_prelude),
         total=total,
         offsets=_lines(f"#define OFF_{n} {off}" for n, off in offsets.items()),
         scratch=max(checks.scratch, 1),
