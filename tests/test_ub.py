@@ -107,3 +107,31 @@ def test_the_oracle_server_leaves_no_directory_behind_when_its_client_exits_abru
     while socket_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not socket_dir.exists()
+
+
+def test_a_memset_past_8_tib_is_out_of_bounds_though_asan_stops_on_its_own_check() -> None:
+    """qemu_iovec_memset of 25 TB from offset 152879 of a vector whose first entry claims
+    2**63 - 1 bytes of a 12-byte buffer writes far past it (iov.c's memset gets the whole
+    count): the port says out of bounds.  ASan does not report it as an access: its own check
+    of the range's shadow (at most 2**40 bytes) fails first, and that line confirms the claim
+    (it was read as no report at all, a false red on the original: default profile, seed 707)."""
+    from harness.model.case import Builder
+    from harness.worlds.oracle import confirms, first_report, for_source
+    from harness.worlds.world import PyWorld, run_case
+
+    b = Builder()
+    data = b.data(bytes.fromhex("e81bb5c97fb5bc83ceab8510"))
+    q = b.qiov()
+    b.call("qemu_iovec_init", q, 2)
+    b.call("qemu_iovec_add", q, data, 2**63 - 1)
+    b.call("qemu_iovec_add", q, data + 1, 11)
+    b.call("qemu_iovec_memset", q, 152879, 193, 25227315380690)
+    case = b.case()
+    claim = run_case(PyWorld(), case).ub
+    assert claim is not None and claim.kind == "out-of-bounds"
+    assert for_source(None).confirm(case, claim.kind).confirmed
+    check = 'AddressSanitizer: CHECK failed: sanitizer_libc.cpp:274 "((size)) <= ((1ULL << (40)))" (0x1, 0x2)'
+    assert first_report("==1==" + check).startswith("CHECK failed")
+    assert confirms("out-of-bounds", first_report("==1==" + check))
+    other = first_report('==1==AddressSanitizer: CHECK failed: asan_rtl.cpp:1 "((x)) == ((y))" (0x1, 0x2)')
+    assert other and not confirms("out-of-bounds", other)  # only the range's size check confirms
